@@ -1,0 +1,68 @@
+# fluid-lifecycle: every task of the project is a target here.
+#   make run        the operator on a local control plane (or the cluster KUBECONFIG points at)
+#   make test       the whole suite: lint, unit, property, drift checks and the real control plane
+#   make test-fast  unit + property tests only (no cluster), under a minute
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup test test-fast test-cluster lint diagrams crds generate check-generated run operator \
+        controlplane cluster-up cluster-down cluster-status bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fluid-lifecycle needs Python >= 3.11; set PYTHON=python3.11")'
+	@echo "[setup] creating $(VENV) and installing fluid-lifecycle with its test tools ..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+	@echo "[setup] done"
+
+controlplane:
+	@deploy/controlplane/build.sh
+
+test: setup controlplane lint
+	$(PY) -m pytest -p no:cacheprovider tests
+
+test-fast: setup
+	$(PY) -m pytest -p no:cacheprovider -m "not cluster" -q tests/unit tests/property
+
+test-cluster: setup controlplane
+	$(PY) -m pytest -p no:cacheprovider -m cluster tests
+
+lint: setup
+	$(PY) -m ruff check lifecycle engines tests
+	$(PY) -m mypy
+
+diagrams: setup
+	$(VENV)/bin/fluidlc diagrams
+
+crds: setup
+	$(VENV)/bin/fluidlc crds
+
+generate: diagrams crds
+
+run: setup
+	$(VENV)/bin/fluidlc run
+
+operator: setup
+	$(VENV)/bin/fluidlc operator
+
+cluster-up: setup controlplane
+	$(VENV)/bin/fluidlc cluster up
+
+cluster-down: setup
+	$(VENV)/bin/fluidlc cluster down
+
+cluster-status: setup
+	$(VENV)/bin/fluidlc cluster status
+
+bench: setup controlplane
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Runtime engines (one package per runtime kind) implementing the lifecycle engine contract."""

@@ -1,0 +1,1 @@
+"""fluid-lifecycle core: API models, the lifecycle machines, the engine contract and the operator."""
