@@ -13,7 +13,10 @@ export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 k8s_version="$(awk '/^require k8s.io\/kubernetes /{print $3}' "$here/kubernetes/go.mod")"
 etcd_version="$(awk '$1=="go.etcd.io/etcd/server/v3"{print $2}' "$here/etcd/go.mod")"
 kwok_version="$(awk '$1=="sigs.k8s.io/kwok"{print $2}' "$here/kwok/go.mod")"
-pins_hash="$(cat "$here"/*/go.mod "$here"/*/go.sum "$0" | sha256sum | cut -c1-10)"
+# The key covers everything that shapes the binaries; the asset section below is left out so that
+# changing which YAMLs are copied never forces a rebuild.
+pins_hash="$( (cat "$here"/*/go.mod "$here"/*/go.sum; sed '/^# >>> assets/,/^# <<< assets/d' "$0") \
+    | sha256sum | cut -c1-10)"
 key="k8s-${k8s_version}_etcd-${etcd_version}_kwok-${kwok_version}_${pins_hash}"
 cache_root="${FLUIDLC_CACHE:-$HOME/.cache/fluid-lifecycle}"
 dest="$cache_root/controlplane/$key"
@@ -26,7 +29,38 @@ complete() {
     for b in "${binaries[@]}"; do [[ -x "$dest/bin/$b" ]] || return 1; done
 }
 
+# >>> assets: kwok Stage and CRD YAMLs from the kwok module, kept beside bin/ as stages/ and crds/
+install_assets() { # install_assets <build dir>; re-copies only when this function changed
+    local out="$1" id kwok_dir
+    id="$(declare -f install_assets | sha256sum | cut -c1-10)"
+    [[ "$(cat "$out/assets.id" 2>/dev/null)" == "$id" ]] && return 0
+    kwok_dir="$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+    rm -rf "$out/stages" "$out/crds"
+    mkdir -p "$out/stages" "$out/crds"
+    # node fast: Ready at once; heartbeat-with-lease: keeps nodes Ready via leases; pod general: the
+    # pod lifecycle (create, init containers, ready, complete, delete).
+    cp "$kwok_dir"/kustomize/stage/node/fast/node-initialize.yaml \
+       "$kwok_dir"/kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+       "$kwok_dir"/kustomize/stage/pod/general/pod-*.yaml "$out/stages/"
+    # Exec/ClusterExec let an exec into a simulated pod run a local process.
+    cp "$kwok_dir"/kustomize/crd/bases/kwok.x-k8s.io_execs.yaml \
+       "$kwok_dir"/kustomize/crd/bases/kwok.x-k8s.io_clusterexecs.yaml "$out/crds/"
+    chmod -R u+w "$out/stages" "$out/crds"
+    echo "$id" >"$out/assets.id"
+}
+# <<< assets
+
+# One build at a time per cache: a second caller waits and then finds the finished build.
+mkdir -p "$cache_root/controlplane"
+exec 9>"$cache_root/controlplane/.lock"
+if ! flock -n 9; then
+    say "another control-plane build is running; waiting for it to finish"
+    flock 9
+fi
+
 if complete; then
+    command -v go >/dev/null || { say "error: Go is not installed; it is needed to copy the kwok stage and CRD files"; exit 1; }
+    install_assets "$dest"
     say "cached build found"
     echo "$dest/bin"
     exit 0
@@ -46,7 +80,6 @@ for dir in "$cache_root" "$(go env GOCACHE)" "$(go env GOMODCACHE)"; do
     fi
 done
 
-mkdir -p "$cache_root/controlplane"
 staging="$(mktemp -d "$cache_root/controlplane/.build-XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 mkdir -p "$staging/bin"
@@ -77,13 +110,7 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     step "$b ${k8s_version}" kubernetes -trimpath -ldflags "-s -w $ldflags" -o "$staging/bin/$b" "k8s.io/kubernetes/cmd/$b"
 done
 
-# The kwok stage definitions ship in its module; keep the ones we use next to the binary.
-kwok_dir="$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
-mkdir -p "$staging/stages"
-cp "$kwok_dir"/kustomize/stage/node/fast/*.yaml "$kwok_dir"/kustomize/stage/node/heartbeat-with-lease/*.yaml \
-   "$kwok_dir"/kustomize/stage/pod/general/*.yaml "$staging/stages/" 2>/dev/null || true
-chmod -R u+w "$staging/stages"
-rm -f "$staging/stages/kustomization.yaml"
+install_assets "$staging"
 
 mkdir -p "$(dirname "$dest")"
 rm -rf "$dest"
