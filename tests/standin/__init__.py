@@ -1,0 +1,17 @@
+"""Stand-ins for the cache CLIs (`alluxio`, `jindocache`) that engines exec inside master pods.
+
+Under kwok an exec into a pod runs the command as a local process, so these programs answer in the
+real tools' output formats over a local directory tree that plays the under file system. The package
+uses only the standard library: the scripts in bin/ run under whatever python3 kwok finds on PATH.
+
+Environment of an invocation:
+    STANDIN_STATE_DIR       directory of the shared state file (default: the working directory)
+    STANDIN_UFS_ROOT        s3://bucket/p is $STANDIN_UFS_ROOT/s3/bucket/p (default: $STANDIN_STATE_DIR/ufs)
+    STANDIN_WORKERS         live workers reported (default 1)
+    STANDIN_CACHE_CAPACITY  cache bytes (default 2 GiB per worker)
+    STANDIN_CACHE_MEDIUM    MEM, SSD or HDD: the tier holding the capacity (default MEM)
+    STANDIN_FAIL            comma-separated command names, optionally tool-qualified
+                            ("mount", "count", "jindocache:report"), that fail with exit status 1
+    STANDIN_MASTER_HOST     host in the reported master address (default localhost)
+    STANDIN_ROOT_UFS        UFS shown mounted at the Alluxio root (default /underFSStorage)
+"""
