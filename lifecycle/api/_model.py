@@ -1,0 +1,172 @@
+"""How an API model maps to JSON, in one place.
+
+Every model is an attrs class whose attributes are snake_case and whose JSON names are the
+reference's camelCase (or an explicit ``json=`` name where the reference is irregular, such as
+``mediumtype``). Optional fields default to ``None`` and are omitted from JSON, so a manifest
+written for the reference system comes back exactly as it went in: keys we do not model are
+kept in ``extra`` and written back unchanged. The same field metadata (enum, minimum, minLength,
+required, description) feeds the CRD schema generator, so validation rules live beside the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+T = TypeVar("T")
+
+_EXTRA = "extra"
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def field(
+    *,
+    json: str | None = None,
+    doc: str = "",
+    required: bool = False,
+    enum: Sequence[str] | None = None,
+    minimum: int | None = None,
+    min_length: int | None = None,
+    pattern: str | None = None,
+    fmt: str | None = None,
+    default: Any = None,
+    factory: Any = None,
+) -> Any:
+    """An API field. Optional fields default to None, meaning "absent in JSON"."""
+    meta = {
+        "json": json,
+        "doc": doc,
+        "required": required,
+        "enum": tuple(enum) if enum is not None else None,
+        "minimum": minimum,
+        "min_length": min_length,
+        "pattern": pattern,
+        "format": fmt,
+    }
+    if factory is not None:
+        return attrs.field(factory=factory, metadata=meta)
+    if required and default is None:
+        return attrs.field(metadata=meta, kw_only=True)
+    return attrs.field(default=default, metadata=meta, kw_only=True)
+
+
+def extra_field() -> Any:
+    """Holds the JSON keys a model does not know, so they survive a read-modify-write."""
+    return attrs.field(factory=dict, kw_only=True, repr=False, eq=False, metadata={"extra": True})
+
+
+def json_name(a: attrs.Attribute[Any]) -> str:
+    return a.metadata.get("json") or _camel(a.name)
+
+
+def api_fields(cls: type) -> list[attrs.Attribute[Any]]:
+    """The attributes of a model that appear in JSON (everything but ``extra``)."""
+    return [a for a in attrs.fields(cls) if not a.metadata.get("extra")]
+
+
+def _is_model(cls: Any) -> bool:
+    return isinstance(cls, type) and attrs.has(cls) and any(a.name == _EXTRA for a in attrs.fields(cls))
+
+
+converter = cattrs.Converter()
+
+
+def _structure_factory(cls: type) -> Any:
+    known = {json_name(a) for a in api_fields(cls)}
+    overrides = {a.name: override(rename=json_name(a)) for a in api_fields(cls)}
+    overrides[_EXTRA] = override(omit=True)
+    inner: Any = make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+
+    def structure(data: Any, _: Any) -> Any:
+        if not isinstance(data, dict):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        obj = inner(data, cls)
+        object.__setattr__(obj, _EXTRA, {k: v for k, v in data.items() if k not in known})
+        return obj
+
+    return structure
+
+
+def _unstructure_factory(cls: type) -> Any:
+    # Required fields are always written (the CRD insists on them); optional ones only when set.
+    overrides = {
+        a.name: override(rename=json_name(a), omit_if_default=not a.metadata.get("required"))
+        for a in api_fields(cls)
+    }
+    overrides[_EXTRA] = override(omit=True)
+    inner: Any = make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+
+    def unstructure(obj: Any) -> dict[str, Any]:
+        out = inner(obj)
+        for key, value in getattr(obj, _EXTRA).items():
+            out.setdefault(key, value)
+        return out
+
+    return unstructure
+
+
+def _strict(kind: type, accepts: tuple[type, ...], name: str) -> None:
+    """JSON types are checked, not coerced: ``readOnly: "no"`` is an error, not ``True``."""
+
+    def structure(value: Any, _: Any) -> Any:
+        if isinstance(value, accepts) and not (kind is not bool and isinstance(value, bool)):
+            return kind(value)
+        raise TypeError(f"expected {name}, got {type(value).__name__} {value!r}")
+
+    converter.register_structure_hook(kind, structure)
+
+
+_strict(str, (str,), "a string")
+_strict(int, (int,), "an integer")
+_strict(float, (int, float), "a number")
+_strict(bool, (bool,), "true or false")
+converter.register_structure_hook_factory(_is_model, _structure_factory)
+converter.register_unstructure_hook_factory(_is_model, _unstructure_factory)
+
+_ATTRIBUTE = re.compile(r"\.([a-z][a-z0-9_]*)")
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, TypeError | ValueError) and str(exc):
+        return str(exc)
+    return f"invalid value ({exc.__class__.__name__})"
+
+
+def _json_path(path: str) -> str:
+    """``$.spec.mounts[0].mount_point`` -> ``spec.mounts[0].mountPoint``."""
+    return _ATTRIBUTE.sub(lambda m: "." + _camel(m.group(1)), path).removeprefix("$").lstrip(".")
+
+
+class ParseError(ValueError):
+    """A manifest that does not fit the model; the message names the object and every bad field."""
+
+    def __init__(self, what: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{what}: " + "; ".join(problems))
+
+
+def from_json(cls: type[T], data: Any, what: str | None = None) -> T:
+    """Parse JSON-shaped data into a model, or raise ParseError naming the fields."""
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # cattrs reports type problems as exception groups
+        problems = []
+        for line in cattrs.transform_error(exc, path="$", format_exception=_describe):
+            message, _, path = line.rpartition(" @ ")
+            problems.append(f"{_json_path(path)}: {message}" if message else line)
+        raise ParseError(what or cls.__name__, problems) from None
+
+
+def to_json(obj: Any) -> Any:
+    return converter.unstructure(obj)

@@ -1,0 +1,157 @@
+"""The Dataset kind of ``data.fluid.io/v1alpha1``, field for field as the reference names them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from lifecycle.api._model import extra_field, field
+from lifecycle.api.meta import API_VERSION, Condition, ObjectMeta
+
+KIND = "Dataset"
+
+# Phases written to .status.phase (the reference also declares "Pending" but never sets it).
+PHASES = ("", "NotBound", "Bound", "Failed", "Updating", "DataMigrating", "Pending")
+PLACEMENTS = ("Exclusive", "Shared", "")
+ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
+CAPACITY_ANNOTATION = "pvc.fluid.io/resources.requests.storage"
+DEFAULT_CAPACITY = "100Pi"
+FINALIZER = "fluid-dataset-controller-finalizer"
+
+
+@attrs.define
+class SecretKeySelector:
+    name: str = field(required=True, doc="Secret in the Dataset's namespace.")
+    key: str | None = field(doc="Key in the Secret's data.")
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class EncryptOptionSource:
+    secret_key_ref: SecretKeySelector | None = field()
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class EncryptOption:
+    name: str = field(required=True, doc="Option name passed to the cache system.")
+    value_from: EncryptOptionSource | None = field(doc="Where the secret value is read from.")
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class Mount:
+    mount_point: str = field(
+        required=True,
+        min_length=5,
+        doc="UFS URI (s3://, oss://, hdfs://, ...), local://, pvc://, http(s):// or dataset://.",
+    )
+    name: str | None = field(doc="Mount name; the default path is /<name>.")
+    path: str | None = field(doc="Path in the cache namespace; defaults to /<name>.")
+    options: dict[str, str] | None = field(doc="Options passed to the cache system for this mount.")
+    encrypt_options: list[EncryptOption] | None = field(doc="Options whose values come from Secrets.")
+    read_only: bool | None = field()
+    shared: bool | None = field()
+    extra: dict[str, Any] = extra_field()
+
+    @property
+    def effective_path(self) -> str:
+        return self.path or f"/{self.name or ''}"
+
+
+@attrs.define
+class User:
+    uid: int | None = field()
+    gid: int | None = field()
+    user: str | None = field()
+    group: str | None = field()
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class DatasetNodeAffinity:
+    required: dict[str, Any] | None = field(doc="A core/v1 NodeSelector the cache workers must satisfy.")
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class DataRestoreLocation:
+    path: str | None = field()
+    node_name: str | None = field()
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class DatasetSpec:
+    mounts: list[Mount] | None = field(doc="The under file systems this dataset caches.")
+    owner: User | None = field()
+    node_affinity: DatasetNodeAffinity | None = field()
+    tolerations: list[dict[str, Any]] | None = field()
+    access_modes: list[str] | None = field(doc="PV/PVC access modes; default [ReadOnlyMany].")
+    runtimes: list[dict[str, Any]] | None = field()
+    placement: str | None = field(enum=PLACEMENTS, doc="Exclusive (default) or Shared cache nodes.")
+    data_restore_location: DataRestoreLocation | None = field()
+    shared_options: dict[str, str] | None = field(doc="Options applied to every mount.")
+    shared_encrypt_options: list[EncryptOption] | None = field()
+    extra: dict[str, Any] = extra_field()
+
+    @property
+    def effective_placement(self) -> str:
+        return self.placement or "Exclusive"
+
+    @property
+    def effective_access_modes(self) -> list[str]:
+        return list(self.access_modes or ["ReadOnlyMany"])
+
+
+@attrs.define
+class HCFSStatus:
+    endpoint: str | None = field()
+    underlayer_file_system_version: str | None = field()
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class RuntimeInfo:
+    """One entry of ``status.runtimes``: which runtime serves the dataset."""
+
+    name: str | None = field()
+    namespace: str | None = field()
+    category: str | None = field()
+    type: str | None = field()
+    master_replicas: int | None = field()
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class DatasetStatus:
+    phase: str | None = field(enum=PHASES)
+    conditions: list[Condition] = field(factory=list, required=True)
+    cache_states: dict[str, str] | None = field()
+    ufs_total: str | None = field()
+    file_num: str | None = field()
+    runtimes: list[RuntimeInfo] | None = field()
+    hcfs: HCFSStatus | None = field()
+    mounts: list[Mount] | None = field()
+    operation_ref: dict[str, str] | None = field()
+    dataset_ref: list[str] | None = field()
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class Dataset:
+    metadata: ObjectMeta = field(factory=ObjectMeta)
+    spec: DatasetSpec = field(factory=DatasetSpec)
+    status: DatasetStatus | None = field()
+    api_version: str = field(default=API_VERSION, required=True)
+    kind: str = field(default=KIND, required=True)
+    extra: dict[str, Any] = extra_field()
+
+    @property
+    def key(self) -> str:
+        return f"{self.metadata.namespace}/{self.metadata.name}"
+
+    @property
+    def ref(self) -> str:
+        return f"{KIND} {self.key}"

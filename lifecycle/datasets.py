@@ -1,0 +1,185 @@
+"""The Dataset machine's hooks: facts about the pair and the few things a Dataset does itself.
+
+A Dataset's phase follows its runtime (``runtime_ready``), its volume and its spec; deleting it
+waits, with a condition naming what it waits for, until no unfinished pod mounts its PVC, no
+other dataset refers to it and its runtime has cleaned up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lifecycle.api import to_json
+from lifecycle.api.dataset import FINALIZER, DatasetStatus
+from lifecycle.api.meta import Condition, find_condition, set_condition
+from lifecycle.api.validation import scheme_of
+from lifecycle.gateway import DATASET, POD, PV, PVC
+from lifecycle.naming import pv_name, pvc_name
+from lifecycle.pair import Pair
+from lifecycle.tables import DATASET_PHASED, DS_DELETING, DS_NEW, READY, RUNTIME_DELETION
+
+DELETING_CONDITION = "Deleting"
+MIGRATE_OPERATION = "DataMigrate"
+FINISHED_POD_PHASES = ("Succeeded", "Failed")
+
+
+def pods_using_claim(pods: list[dict[str, Any]], claim: str) -> list[str]:
+    """Names of unfinished pods that mount the PVC ``claim`` (finished: Succeeded, Failed, deleting)."""
+    users = []
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") in FINISHED_POD_PHASES:
+            continue
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        volumes = (pod.get("spec") or {}).get("volumes") or []
+        if any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim for v in volumes):
+            users.append(pod["metadata"]["name"])
+    return sorted(users)
+
+
+class DatasetLifecycle:
+    def __init__(self, pair: Pair):
+        self.pair = pair
+        self._hooks: dict[str, Callable[[], Any]] = {
+            name: getattr(self, name) for name in (
+                "deletion_requested", "add_finalizer", "runtime_released", "has_binding", "reset_binding",
+                "runtime_ready", "volume_ready", "mounts_changed", "migration_running", "delete_runtime",
+                "runtime_gone", "volume_unused", "not_referenced", "remove_finalizer", "mark_deleting",
+            )
+        }
+
+    def hook(self, name: str) -> Callable[[], Any]:
+        return self._hooks[name]
+
+    @property
+    def status(self) -> DatasetStatus:
+        ds = self.pair.dataset
+        assert ds is not None
+        if ds.status is None:
+            ds.status = DatasetStatus()
+        return ds.status
+
+    # -- guards ---------------------------------------------------------------------------------
+
+    def deletion_requested(self) -> bool:
+        return bool(self.pair.dataset and self.pair.dataset.metadata.deletion_timestamp)
+
+    def runtime_released(self) -> bool:
+        return self.pair.runtime is None or self.pair.runtime_state() in (*RUNTIME_DELETION, "Deleted")
+
+    def has_binding(self) -> bool:
+        s = self.status
+        return bool(s.runtimes or s.hcfs or s.cache_states or s.ufs_total or s.file_num or s.mounts)
+
+    def runtime_ready(self) -> bool:
+        rt = self.pair.runtime
+        return rt is not None and not rt.metadata.deletion_timestamp and self.pair.runtime_state() == READY
+
+    def volume_ready(self) -> bool:
+        p = self.pair
+        return (p.gateway.get(PVC, p.namespace, pvc_name(p.name)) is not None
+                and p.gateway.get(PV, None, pv_name(p.namespace, p.name)) is not None)
+
+    def mounts_changed(self) -> bool:
+        ds = self.pair.dataset
+        assert ds is not None
+        applied = self.status.mounts
+        if applied is None:
+            return False
+        return [to_json(m) for m in ds.spec.mounts or []] != [to_json(m) for m in applied]
+
+    def migration_running(self) -> bool:
+        return bool((self.status.operation_ref or {}).get(MIGRATE_OPERATION))
+
+    def runtime_gone(self) -> bool:
+        if self.pair.runtime is None or self.pair.runtime_deleted:
+            return True
+        return self._blocked("WaitingForRuntime", f"waiting for {self.pair.runtime.ref} to finish its clean-up")
+
+    def volume_unused(self) -> bool:
+        p = self.pair
+        users = pods_using_claim(p.gateway.list(POD, p.namespace), pvc_name(p.name))
+        if not users:
+            return True
+        return self._blocked("PodsUsingVolume",
+                             f"pods {', '.join(users)} still mount PVC {p.namespace}/{pvc_name(p.name)}; "
+                             "delete them or wait until they finish")
+
+    def not_referenced(self) -> bool:
+        p = self.pair
+        target = f"dataset://{p.namespace}/{p.name}"
+        referrers = sorted(
+            f"{d['metadata']['namespace']}/{d['metadata']['name']}"
+            for d in p.gateway.list(DATASET)
+            if not d["metadata"].get("deletionTimestamp") and any(
+                scheme_of(m.get("mountPoint", "")) == "dataset" and m["mountPoint"].rstrip("/") == target
+                for m in (d.get("spec") or {}).get("mounts") or [])
+        )
+        if not referrers:
+            return True
+        return self._blocked("ReferencedByDatasets",
+                             f"datasets {', '.join(referrers)} mount it through {target}; delete them first")
+
+    def _blocked(self, reason: str, message: str) -> bool:
+        ds = self.pair.dataset
+        assert ds is not None
+        self.pair.wait(reason, f"{ds.ref} cannot be deleted yet: {message}", subject="dataset")
+        self._deleting_condition("True", reason, message)
+        return False
+
+    def _deleting_condition(self, status: str, reason: str, message: str) -> None:
+        ds = self.pair.dataset
+        assert ds is not None
+        set_condition(self.status.conditions, Condition(
+            type=DELETING_CONDITION, status=status, reason=reason, message=message,
+            observed_generation=ds.metadata.generation), self.pair.now_iso())
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def mark_deleting(self) -> None:
+        """Entering Deleting is written to the status, so a restart resumes the deletion path."""
+        self._deleting_condition("True", "DeletionRequested", "deletion requested; releasing the dataset")
+
+    def add_finalizer(self) -> None:
+        ds = self.pair.dataset
+        assert ds is not None
+        finalizers = list(ds.metadata.finalizers or [])
+        if FINALIZER not in finalizers:
+            self.pair.patch_dataset_meta({"finalizers": [*finalizers, FINALIZER]})
+
+    def reset_binding(self) -> None:
+        """What the reference clears when the runtime goes away."""
+        s = self.status
+        s.runtimes = s.cache_states = s.ufs_total = s.hcfs = s.file_num = s.mounts = None
+        s.conditions = [c for c in s.conditions if c.type == DELETING_CONDITION]
+
+    def delete_runtime(self) -> None:
+        p = self.pair
+        if p.runtime is not None and p.kind is not None and not p.runtime.metadata.deletion_timestamp:
+            p.gateway.delete(p.kind.resource, p.namespace, p.name)
+
+    def remove_finalizer(self) -> None:
+        ds = self.pair.dataset
+        assert ds is not None
+        finalizers = [f for f in ds.metadata.finalizers or [] if f != FINALIZER]
+        if finalizers != list(ds.metadata.finalizers or []):
+            self.pair.patch_dataset_meta({"finalizers": finalizers or None})
+        self.pair.dataset_deleted = True
+
+
+def restore_dataset_state(status: DatasetStatus | None) -> str:
+    """The machine state a Dataset is in, read from its status: the phase, or the Deleting condition."""
+    if status is None:
+        return DS_NEW
+    deleting = find_condition(status.conditions, DELETING_CONDITION)
+    if deleting is not None and deleting.status == "True":
+        return DS_DELETING
+    return status.phase if status.phase in DATASET_PHASED else DS_NEW
+
+
+def phase_of(state: str, previous: str | None) -> str | None:
+    """The .status.phase for a machine state; Deleting keeps the last phase (the reference has none)."""
+    if state in DATASET_PHASED:
+        return state
+    return "" if state == DS_NEW else previous

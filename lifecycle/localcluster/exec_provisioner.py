@@ -1,0 +1,205 @@
+"""Gives every pod of a local cluster a kwok `Exec` of its own, so an exec into a simulated pod runs
+a local command that knows which pod it stands in for.
+
+kwok runs the command of an exec as a child process of itself and tells it nothing about the pod.
+An `Exec` named like the pod (kwok matches it by namespace and name) carries the pod's identity and
+its own state directory in environment variables:
+
+    STANDIN_POD        <namespace>/<pod>
+    STANDIN_STATE_DIR  <cluster dir>/exec/<namespace>/<pod>   (also the working directory)
+    STANDIN_UFS_ROOT   <cluster dir>/ufs                      (shared by all pods)
+
+The state directory is kept when the pod goes away, like a node-local cache directory would be;
+a pod recreated under the same name finds it again.
+
+`LocalCluster.up` runs this module as a process of its own. It lists and watches pods in all
+namespaces and re-lists after any watch error (an API-server restart, 410 Gone), so Execs are
+created and deleted correctly across restarts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import urllib3
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+EXEC_GROUP = "kwok.x-k8s.io"
+EXEC_VERSION = "v1alpha1"
+EXEC_PLURAL = "execs"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGER = "fluidlc-exec-provisioner"
+WATCH_SECONDS = 300
+
+log = logging.getLogger("exec-provisioner")
+
+
+def state_dir(cluster_dir: Path, namespace: str, pod: str) -> Path:
+    return cluster_dir / "exec" / namespace / pod
+
+
+def ufs_root(cluster_dir: Path) -> Path:
+    return cluster_dir / "ufs"
+
+
+def exec_manifest(cluster_dir: Path, namespace: str, pod: str) -> dict[str, Any]:
+    """The Exec for one pod: every container of it runs commands locally with the pod's environment."""
+    workdir = state_dir(cluster_dir, namespace, pod)
+    envs = {
+        "STANDIN_POD": f"{namespace}/{pod}",
+        "STANDIN_STATE_DIR": str(workdir),
+        "STANDIN_UFS_ROOT": str(ufs_root(cluster_dir)),
+    }
+    env_list = [{"name": k, "value": v} for k, v in envs.items()]
+    return {
+        "apiVersion": f"{EXEC_GROUP}/{EXEC_VERSION}",
+        "kind": "Exec",
+        "metadata": {"name": pod, "namespace": namespace, "labels": {MANAGED_BY_LABEL: MANAGER}},
+        "spec": {"execs": [{"local": {"workDir": str(workdir), "envs": env_list}}]},
+    }
+
+
+def _identity(pod: client.V1Pod) -> tuple[str, str, str] | None:
+    """(namespace, name, uid) of a pod."""
+    meta = pod.metadata
+    if meta is None or not meta.namespace or not meta.name:
+        return None
+    return meta.namespace, meta.name, meta.uid or ""
+
+
+class ExecProvisioner:
+    """Keeps one managed Exec per existing pod."""
+
+    def __init__(self, api: client.ApiClient, cluster_dir: Path) -> None:
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.cluster_dir = cluster_dir
+        # Pods (namespace, name, uid) whose Exec is known to exist, so status updates cost no API call.
+        self.provisioned: set[tuple[str, str, str]] = set()
+
+    def ensure(self, namespace: str, pod: str, uid: str) -> None:
+        if (namespace, pod, uid) in self.provisioned:
+            return
+        state_dir(self.cluster_dir, namespace, pod).mkdir(parents=True, exist_ok=True)
+        try:
+            body = exec_manifest(self.cluster_dir, namespace, pod)
+            self.custom.create_namespaced_custom_object(
+                EXEC_GROUP, EXEC_VERSION, namespace, EXEC_PLURAL, body
+            )
+            log.info("created Exec %s/%s", namespace, pod)
+        except ApiException as exc:
+            if exc.status == 409:
+                pass  # ours from before a restart, or one a test wrote on purpose: either way it stays
+            elif exc.status in (403, 404):
+                # The namespace is terminating or gone; its pods are going too.
+                log.info("no Exec for %s/%s: %s", namespace, pod, exc.reason)
+                return
+            else:
+                raise
+        self.provisioned.add((namespace, pod, uid))
+
+    def remove(self, namespace: str, pod: str) -> None:
+        self.provisioned = {p for p in self.provisioned if p[:2] != (namespace, pod)}
+        try:
+            existing = cast(
+                dict[str, Any],
+                self.custom.get_namespaced_custom_object(
+                    EXEC_GROUP, EXEC_VERSION, namespace, EXEC_PLURAL, pod
+                ),
+            )
+            if existing["metadata"].get("labels", {}).get(MANAGED_BY_LABEL) != MANAGER:
+                return
+            # The precondition keeps a just-recreated Exec of a new pod with the same name.
+            uid = existing["metadata"]["uid"]
+            only_this = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
+            self.custom.delete_namespaced_custom_object(
+                EXEC_GROUP, EXEC_VERSION, namespace, EXEC_PLURAL, pod, body=only_this
+            )
+            log.info("deleted Exec %s/%s", namespace, pod)
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                raise
+
+    def sync(self) -> str:
+        """Provision every pod and drop managed Execs whose pod is gone; returns the pods' resourceVersion."""
+        pods = self.core.list_pod_for_all_namespaces()
+        self.provisioned = set()
+        present = set()
+        for pod in pods.items:
+            identity = _identity(pod)
+            if identity is not None:
+                present.add(identity[:2])
+                self.ensure(*identity)
+        execs = cast(
+            dict[str, Any],
+            self.custom.list_cluster_custom_object(
+                EXEC_GROUP, EXEC_VERSION, EXEC_PLURAL, label_selector=f"{MANAGED_BY_LABEL}={MANAGER}"
+            ),
+        )
+        for item in execs["items"]:
+            key = (item["metadata"]["namespace"], item["metadata"]["name"])
+            if key not in present:
+                self.remove(*key)
+        return (pods.metadata.resource_version if pods.metadata else None) or ""
+
+    def watch_from(self, resource_version: str) -> None:
+        """Follow pod events until the watch ends or fails; ends normally after WATCH_SECONDS."""
+        while True:
+            pods = watch.Watch()
+            stream = pods.stream(
+                self.core.list_pod_for_all_namespaces,
+                resource_version=resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=WATCH_SECONDS,
+                _request_timeout=(5, WATCH_SECONDS + 30),
+            )
+            for event in stream:
+                identity = _identity(event["object"]) if event["type"] != "BOOKMARK" else None
+                if identity is not None and event["type"] in ("ADDED", "MODIFIED"):
+                    self.ensure(*identity)
+                elif identity is not None and event["type"] == "DELETED":
+                    self.remove(*identity[:2])
+            # The watch tracks the last version it saw, bookmarks included.
+            resource_version = pods.resource_version or resource_version
+
+    def run(self, ready_file: Path | None = None) -> None:
+        """Sync, then watch; after any error re-list with a short backoff. Runs until killed."""
+        backoff = 0.5
+        while True:
+            try:
+                resource_version = self.sync()
+                if ready_file is not None and not ready_file.exists():
+                    ready_file.touch()
+                    log.info("initial sync done; watching pods in all namespaces")
+                backoff = 0.5
+                self.watch_from(resource_version)
+            except ApiException as exc:
+                if exc.status == 410:
+                    log.info("watch expired (410 Gone); re-listing pods")
+                    continue
+                log.warning("API error %s %s; re-listing in %.1fs", exc.status, exc.reason, backoff)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                log.warning("API server unreachable (%s); re-listing in %.1fs", exc, backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kubeconfig", required=True, type=Path)
+    parser.add_argument("--cluster-dir", required=True, type=Path)
+    parser.add_argument("--ready-file", type=Path, help="touched once the first sync is done")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    api = config.new_client_from_config(config_file=str(args.kubeconfig))
+    ExecProvisioner(api, args.cluster_dir.resolve()).run(args.ready_file)
+
+
+if __name__ == "__main__":
+    main()
