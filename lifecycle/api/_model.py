@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import attrs
 import cattrs
@@ -132,7 +133,8 @@ _strict(bool, (bool,), "true or false")
 converter.register_structure_hook_factory(_is_model, _structure_factory)
 converter.register_unstructure_hook_factory(_is_model, _unstructure_factory)
 
-_ATTRIBUTE = re.compile(r"\.([a-z][a-z0-9_]*)")
+# One step of a cattrs error path: ``.attribute`` or an index such as ``[0]`` or ``['key']``.
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|(\[[^\]]*\])")
 
 
 def _describe(exc: BaseException, type_: Any) -> str:
@@ -143,9 +145,35 @@ def _describe(exc: BaseException, type_: Any) -> str:
     return f"invalid value ({exc.__class__.__name__})"
 
 
-def _json_path(path: str) -> str:
-    """``$.spec.mounts[0].mount_point`` -> ``spec.mounts[0].mountPoint``."""
-    return _ATTRIBUTE.sub(lambda m: "." + _camel(m.group(1)), path).removeprefix("$").lstrip(".")
+def _without_none(type_: Any) -> Any:
+    """``X | None`` -> ``X``; any other type as it is."""
+    if isinstance(type_, UnionType) or get_origin(type_) is Union:
+        args = [a for a in get_args(type_) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return type_
+
+
+def _json_path(cls: Any, path: str) -> str:
+    """``$.spec.mounts[0].mount_point`` -> ``spec.mounts[0].mountPoint``, using each field's JSON name."""
+    out: list[str] = []
+    current: Any = cls
+    for step in _STEP.finditer(path.removeprefix("$")):
+        attribute, index = step.groups()
+        current = _without_none(current)
+        if index is not None:
+            out.append(index)
+            args = get_args(current)
+            current = args[-1] if args else None
+            continue
+        known = {a.name: a for a in api_fields(current)} if _is_model(current) else {}
+        if attribute in known:
+            out.append("." + json_name(known[attribute]))
+            current = get_type_hints(current).get(attribute)
+        else:
+            out.append("." + _camel(attribute))
+            current = None
+    return "".join(out).lstrip(".")
 
 
 class ParseError(ValueError):
@@ -164,7 +192,7 @@ def from_json(cls: type[T], data: Any, what: str | None = None) -> T:
         problems = []
         for line in cattrs.transform_error(exc, path="$", format_exception=_describe):
             message, _, path = line.rpartition(" @ ")
-            problems.append(f"{_json_path(path)}: {message}" if message else line)
+            problems.append(f"{_json_path(cls, path)}: {message}" if message else line)
         raise ParseError(what or cls.__name__, problems) from None
 
 

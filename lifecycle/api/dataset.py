@@ -88,7 +88,7 @@ class DatasetSpec:
     owner: User | None = field()
     node_affinity: DatasetNodeAffinity | None = field()
     tolerations: list[dict[str, Any]] | None = field()
-    access_modes: list[str] | None = field(doc="PV/PVC access modes; default [ReadOnlyMany].")
+    access_modes: list[str] | None = field(enum=ACCESS_MODES, doc="PV/PVC access modes; default [ReadOnlyMany].")
     runtimes: list[dict[str, Any]] | None = field()
     placement: str | None = field(enum=PLACEMENTS, doc="Exclusive (default) or Shared cache nodes.")
     data_restore_location: DataRestoreLocation | None = field()

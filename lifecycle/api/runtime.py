@@ -17,6 +17,9 @@ COMPONENT_PHASES = ("", "NotReady", "PartialReady", "Ready")
 MEDIUM_TYPES = ("MEM", "SSD", "HDD")
 VOLUME_TYPES = ("hostPath", "emptyDir")
 CLEAN_POLICIES = ("OnDemand", "OnRuntimeDeleted")
+NETWORK_MODES = ("HostNetwork", "ContainerNetwork", "")
+DEFAULT_CLEAN_CACHE_GRACE_PERIOD_SECONDS = 60
+DEFAULT_CLEAN_CACHE_MAX_RETRY_ATTEMPTS = 3
 CONDITION_TYPES = (
     "MasterInitialized",
     "MasterReady",
@@ -71,9 +74,65 @@ class FuseSpec:
     clean_policy: str | None = field(enum=CLEAN_POLICIES)
     args: list[str] | None = field()
     properties: dict[str, str] | None = field()
-    env: list[dict[str, Any]] | None = field()
-    resources: dict[str, Any] | None = field()
+    env: dict[str, str] | None = field(doc="Environment variables of the fuse container, name to value.")
+    resources: dict[str, Any] | None = field(doc="A core/v1 ResourceRequirements.")
     extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class VersionSpec:
+    """Which image a component runs (the reference's alluxioVersion, jindoVersion, ...)."""
+
+    image: str | None = field(doc="Image without tag, e.g. alluxio/alluxio.")
+    image_tag: str | None = field(doc="Image tag, e.g. 2.9.0.")
+    image_pull_policy: str | None = field(doc="Always, IfNotPresent or Never.")
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class PodMetadata:
+    """Labels and annotations added to the pods of a component."""
+
+    labels: dict[str, str] | None = field()
+    annotations: dict[str, str] | None = field()
+    extra: dict[str, Any] = extra_field()
+
+
+@attrs.define
+class CleanCachePolicy:
+    """How long and how often the cache is cleaned when a runtime is deleted."""
+
+    grace_period_seconds: int | None = field(
+        minimum=0,
+        doc=f"Seconds a cache clean may take before it is cut off; default "
+        f"{DEFAULT_CLEAN_CACHE_GRACE_PERIOD_SECONDS}, 0 means at once.",
+    )
+    max_retry_attempts: int | None = field(
+        minimum=0,
+        doc=f"Retries of a failed cache clean before deletion goes on; default "
+        f"{DEFAULT_CLEAN_CACHE_MAX_RETRY_ATTEMPTS}.",
+    )
+    extra: dict[str, Any] = extra_field()
+
+    def with_defaults(self) -> CleanCachePolicy:
+        """This policy with every unset field at the reference's default."""
+        return attrs.evolve(
+            self,
+            grace_period_seconds=self.effective_grace_period_seconds,
+            max_retry_attempts=self.effective_max_retry_attempts,
+        )
+
+    @property
+    def effective_grace_period_seconds(self) -> int:
+        if self.grace_period_seconds is None:
+            return DEFAULT_CLEAN_CACHE_GRACE_PERIOD_SECONDS
+        return self.grace_period_seconds
+
+    @property
+    def effective_max_retry_attempts(self) -> int:
+        if self.max_retry_attempts is None:
+            return DEFAULT_CLEAN_CACHE_MAX_RETRY_ATTEMPTS
+        return self.max_retry_attempts
 
 
 @attrs.define

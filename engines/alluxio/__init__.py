@@ -1,0 +1,25 @@
+"""The Alluxio engine: AlluxioRuntime served by an Alluxio master, workers and a FUSE DaemonSet.
+
+``register`` is the ``fluid_lifecycle.engines`` entry point. The engine module is imported only
+when an engine is built, so listing kinds (for CRDs, or the registry) needs just the API model.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engines.alluxio.kind import KIND_SPEC
+
+if TYPE_CHECKING:
+    from lifecycle.contract import EngineContext, Implement
+    from lifecycle.registry import Registry
+
+
+def build(ctx: EngineContext) -> Implement:
+    from engines.alluxio.engine import AlluxioEngine
+
+    return AlluxioEngine(ctx)
+
+
+def register(registry: Registry) -> None:
+    registry.register(KIND_SPEC, build)
