@@ -316,7 +316,7 @@ class LocalCluster:
         if not wait_for(ready, timeout, interval=0.2):
             raise ComponentError(
                 component,
-                f"not ready within {timeout:.0f}s (last check: {seen})",
+                f"not ready within {timeout:g}s (last check: {seen})",
                 components.FIXES[component],
                 process.log,
             )
@@ -346,7 +346,7 @@ class LocalCluster:
         if not wait_for(established, self.timeouts["crds"]):
             raise ComponentError(
                 "crds",
-                f"{', '.join(names)} not Established within {self.timeouts['crds']:.0f}s",
+                f"{', '.join(names)} not Established within {self.timeouts['crds']:g}s",
                 "look for CRD errors in the API server log",
                 self.layout.log("kube-apiserver"),
             )
@@ -365,7 +365,7 @@ class LocalCluster:
             raise ComponentError(
                 "kube-controller-manager",
                 "the `default` ServiceAccount did not appear within "
-                f"{self.timeouts['default-service-account']:.0f}s",
+                f"{self.timeouts['default-service-account']:g}s",
                 components.FIXES["kube-controller-manager"],
                 self.layout.log("kube-controller-manager"),
             )

@@ -149,6 +149,8 @@ def command(component: str, layout: Layout, ports: Ports, build: ControlPlaneBui
             f"--kubelet-client-key={pki.admin_key}",
             f"--kubelet-certificate-authority={pki.ca_cert}",
             "--kubelet-preferred-address-types=InternalIP",
+            # Open watches would otherwise hold a stopping API server until it is killed.
+            "--shutdown-watch-termination-grace-period=1s",
             "--profiling=false",
         ]
     if component == "kube-controller-manager":

@@ -187,7 +187,7 @@ class ExecProvisioner:
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 log.warning("API server unreachable (%s); re-listing in %.1fs", exc, backoff)
             time.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            backoff = min(backoff * 2, 2.0)
 
 
 def main(argv: list[str] | None = None) -> None:

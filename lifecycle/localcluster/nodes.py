@@ -118,7 +118,7 @@ def wait_nodes_ready(
             detail = "; ".join(f"{n}: {p}" for n, p in sorted(problems.items()))
             raise ComponentError(
                 "nodes",
-                f"not ready within {timeout:.0f}s ({detail})",
+                f"not ready within {timeout:g}s ({detail})",
                 "kwok sets nodes Ready; look for stage errors in its log",
                 kwok_log,
             )

@@ -79,7 +79,7 @@ def exec_in_pod(
     try:
         ws.run_forever(timeout=timeout)
         if ws.is_open():
-            raise PodExecError(f"exec in {where} did not finish within {timeout:.0f}s: {list(argv)}")
+            raise PodExecError(f"exec in {where} did not finish within {timeout:g}s: {list(argv)}")
         stdout, stderr = ws.read_stdout(), ws.read_stderr()
         status = yaml.safe_load(ws.read_channel(ERROR_CHANNEL) or "null")
     finally:
