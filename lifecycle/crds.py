@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from pathlib import Path
-from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 import attrs
 import yaml
 
-from lifecycle.api._model import api_fields, json_name
+from lifecycle.api._model import api_fields, json_name, strip_optional
 from lifecycle.api.dataset import KIND as DATASET_KIND
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.meta import GROUP, VERSION, ObjectMeta
@@ -82,14 +81,6 @@ class SchemaError(TypeError):
     """A model field whose Python type has no structural OpenAPI equivalent."""
 
 
-def _without_none(type_: Any) -> Any:
-    if isinstance(type_, UnionType) or get_origin(type_) is Union:
-        args = [a for a in get_args(type_) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return type_
-
-
 def _constraints(meta: Mapping[str, Any], type_name: str) -> dict[str, Any]:
     """The validations of a field's metadata that apply to a scalar of ``type_name``."""
     node: dict[str, Any] = {}
@@ -109,7 +100,7 @@ def _constraints(meta: Mapping[str, Any], type_name: str) -> dict[str, Any]:
 
 def type_schema(type_: Any, meta: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The OpenAPI schema of one Python type; constraints of a list field apply to its items."""
-    type_ = _without_none(type_)
+    type_ = strip_optional(type_)
     origin = get_origin(type_)
     if type_ is Any:
         return {PRESERVE: True}
@@ -123,7 +114,7 @@ def type_schema(type_: Any, meta: Mapping[str, Any], where: str) -> dict[str, An
         key, value = get_args(type_)
         if key is not str:
             raise SchemaError(f"{where}: JSON object keys are strings, not {key!r}; use dict[str, ...]")
-        if _without_none(value) is Any:
+        if strip_optional(value) is Any:
             return {"type": "object", PRESERVE: True}
         return {"type": "object", "additionalProperties": type_schema(value, {}, f"{where}{{}}")}
     if type_ is ObjectMeta:

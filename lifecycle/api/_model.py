@@ -145,7 +145,7 @@ def _describe(exc: BaseException, type_: Any) -> str:
     return f"invalid value ({exc.__class__.__name__})"
 
 
-def _without_none(type_: Any) -> Any:
+def strip_optional(type_: Any) -> Any:
     """``X | None`` -> ``X``; any other type as it is."""
     if isinstance(type_, UnionType) or get_origin(type_) is Union:
         args = [a for a in get_args(type_) if a is not type(None)]
@@ -160,7 +160,7 @@ def _json_path(cls: Any, path: str) -> str:
     current: Any = cls
     for step in _STEP.finditer(path.removeprefix("$")):
         attribute, index = step.groups()
-        current = _without_none(current)
+        current = strip_optional(current)
         if index is not None:
             out.append(index)
             args = get_args(current)
