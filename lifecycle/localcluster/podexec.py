@@ -5,11 +5,13 @@ Two things of a local cluster are handled here so that callers need not know the
     than as an exit code; the code is recovered from that message.
   * the kubernetes client leaves the websocket's TCP socket open when the server closes first,
     which surfaces as a ResourceWarning (an error under the test suite's warning filter).
+  * kwok may not know a new pod's Exec for a moment ("no exec found"); that refusal is retried.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,10 @@ _EXIT_STATUS = re.compile(r"exit status (\d+)")
 
 class PodExecError(RuntimeError):
     """The command could not be run at all (no Exec for the pod, command not found, timeout)."""
+
+
+class ExecNotKnownYet(PodExecError):
+    """kwok has no Exec for the pod (yet): nothing was run, so asking again is safe."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,8 @@ def _returncode(status: dict[str, Any] | None, where: str) -> int:
     found = _EXIT_STATUS.search(message)
     if found and "cmd wait" in message:
         return int(found.group(1))
-    raise PodExecError(
+    error = ExecNotKnownYet if "no exec found" in message else PodExecError
+    raise error(
         f"exec in {where} failed: {message}; "
         "if it says 'no exec found', the exec provisioner has not made the pod's Exec "
         "(see exec-provisioner.log); if 'executable file not found', the command is not on kwok's PATH"
@@ -59,8 +66,26 @@ def exec_in_pod(
     argv: Sequence[str],
     container: str | None = None,
     timeout: float = 60.0,
+    wait_for_exec: float = 15.0,
 ) -> ExecResult:
-    """Run `argv` in the pod (no shell, no stdin) and return its output and exit code."""
+    """Run `argv` in the pod (no shell, no stdin) and return its output and exit code.
+
+    kwok learns about a pod's Exec through a watch, which lags behind the exec provisioner, most
+    after an API-server restart; for up to `wait_for_exec` seconds such a refusal is retried.
+    """
+    deadline = time.monotonic() + wait_for_exec
+    while True:
+        try:
+            return _exec_once(api, namespace, pod, argv, container, timeout)
+        except ExecNotKnownYet:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _exec_once(
+    api: client.ApiClient, namespace: str, pod: str, argv: Sequence[str], container: str | None, timeout: float
+) -> ExecResult:
     core = client.CoreV1Api(api)
     extra = {"container": container} if container else {}
     where = f"pod {namespace}/{pod}"

@@ -19,7 +19,7 @@ from lifecycle.localcluster.binaries import ControlPlaneBuild
 from lifecycle.localcluster.components import Layout, Ports, command
 from lifecycle.localcluster.exec_provisioner import MANAGED_BY_LABEL, MANAGER, exec_manifest
 from lifecycle.localcluster.pki import Pki, ensure_pki, kubeconfig, write_kubeconfig
-from lifecycle.localcluster.podexec import PodExecError, _returncode
+from lifecycle.localcluster.podexec import ExecNotKnownYet, PodExecError, _returncode
 from lifecycle.localcluster.processes import (
     Process,
     free_port,
@@ -194,5 +194,8 @@ def test_exit_codes_are_recovered_from_kwok_failure_messages() -> None:
     assert _returncode({"status": "Failure", "message": kwok}, "pod a/b") == 3
     kubelet = {"status": "Failure", "details": {"causes": [{"reason": "ExitCode", "message": "7"}]}}
     assert _returncode(kubelet, "pod a/b") == 7
-    with pytest.raises(PodExecError, match="no exec found"):
+    with pytest.raises(ExecNotKnownYet, match="no exec found"):
         _returncode({"status": "Failure", "message": 'no exec found for container "main"'}, "pod a/b")
+    with pytest.raises(PodExecError, match="executable file not found") as failure:
+        _returncode({"status": "Failure", "message": 'cmd start: exec: "x": executable file not found'}, "pod a/b")
+    assert not isinstance(failure.value, ExecNotKnownYet)
