@@ -15,9 +15,9 @@ from lifecycle.api.dataset import FINALIZER, DatasetStatus
 from lifecycle.api.meta import Condition, find_condition, set_condition
 from lifecycle.api.validation import scheme_of
 from lifecycle.gateway import DATASET, POD, PV, PVC
-from lifecycle.naming import pv_name, pvc_name
+from lifecycle.naming import DATASET_ID_LABEL, pv_name, pvc_name
 from lifecycle.pair import Pair
-from lifecycle.tables import DATASET_PHASED, DS_DELETING, DS_NEW, READY, RUNTIME_DELETION
+from lifecycle.tables import DATASET_PHASED, DS_DELETING, DS_NEW, NOT_BOUND, READY, RUNTIME_DELETION
 
 DELETING_CONDITION = "Deleting"
 MIGRATE_OPERATION = "DataMigrate"
@@ -70,7 +70,8 @@ class DatasetLifecycle:
 
     def has_binding(self) -> bool:
         s = self.status
-        return bool(s.runtimes or s.hcfs or s.cache_states or s.ufs_total or s.file_num or s.mounts)
+        labelled = DATASET_ID_LABEL in (self.pair.dataset.metadata.labels or {}) if self.pair.dataset else False
+        return bool(s.runtimes or s.hcfs or s.cache_states or s.ufs_total or s.file_num or s.mounts or labelled)
 
     def runtime_ready(self) -> bool:
         rt = self.pair.runtime
@@ -149,7 +150,10 @@ class DatasetLifecycle:
             self.pair.patch_dataset_meta({"finalizers": [*finalizers, FINALIZER]})
 
     def reset_binding(self) -> None:
-        """What the reference clears when the runtime goes away."""
+        """What the reference clears when the runtime goes away, and the runtime's dataset-id label."""
+        ds = self.pair.dataset
+        if ds is not None and DATASET_ID_LABEL in (ds.metadata.labels or {}):
+            self.pair.patch_dataset_meta({"labels": {DATASET_ID_LABEL: None}})
         s = self.status
         s.runtimes = s.cache_states = s.ufs_total = s.hcfs = s.file_num = s.mounts = None
         s.conditions = [c for c in s.conditions if c.type == DELETING_CONDITION]
@@ -178,8 +182,11 @@ def restore_dataset_state(status: DatasetStatus | None) -> str:
     return status.phase if status.phase in DATASET_PHASED else DS_NEW
 
 
-def phase_of(state: str, previous: str | None) -> str | None:
-    """The .status.phase for a machine state; Deleting keeps the last phase (the reference has none)."""
+def phase_of(state: str, status: DatasetStatus) -> str | None:
+    """The .status.phase for a machine state. The reference has no Deleting phase: a Dataset being
+    deleted stays Bound (or Failed, ...) while its runtime serves it, and is NotBound after."""
     if state in DATASET_PHASED:
         return state
-    return "" if state == DS_NEW else previous
+    if state == DS_NEW:
+        return ""
+    return status.phase if status.runtimes else NOT_BOUND

@@ -168,20 +168,22 @@ class Reconciler:
                                     DatasetLifecycle(pair).hook)
 
         moves: list[Move] = []
-        failure: Failure | None = None
+        failures: dict[str, Failure] = {}
         progressed = True
-        while progressed and failure is None:
+        while progressed:  # a machine that failed rests; the other may still move (and unbind, say)
             progressed = False
             for runner in (runtime_runner, dataset_runner):
-                if runner is None or failure is not None:
+                if runner is None or runner.table.name in failures:
                     continue
                 result = runner.advance()
                 moves.extend(result.moves)
                 progressed |= result.progressed
-                failure = result.failure
+                if result.failure is not None:
+                    failures[runner.table.name] = result.failure
                 if runner is dataset_runner and engine is not None and not pair.runtime_deleted:
                     for move in result.moves:
                         engine.implement.update_dataset_status(move.dest)
+        failure = failures.get(RUNTIME.name) or failures.get(DATASET_TABLE.name)
 
         events = self._record(pair, moves, failure, runtime_runner, prior_lifecycle, before_ds)
         self._write(pair, runtime_runner, dataset_runner, before_rt, before_ds)
@@ -256,7 +258,7 @@ class Reconciler:
                 self._replace_status(to_json(runtime), status)
         if dataset is not None and dataset_runner is not None and not pair.dataset_deleted:
             dataset.status = dataset.status or DatasetStatus()
-            dataset.status.phase = phase_of(dataset_runner.state, dataset.status.phase)
+            dataset.status.phase = phase_of(dataset_runner.state, dataset.status)
             status = to_json(dataset.status)
             if status != before_ds:
                 self._replace_status(to_json(dataset), status)

@@ -196,8 +196,9 @@ DATASET = MachineTable(
         T("initialize", DS_NEW, NOT_BOUND, do="add_finalizer"),
         T("unbind", DATASET_SERVED, NOT_BOUND, when=("runtime_released",), do="reset_binding",
           doc="Its runtime is gone or being deleted."),
-        T("unbind", NOT_BOUND, NOT_BOUND, when=("runtime_released", "has_binding"), do="reset_binding",
-          doc="Clears what a runtime deleted halfway through binding left in the status."),
+        T("unbind", (NOT_BOUND, DS_DELETING), None, when=("runtime_released", "has_binding"), do="reset_binding",
+          doc="Clears the binding a released runtime left behind (halfway through binding, or while the "
+              "Dataset itself is being deleted)."),
         T("bind", NOT_BOUND, BOUND, when=("runtime_ready", "volume_ready")),
         T("fail", (BOUND, UPDATING), FAILED, unless=("runtime_ready",)),
         T("fail", (BOUND, UPDATING), FAILED, unless=("volume_ready",)),

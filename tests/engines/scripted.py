@@ -55,12 +55,17 @@ class ScriptedEngine(ImplementBase):
 
     def __getattribute__(self, name: str) -> Any:
         attr = super().__getattribute__(name)
-        if callable(attr) and not name.startswith("_") and name in type(self).__dict__:
-            script = super().__getattribute__("script")
+        if not (callable(attr) and not name.startswith("_") and name in type(self).__dict__):
+            return attr
+        script = super().__getattribute__("script")
+
+        def hook(*args: Any, **kwargs: Any) -> Any:
             script.calls.append(name)
             if name in script.failing:
                 raise HookFault(f"scripted failure of {name}")
-        return attr
+            return attr(*args, **kwargs)
+
+        return hook
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -115,12 +120,18 @@ class ScriptedEngine(ImplementBase):
 
     # -- setup ---------------------------------------------------------------------------------
 
+    def _fuse(self) -> Obj | None:
+        return self.gw.get(DAEMON_SET, self.ns, f"{self.name}-fuse")
+
     def should_setup_master(self) -> bool:
-        return self._sts("master") is None
+        # Everything setup_master makes, not just the first object: a crash between two creates
+        # must not leave the second one missing for ever.
+        return self._sts("master") is None or self._fuse() is None
 
     def setup_master(self) -> None:
-        self._make_sts("master", 1)
-        if self.gw.get(DAEMON_SET, self.ns, f"{self.name}-fuse") is None:
+        if self._sts("master") is None:
+            self._make_sts("master", 1)
+        if self._fuse() is None:
             self.gw.create(self._owned({
                 "apiVersion": "apps/v1", "kind": "DaemonSet",
                 "metadata": {"name": f"{self.name}-fuse", "namespace": self.ns},
@@ -140,11 +151,15 @@ class ScriptedEngine(ImplementBase):
         self._write_ufs()
 
     def should_setup_workers(self) -> bool:
-        return self._sts("worker") is None
+        worker = self._sts("worker")
+        return worker is None or worker["spec"].get("replicas") != self.replicas
 
     def setup_workers(self) -> None:
         self.script.worker_setups.append((self.check_master_ready(), self._ufs_prepared()))
-        self._make_sts("worker", self.replicas)
+        if self._sts("worker") is None:
+            self._make_sts("worker", self.replicas)
+        else:
+            self.sync_replicas()
 
     def check_workers_ready(self) -> bool:
         return self.replicas == 0 or self._ready(self._sts("worker")) >= 1
@@ -195,7 +210,7 @@ class ScriptedEngine(ImplementBase):
 
     def check_runtime_healthy(self) -> bool:
         master, worker = self._sts("master"), self._sts("worker")
-        return master is not None and worker is not None and self._ready(master) >= 1
+        return master is not None and worker is not None and self._fuse() is not None and self._ready(master) >= 1
 
     def sync_replicas(self) -> None:
         worker = self._sts("worker")
