@@ -96,7 +96,9 @@ def _status(args: argparse.Namespace) -> int:
 def _add_actions(actions: Any) -> None:
     up = actions.add_parser("up", help="start the control plane and wait until it is ready")
     up.add_argument("--nodes", type=int, default=3, help="number of simulated nodes (default: 3)")
-    up.add_argument("--fresh", action="store_true", help="discard the objects of a previous run")
+    up.add_argument(
+        "--fresh", action="store_true", help="discard the objects, exec state and logs of a previous run (not the UFS)"
+    )
     _name_option(up)
     up.set_defaults(func=_up)
 

@@ -105,6 +105,7 @@ class LocalCluster:
         self._processes: dict[str, Process] = {}
         # Seconds each step of the last `up` took, for reporting start-up cost.
         self.timings: dict[str, float] = {}
+        self._current_step = ""
 
     # --- recorded state -------------------------------------------------------------------------
 
@@ -196,8 +197,9 @@ class LocalCluster:
         """Start every component, wait for each to be ready, and create `nodes` simulated nodes.
 
         A cluster folder that was used before keeps its objects (etcd data) and, when they are free,
-        its ports; `fresh=True` starts from empty data instead. On failure everything started so far
-        is stopped again and a ComponentError names the component, the problem and its log.
+        its ports; `fresh=True` discards the objects, the pods' exec state and the logs (the UFS root
+        stays). On failure everything started so far is stopped again and a ComponentError names the
+        step or component, the problem and the log to read.
         """
         say = progress or (lambda _message: None)
         running = self.running() if self.layout.state_file.exists() else []
@@ -213,10 +215,23 @@ class LocalCluster:
         self.timings = {}
         started_at = time.monotonic()
         self._processes = {}
+        self._current_step = "binaries"
         try:
             self._up(nodes, fresh, say)
+        except ComponentError:
+            self.down()
+            raise
+        except Exception as exc:
+            # An API call of a step failed (creating CRDs or nodes): the API server's log tells why.
+            self.down()
+            raise ComponentError(
+                self._current_step,
+                f"failed: {type(exc).__name__}: {exc}",
+                "look for the cause in the API server log",
+                self.layout.log("kube-apiserver"),
+            ) from exc
         except BaseException:
-            # Also on KeyboardInterrupt: never leave half a cluster running.
+            # KeyboardInterrupt included: never leave half a cluster running.
             self.down()
             raise
         self.timings["total"] = time.monotonic() - started_at
@@ -224,6 +239,7 @@ class LocalCluster:
 
     def _step(self, label: str, say: Progress) -> Callable[[], None]:
         t0 = time.monotonic()
+        self._current_step = label
 
         def done() -> None:
             self.timings[label] = time.monotonic() - t0
