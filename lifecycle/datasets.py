@@ -17,7 +17,17 @@ from lifecycle.api.validation import scheme_of
 from lifecycle.gateway import DATASET, POD, PV, PVC
 from lifecycle.naming import DATASET_ID_LABEL, pv_name, pvc_name
 from lifecycle.pair import Pair
-from lifecycle.tables import DATASET_PHASED, DS_DELETING, DS_NEW, NOT_BOUND, READY, RUNTIME_DELETION
+from lifecycle.tables import (
+    BOUND,
+    DATASET_PHASED,
+    DATASET_SERVED,
+    DS_DELETING,
+    DS_NEW,
+    FAILED,
+    NOT_BOUND,
+    READY,
+    RUNTIME_DELETION,
+)
 
 DELETING_CONDITION = "Deleting"
 MIGRATE_OPERATION = "DataMigrate"
@@ -39,15 +49,14 @@ def pods_using_claim(pods: list[dict[str, Any]], claim: str) -> list[str]:
 
 
 class DatasetLifecycle:
+    HOOKS = ("deletion_requested", "add_finalizer", "runtime_released", "has_binding", "reset_binding",
+             "runtime_ready", "volume_ready", "mounts_changed", "migration_running", "delete_runtime",
+             "runtime_gone", "volume_unused", "not_referenced", "remove_finalizer", "mark_deleting",
+             "runtime_running")
+
     def __init__(self, pair: Pair):
         self.pair = pair
-        self._hooks: dict[str, Callable[[], Any]] = {
-            name: getattr(self, name) for name in (
-                "deletion_requested", "add_finalizer", "runtime_released", "has_binding", "reset_binding",
-                "runtime_ready", "volume_ready", "mounts_changed", "migration_running", "delete_runtime",
-                "runtime_gone", "volume_unused", "not_referenced", "remove_finalizer", "mark_deleting",
-            )
-        }
+        self._hooks: dict[str, Callable[[], Any]] = {name: getattr(self, name) for name in self.HOOKS}
 
     def hook(self, name: str) -> Callable[[], Any]:
         return self._hooks[name]
@@ -92,6 +101,10 @@ class DatasetLifecycle:
 
     def migration_running(self) -> bool:
         return bool((self.status.operation_ref or {}).get(MIGRATE_OPERATION))
+
+    def runtime_running(self) -> bool:
+        rt = self.pair.runtime
+        return rt is not None and not rt.metadata.deletion_timestamp and not self.pair.runtime_deleted
 
     def runtime_gone(self) -> bool:
         if self.pair.runtime is None or self.pair.runtime_deleted:
@@ -160,7 +173,7 @@ class DatasetLifecycle:
 
     def delete_runtime(self) -> None:
         p = self.pair
-        if p.runtime is not None and p.kind is not None and not p.runtime.metadata.deletion_timestamp:
+        if p.runtime is not None and p.kind is not None:
             p.gateway.delete(p.kind.resource, p.namespace, p.name)
 
     def remove_finalizer(self) -> None:
@@ -182,11 +195,15 @@ def restore_dataset_state(status: DatasetStatus | None) -> str:
     return status.phase if status.phase in DATASET_PHASED else DS_NEW
 
 
-def phase_of(state: str, status: DatasetStatus) -> str | None:
+def phase_of(state: str, status: DatasetStatus, runtime_ready: bool) -> str | None:
     """The .status.phase for a machine state. The reference has no Deleting phase: a Dataset being
-    deleted stays Bound (or Failed, ...) while its runtime serves it, and is NotBound after."""
+    deleted keeps telling the truth about its binding (Bound only while the runtime is ready)."""
     if state in DATASET_PHASED:
         return state
     if state == DS_NEW:
         return ""
-    return status.phase if status.runtimes else NOT_BOUND
+    if not status.runtimes:
+        return NOT_BOUND
+    if not runtime_ready:
+        return FAILED
+    return status.phase if status.phase in DATASET_SERVED else BOUND

@@ -172,7 +172,8 @@ class Reconciler:
         progressed = True
         while progressed:  # a machine that failed rests; the other may still move (and unbind, say)
             progressed = False
-            for runner in (runtime_runner, dataset_runner):
+            # The Dataset first: it notices spec changes (Updating) before the runtime's Sync applies them.
+            for runner in (dataset_runner, runtime_runner):
                 if runner is None or runner.table.name in failures:
                     continue
                 result = runner.advance()
@@ -258,7 +259,8 @@ class Reconciler:
                 self._replace_status(to_json(runtime), status)
         if dataset is not None and dataset_runner is not None and not pair.dataset_deleted:
             dataset.status = dataset.status or DatasetStatus()
-            dataset.status.phase = phase_of(dataset_runner.state, dataset.status)
+            runtime_ready = runtime_runner is not None and runtime_runner.state == READY and not pair.runtime_deleted
+            dataset.status.phase = phase_of(dataset_runner.state, dataset.status, runtime_ready)
             status = to_json(dataset.status)
             if status != before_ds:
                 self._replace_status(to_json(dataset), status)

@@ -207,8 +207,10 @@ DATASET = MachineTable(
         T("updated", UPDATING, BOUND, unless=("mounts_changed",)),
         T("migrate", BOUND, DATA_MIGRATING, when=("migration_running",)),
         T("migrated", DATA_MIGRATING, BOUND, unless=("migration_running",)),
-        T("release", DS_DELETING, DS_DELETED, step=Step("delete_runtime"),
-          when=("runtime_gone", "volume_unused", "not_referenced"), do="remove_finalizer"),
+        T("release_runtime", DS_DELETING, None, when=("volume_unused", "not_referenced", "runtime_running"),
+          do="delete_runtime", doc="Once no pod and no dataset uses it, its runtime is deleted and cleans up."),
+        T("release", DS_DELETING, DS_DELETED, when=("volume_unused", "not_referenced", "runtime_gone"),
+          do="remove_finalizer"),
     ),
 )
 

@@ -59,23 +59,17 @@ class SyncClock:
 class TemplateEngine:
     """Fluid's ``Engine`` for one runtime, driving an ``Implement`` through the runtime machine."""
 
+    # Hooks of the runtime table that are the same for every kind; all others are the Implement's.
+    GENERIC_HOOKS = ("deletion_requested", "spec_valid", "dataset_available", "claim_dataset", "volume_ready",
+                     "volume_released", "dataset_unbound", "remove_finalizer", "sync")
+
     def __init__(self, implement: Implement, ctx: EngineContext, pair: Pair | None = None,
                  sync_clock: SyncClock | None = None):
         self.implement = implement
         self.ctx = ctx
         self.pair = pair
         self.sync_clock = sync_clock or SyncClock()
-        self._generic: dict[str, Callable[[], Any]] = {
-            "deletion_requested": self.deletion_requested,
-            "spec_valid": self.spec_valid,
-            "dataset_available": self.dataset_available,
-            "claim_dataset": self.claim_dataset,
-            "volume_ready": self.volume_ready,
-            "volume_released": self.volume_released,
-            "dataset_unbound": self.dataset_unbound,
-            "remove_finalizer": self.remove_finalizer,
-            "sync": self.sync,
-        }
+        self._generic: dict[str, Callable[[], Any]] = {name: getattr(self, name) for name in self.GENERIC_HOOKS}
 
     # -- the Engine protocol -------------------------------------------------------------------
 

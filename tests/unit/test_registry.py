@@ -1,0 +1,38 @@
+"""Engines plug in by entry point; the template engine satisfies the reference's Engine."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+
+from lifecycle.api import from_json
+from lifecycle.contract import Engine, EngineContext, Implement
+from lifecycle.memory import MemoryGateway
+from lifecycle.registry import Registry, UnknownRuntimeKind
+from tests.engines import scripted
+
+
+def test_installed_engines_are_discovered_through_entry_points() -> None:
+    kinds = {k.kind: k for k in Registry().discover().kinds()}
+    assert {"AlluxioRuntime", "JindoRuntime"} <= set(kinds)
+    assert kinds["AlluxioRuntime"].finalizer == "alluxio-runtime-controller-finalizer"
+    assert kinds["JindoRuntime"].plural == "jindoruntimes"
+
+
+def test_build_wraps_the_implement_in_the_template_engine() -> None:
+    registry = Registry()
+    scripted.register(registry)
+    runtime = from_json(scripted.ScriptedRuntime, {"kind": "ScriptedRuntime",
+                                                   "metadata": {"name": "a", "namespace": "b"}})
+    ctx = EngineContext(runtime=runtime, dataset=None, gateway=MemoryGateway(), kind=scripted.KIND,
+                        now=lambda: datetime.now(UTC), log=logging.LoggerAdapter(logging.getLogger()))
+    engine = registry.build("ScriptedRuntime", ctx)
+    assert isinstance(engine, Engine) and isinstance(engine.implement, Implement)
+    assert engine.id == "b-a"
+
+
+def test_unknown_kind_says_how_to_add_one() -> None:
+    with pytest.raises(UnknownRuntimeKind, match="fluid_lifecycle.engines"):
+        Registry().get("CurveRuntime")

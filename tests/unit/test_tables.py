@@ -1,0 +1,86 @@
+"""Static properties of the lifecycle tables: what a reader of tables.py can rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from lifecycle.contract import IMPLEMENT_HOOKS, Implement
+from lifecycle.datasets import DatasetLifecycle
+from lifecycle.machines import Runner
+from lifecycle.tables import DATASET, MACHINES, RUNTIME, SYNC_STEPS, MachineTable
+from lifecycle.template import TemplateEngine
+
+
+def reachable(table: MachineTable) -> set[str]:
+    seen, frontier = {table.initial}, [table.initial]
+    while frontier:
+        state = frontier.pop()
+        for t in table.transitions:
+            dest = t.dest or state
+            if state in t.source and dest not in seen:
+                seen.add(dest)
+                frontier.append(dest)
+    return seen
+
+
+@pytest.mark.parametrize("table", MACHINES, ids=lambda t: t.name)
+def test_every_state_is_reachable(table: MachineTable) -> None:
+    assert reachable(table) == set(table.state_names)
+
+
+@pytest.mark.parametrize("table", MACHINES, ids=lambda t: t.name)
+def test_every_non_final_state_has_a_way_out(table: MachineTable) -> None:
+    for state in set(table.state_names) - table.finals:
+        assert any(state in t.source and t.dest not in (None, state) for t in table.transitions), state
+
+
+@pytest.mark.parametrize("table", MACHINES, ids=lambda t: t.name)
+def test_nothing_leaves_a_final_state_and_every_state_can_end(table: MachineTable) -> None:
+    for t in table.transitions:
+        assert not set(t.source) & table.finals, t
+    for state in table.state_names:  # deletion is always possible: a final state is reachable from anywhere
+        start = MachineTable(table.name, table.states, table.transitions, state)
+        assert reachable(start) & table.finals, state
+
+
+@pytest.mark.parametrize("table", MACHINES, ids=lambda t: t.name)
+def test_machines_have_no_automatic_transitions(table: MachineTable) -> None:
+    runner = Runner(table, table.initial, lambda name: lambda: False)
+    model = runner._model
+    assert not [n for n in dir(model) if n.startswith("to_")], "auto_transitions must stay off"
+
+
+def test_runtime_hooks_are_engine_hooks_or_generic() -> None:
+    generic = set(TemplateEngine.GENERIC_HOOKS)
+    for t in RUNTIME.transitions:
+        names = [*t.when, *t.unless, *([t.do] if t.do else []),
+                 *([t.step.do] + ([t.step.should] if t.step.should else []) if t.step else [])]
+        for name in names:
+            assert name in IMPLEMENT_HOOKS or name in generic, f"{t.trigger} uses unknown hook {name}"
+    for step in SYNC_STEPS:
+        assert step.hook in IMPLEMENT_HOOKS and (step.should is None or step.should in IMPLEMENT_HOOKS)
+
+
+def test_dataset_hooks_exist() -> None:
+    for t in DATASET.transitions:
+        for name in (*t.when, *t.unless, *([t.do] if t.do else []), *([t.step.do] if t.step else [])):
+            assert name in DatasetLifecycle.HOOKS and callable(getattr(DatasetLifecycle, name)), name
+
+
+def test_setup_order_is_master_then_ufs_then_workers() -> None:
+    order = [t.step.do for t in RUNTIME.transitions if t.step is not None]
+    assert order.index("setup_master") < order.index("prepare_ufs") < order.index("setup_workers") \
+        < order.index("create_volume")
+
+
+def test_the_contract_has_every_reference_hook() -> None:
+    seed = {"check_master_ready", "check_workers_ready", "should_setup_master", "should_setup_workers",
+            "should_check_ufs", "setup_master", "setup_workers", "update_dataset_status", "prepare_ufs",
+            "assign_nodes_to_cache", "check_runtime_healthy", "update_cache_of_dataset", "bind_to_dataset",
+            "check_and_update_runtime_status", "create_volume", "sync_replicas", "sync_metadata", "delete_volume",
+            "used_storage_bytes", "free_storage_bytes", "total_storage_bytes", "total_file_nums"}
+    later = {"validate", "check_runtime_ready", "sync_runtime", "should_sync_dataset_mounts", "sync_dataset_mounts",
+             "should_update_ufs", "update_on_ufs_change", "sync_schedule_info_to_cache_nodes", "shutdown"}
+    assert len(seed) == 22
+    assert set(IMPLEMENT_HOOKS) == seed | later
+    assert all(callable(getattr(Implement, h)) for h in IMPLEMENT_HOOKS)
