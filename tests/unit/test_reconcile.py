@@ -138,7 +138,7 @@ def test_deletion_waits_for_pods_and_names_them(world: World) -> None:
                      "status": {"phase": "Running"}})
     world.gw.delete(DATASET, NS, NAME)
     world.settle(3)
-    deleting = [c for c in world.ds()["status"]["conditions"] if c["type"] == "Deleting"][0]
+    deleting = next(c for c in world.ds()["status"]["conditions"] if c["type"] == "Deleting")
     assert deleting["reason"] == "PodsUsingVolume" and "trainer" in deleting["message"]
     assert any("trainer" in m for m in world.events("PodsUsingVolume"))
     world.gw.set_status(POD, NS, "trainer", {"phase": "Succeeded"})
@@ -154,7 +154,7 @@ def test_deletion_waits_while_another_dataset_refers_to_it(world: World) -> None
     world.reconciler.reconcile(NS, NAME)
     world.gw.delete(DATASET, NS, NAME)
     world.reconciler.reconcile(NS, NAME)
-    deleting = [c for c in world.ds()["status"]["conditions"] if c["type"] == "Deleting"][0]
+    deleting = next(c for c in world.ds()["status"]["conditions"] if c["type"] == "Deleting")
     assert deleting["reason"] == "ReferencedByDatasets" and "team/ref" in deleting["message"]
 
 

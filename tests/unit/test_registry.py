@@ -34,5 +34,5 @@ def test_build_wraps_the_implement_in_the_template_engine() -> None:
 
 
 def test_unknown_kind_says_how_to_add_one() -> None:
-    with pytest.raises(UnknownRuntimeKind, match="fluid_lifecycle.engines"):
+    with pytest.raises(UnknownRuntimeKind, match=r"fluid_lifecycle\.engines"):
         Registry().get("CurveRuntime")
