@@ -177,32 +177,20 @@ class KubeGateway:
     def exec(self, namespace: str, pod: str, container: str | None, argv: Argv,
              timeout: float = 60.0) -> ExecResult:
         """Run ``argv`` (a vector, never a shell string) in a pod through the API server."""
-        from kubernetes import client
-        from kubernetes.stream import stream
+        from lifecycle.podexec import PodExecError, exec_in_pod
 
-        kwargs: dict[str, Any] = {"command": list(argv), "stderr": True, "stdin": False, "stdout": True,
-                                  "tty": False, "_preload_content": False}
-        if container:
-            kwargs["container"] = container
+        with self._lock:
+            self.requests += 1
         try:
-            ws = stream(client.CoreV1Api(self.api).connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
-        except Exception as exc:
-            status = getattr(exc, "status", 0)
+            result = exec_in_pod(self.api, namespace, pod, argv, container=container, timeout=timeout)
+        except PodExecError as exc:
+            raise ApiError(str(exc)) from exc
+        except Exception as exc:  # the websocket handshake reports HTTP errors as exceptions
+            status = int(getattr(exc, "status", 0) or 0)
             if status == 404:
                 raise NotFound(f"exec in pod {namespace}/{pod}: pod not found") from exc
             raise ApiError(f"exec in pod {namespace}/{pod}: {exc}", status) from exc
-        with self._lock:
-            self.requests += 1
-        out: list[str] = []
-        err: list[str] = []
-        try:
-            ws.run_forever(timeout=timeout)
-            out.append(ws.read_stdout() or "")
-            err.append(ws.read_stderr() or "")
-            code = ws.returncode
-        finally:
-            ws.close()
-        return ExecResult("".join(out), "".join(err), 0 if code is None else int(code))
+        return ExecResult(result.stdout, result.stderr, result.returncode)
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
         meta = obj.get("metadata") or {}

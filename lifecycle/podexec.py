@@ -1,6 +1,7 @@
-"""Running a command in a simulated pod through the API server's exec endpoint, as `kubectl exec` does.
+"""Running a command in a pod through the API server's exec endpoint, as `kubectl exec` does.
 
-Two things of a local cluster are handled here so that callers need not know them:
+A real kubelet reports the exit code as a status cause; besides that, three things of the local
+kwok cluster are handled here so that callers need not know them:
   * kwok reports a non-zero exit of the command as a failure message ("... exit status 3") rather
     than as an exit code; the code is recovered from that message.
   * the kubernetes client leaves the websocket's TCP socket open when the server closes first,
