@@ -43,9 +43,11 @@ STATEFUL_SET = Resource("apps", "v1", "StatefulSet", "statefulsets")
 DAEMON_SET = Resource("apps", "v1", "DaemonSet", "daemonsets")
 LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases")
 DATASET = Resource("data.fluid.io", "v1alpha1", "Dataset", "datasets")
+CRD = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+               namespaced=False)
 
 BUILTIN = (CONFIG_MAP, SECRET, SERVICE, POD, NODE, PV, PVC, EVENT, NAMESPACE, STATEFUL_SET, DAEMON_SET,
-           LEASE, DATASET)
+           LEASE, DATASET, CRD)
 
 
 class ApiError(Exception):

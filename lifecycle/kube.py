@@ -99,9 +99,9 @@ class KubeGateway:
         return base
 
     def request(self, method: str, path: str, *, query: list[tuple[str, str]] | None = None, body: Any = None,
-                content_type: str = "application/json", timeout: float | None = None, stream: bool = False,
-                what: str = "") -> Any:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+                content_type: str = "application/json", timeout: float | tuple[float, float] | None = None,
+                stream: bool = False, accept: str = "application/json", what: str = "") -> Any:
+        headers = {"Accept": accept, "Content-Type": content_type}
         method_, url, headers, body_, _ = self.api.param_serialize(
             method, path, query_params=query or [], header_params=headers, body=body,
             auth_settings=["BearerToken"])
@@ -220,12 +220,16 @@ class KubeGateway:
     # -- watching -----------------------------------------------------------------------------
 
     def watch(self, res: Resource, resource_version: str, namespace: str | None = None,
-              timeout_seconds: int = 300) -> Iterator[tuple[str, Obj]]:
-        """Events after ``resource_version`` with bookmarks; raises Gone when it is too old."""
+              timeout_seconds: int = 300, stall_seconds: float = 120.0) -> Iterator[tuple[str, Obj]]:
+        """Events after ``resource_version`` with bookmarks; raises Gone when it is too old.
+
+        A watch that sends nothing (not even a bookmark) for ``stall_seconds`` is taken as
+        stalled: the read times out and the caller watches again from the last version.
+        """
         query = [("watch", "true"), ("resourceVersion", resource_version), ("allowWatchBookmarks", "true"),
                  ("timeoutSeconds", str(timeout_seconds))]
         response = self.request("GET", self.path(res, namespace), query=query, stream=True,
-                                timeout=timeout_seconds + 30, what=f"watch {res.plural}")
+                                timeout=(10.0, stall_seconds), what=f"watch {res.plural}")
         try:
             for line in _lines(response):
                 event = json.loads(line)

@@ -8,6 +8,8 @@ therefore a new package with one entry point, and no edit of ``lifecycle/``.
 
 from __future__ import annotations
 
+import importlib
+import os
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -20,6 +22,7 @@ from lifecycle.gateway import Resource
 from lifecycle.naming import runtime_finalizer
 
 ENTRY_POINT_GROUP = "fluid_lifecycle.engines"
+EXTRA_ENGINES_ENV = "FLUIDLC_ENGINES"
 
 
 @attrs.frozen
@@ -86,6 +89,13 @@ class Registry:
         return TemplateEngine(self.implement(kind, ctx), ctx)
 
     def discover(self) -> Registry:
+        """Every installed engine, plus ``$FLUIDLC_ENGINES`` (``module:function,...``), which lets an
+        engine under development (or a test engine) run without being packaged."""
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             ep.load()(self)
+        for spec in filter(None, os.environ.get(EXTRA_ENGINES_ENV, "").split(",")):
+            module, _, function = spec.strip().partition(":")
+            if not function:
+                raise ValueError(f"{EXTRA_ENGINES_ENV}={spec!r}: give module:function, e.g. my_engine:register")
+            getattr(importlib.import_module(module), function)(self)
         return self

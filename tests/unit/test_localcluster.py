@@ -19,7 +19,6 @@ from lifecycle.localcluster.binaries import ControlPlaneBuild
 from lifecycle.localcluster.components import Layout, Ports, command
 from lifecycle.localcluster.exec_provisioner import MANAGED_BY_LABEL, MANAGER, exec_manifest
 from lifecycle.localcluster.pki import Pki, ensure_pki, kubeconfig, write_kubeconfig
-from lifecycle.podexec import ExecNotKnownYet, PodExecError, _returncode
 from lifecycle.localcluster.processes import (
     Process,
     free_port,
@@ -28,6 +27,7 @@ from lifecycle.localcluster.processes import (
     read_pid_file,
     write_pid_file,
 )
+from lifecycle.podexec import ExecNotKnownYet, PodExecError, _returncode
 
 
 def _openssl_text(cert: Path, *options: str) -> str:

@@ -1,0 +1,71 @@
+"""A gateway whose reads come from the informers' caches and whose writes go to the API server.
+
+Watched kinds are read locally (an idle operator sends no requests); others (ConfigMaps,
+Services, Secrets) are read from the API server. What we write is remembered at once, so the
+next pass does not read an object older than our own last write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle.gateway import Argv, ExecResult, Obj, Objs, Resource
+from lifecycle.kube import KubeGateway
+from lifecycle.operator.informer import Informer
+
+
+class CachedGateway:
+    def __init__(self, api: KubeGateway, informers: dict[str, Informer]):
+        self.api = api
+        self.informers = informers  # by resource plural
+
+    def _informer(self, res: Resource) -> Informer | None:
+        return self.informers.get(res.plural)
+
+    def resource(self, api_version: str, kind: str) -> Resource:
+        return self.api.resource(api_version, kind)
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
+        informer = self._informer(res)
+        if informer is None:
+            return self.api.get(res, namespace, name)
+        return informer.get(namespace if res.namespaced else None, name)
+
+    def list(self, res: Resource, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
+        informer = self._informer(res)
+        if informer is None:
+            return self.api.list(res, namespace, labels)
+        return informer.list(namespace, labels)
+
+    def _remember(self, obj: Any) -> Any:
+        if isinstance(obj, dict) and obj.get("metadata"):
+            informer = self.informers.get(self.api.resource(obj["apiVersion"], obj["kind"]).plural) \
+                if obj.get("apiVersion") and obj.get("kind") else None
+            if informer is not None:
+                informer.remember(obj)
+        return obj
+
+    def create(self, obj: Obj) -> Obj:
+        return self._remember(self.api.create(obj))
+
+    def apply(self, obj: Obj) -> Obj:
+        return self._remember(self.api.apply(obj))
+
+    def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
+        result = self.api.patch(res, namespace, name, patch)
+        result.setdefault("apiVersion", res.api_version)
+        result.setdefault("kind", res.kind)
+        return self._remember(result)
+
+    def replace_status(self, obj: Obj) -> Obj:
+        return self._remember(self.api.replace_status(obj))
+
+    def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
+        return self.api.delete(res, namespace, name)
+
+    def exec(self, namespace: str, pod: str, container: str | None, argv: Argv,
+             timeout: float = 60.0) -> ExecResult:
+        return self.api.exec(namespace, pod, container, argv, timeout)
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        self.api.event(obj, type_, reason, message)

@@ -1,0 +1,146 @@
+"""Watches that keep a local copy of the objects the operator reads, and say when one changes.
+
+An informer lists a resource, then watches from that list's resourceVersion with bookmarks. It
+survives what a real API server does to watches: ``410 Gone`` (list again), a watch that ends
+(watch again from the last version), a stalled connection (the read times out; watch again), an
+API server restart (retry with backoff). The reconciles read from these caches, so an idle
+operator sends no reads either, and a change reaches the work queue as soon as it is watched.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from lifecycle.gateway import NotFound, Obj, Objs, Resource
+from lifecycle.kube import Gone, KubeGateway
+
+log = logging.getLogger("lifecycle.informer")
+
+Handler = Callable[[str, Obj], None]  # (event type ADDED/MODIFIED/DELETED, object)
+Key = tuple[str, str]
+Keys = list[Key]  # module level: inside Informer, ``list`` is the method
+
+
+def object_key(obj: Obj) -> Key:
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace") or "", meta.get("name") or ""
+
+
+def _rv(obj: Obj) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class Informer:
+    def __init__(self, gateway: KubeGateway, res: Resource, handler: Handler, namespace: str | None = None,
+                 watch_seconds: int = 300, stall_seconds: float = 120.0):
+        self.gateway, self.res, self.handler, self.namespace = gateway, res, handler, namespace
+        self.watch_seconds, self.stall_seconds = watch_seconds, stall_seconds
+        self.synced = threading.Event()
+        self.restarts = 0
+        self.last_activity = time.monotonic()
+        self._cache: dict[Key, Obj] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    # -- the cache ------------------------------------------------------------------------------
+
+    def get(self, namespace: str | None, name: str) -> Obj | None:
+        with self._lock:
+            obj = self._cache.get((namespace or "", name))
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
+        with self._lock:
+            found = [o for (ns, _), o in self._cache.items() if namespace is None or ns == namespace]
+            if labels:
+                found = [o for o in found if all(((o["metadata"].get("labels") or {}).get(k)) == v
+                                                 for k, v in labels.items())]
+            return copy.deepcopy(sorted(found, key=object_key))
+
+    def cached_keys(self) -> Keys:
+        with self._lock:
+            return sorted(self._cache)
+
+    def remember(self, obj: Obj) -> None:
+        """Our own write's result, so the next read is not older than what we just wrote."""
+        with self._lock:
+            key = object_key(obj)
+            current = self._cache.get(key)
+            if current is None or _rv(obj) > _rv(current):
+                self._cache[key] = copy.deepcopy(obj)
+
+    # -- running --------------------------------------------------------------------------------
+
+    def start(self, stop: threading.Event) -> None:
+        self._thread = threading.Thread(target=self.run, args=(stop,), name=f"informer-{self.res.plural}",
+                                        daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                version = self._relist()
+                backoff = 0.2
+                while not stop.is_set():
+                    version = self._watch(version, stop)
+            except Gone:
+                log.info("watch of %s: version too old, listing again", self.res.plural)
+            except NotFound:
+                # The kind is not installed (yet): nothing to cache; look again now and then.
+                if not self.synced.is_set():
+                    log.warning("%s.%s is not served by the API server; install its CRD (deploy/crds) "
+                                "— looking again every 30s", self.res.plural, self.res.group or "core")
+                self.synced.set()
+                stop.wait(30.0)
+            except Exception as exc:  # connection refused, reset, timed out: the API server is away
+                if stop.is_set():
+                    return
+                log.warning("watch of %s failed (%s); retrying in %.1fs", self.res.plural, exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            self.restarts += 1
+
+    def _relist(self) -> str:
+        items, version = self.gateway.list_with_version(self.res, self.namespace)
+        fresh = {object_key(o): o for o in items}
+        with self._lock:
+            old, self._cache = self._cache, dict(fresh)
+        for key, obj in fresh.items():
+            if key not in old:
+                self.handler("ADDED", obj)
+            elif _rv(old[key]) != _rv(obj):
+                self.handler("MODIFIED", obj)
+        for key, obj in old.items():
+            if key not in fresh:
+                self.handler("DELETED", obj)
+        self.synced.set()
+        self.last_activity = time.monotonic()
+        return version
+
+    def _watch(self, version: str, stop: threading.Event) -> str:
+        for kind, obj in self.gateway.watch(self.res, version, self.namespace, self.watch_seconds,
+                                            self.stall_seconds):
+            self.last_activity = time.monotonic()
+            version = (obj.get("metadata") or {}).get("resourceVersion") or version
+            if kind == "BOOKMARK":
+                continue
+            with self._lock:
+                if kind == "DELETED":
+                    self._cache.pop(object_key(obj), None)
+                else:
+                    self._cache[object_key(obj)] = obj
+            self.handler(kind, obj)
+            if stop.is_set():
+                break
+        return version

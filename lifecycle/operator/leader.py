@@ -1,0 +1,115 @@
+"""Leader election on a ``coordination.k8s.io/v1`` Lease, as client-go does it.
+
+Only the holder reconciles. A candidate takes the Lease when its record has not changed for a
+whole lease duration by the candidate's own clock (so clock skew between machines does not
+matter), or when the holder released it. The holder renews every retry period and gives up
+leadership if it could not renew within the renew deadline; on shutdown it releases the Lease
+so a standby takes over at once instead of after the lease duration.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from lifecycle.gateway import LEASE, ApiError, Conflict, Gateway
+
+log = logging.getLogger("lifecycle.leader")
+
+
+def _now_micro() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class LeaderElector:
+    def __init__(self, gateway: Gateway, namespace: str, name: str, identity: str, *,
+                 lease_seconds: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.gateway, self.namespace, self.name, self.identity = gateway, namespace, name, identity
+        self.lease_seconds, self.renew_deadline, self.retry_period = lease_seconds, renew_deadline, retry_period
+        self.clock = clock
+        self.leading = threading.Event()
+        self.lost = threading.Event()
+        self._observed: tuple[str, str] | None = None  # (holder, renewTime) last seen
+        self._observed_at = 0.0
+
+    def _spec(self, transitions: int, acquired: str | None) -> dict[str, object]:
+        now = _now_micro()
+        return {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_seconds),
+                "acquireTime": acquired or now, "renewTime": now, "leaseTransitions": transitions}
+
+    def try_acquire_or_renew(self) -> bool:
+        lease = self.gateway.get(LEASE, self.namespace, self.name)
+        if lease is None:
+            try:
+                self.gateway.create({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                     "metadata": {"name": self.name, "namespace": self.namespace},
+                                     "spec": self._spec(0, None)})
+            except Conflict:
+                return False
+            return True
+        spec = lease.get("spec") or {}
+        holder, renewed = spec.get("holderIdentity") or "", spec.get("renewTime") or ""
+        if (holder, renewed) != self._observed:
+            self._observed, self._observed_at = (holder, renewed), self.clock()
+        mine = holder == self.identity
+        expired = self.clock() - self._observed_at >= self.lease_seconds
+        if not mine and holder and not expired:
+            return False
+        transitions = int(spec.get("leaseTransitions") or 0) + (0 if mine else 1)
+        body = {"metadata": {"resourceVersion": lease["metadata"]["resourceVersion"]},
+                "spec": self._spec(transitions, spec.get("acquireTime") if mine else None)}
+        try:
+            self.gateway.patch(LEASE, self.namespace, self.name, body)
+        except Conflict:
+            return False
+        return True
+
+    def run(self, stop: threading.Event, on_started: Callable[[], None]) -> None:
+        """Campaign until leading, then renew; sets ``lost`` if a renewal misses its deadline."""
+        while not stop.is_set():
+            if self._attempt():
+                break
+            stop.wait(self.retry_period)
+        if stop.is_set():
+            return
+        log.info("became leader as %s (lease %s/%s)", self.identity, self.namespace, self.name)
+        self.leading.set()
+        on_started()
+        last_renew = self.clock()
+        while not stop.wait(self.retry_period):
+            if self._attempt():
+                last_renew = self.clock()
+            elif self.clock() - last_renew > self.renew_deadline:
+                log.error("could not renew lease %s/%s within %.0fs: leadership lost", self.namespace,
+                          self.name, self.renew_deadline)
+                self.leading.clear()
+                self.lost.set()
+                return
+
+    def _attempt(self) -> bool:
+        try:
+            return self.try_acquire_or_renew()
+        except ApiError as exc:
+            log.warning("lease %s/%s: %s", self.namespace, self.name, exc)
+        except Exception as exc:  # the API server is unreachable: keep trying within the deadline
+            log.warning("lease %s/%s: %s", self.namespace, self.name, exc)
+        return False
+
+    def release(self) -> None:
+        """Hand the Lease back so a standby need not wait for it to expire."""
+        if not self.leading.is_set():
+            return
+        self.leading.clear()
+        try:
+            lease = self.gateway.get(LEASE, self.namespace, self.name)
+            if lease and (lease.get("spec") or {}).get("holderIdentity") == self.identity:
+                self.gateway.patch(LEASE, self.namespace, self.name, {
+                    "metadata": {"resourceVersion": lease["metadata"]["resourceVersion"]},
+                    "spec": {"holderIdentity": None, "leaseDurationSeconds": 1, "renewTime": _now_micro()}})
+                log.info("released lease %s/%s", self.namespace, self.name)
+        except Exception as exc:
+            log.warning("could not release lease %s/%s: %s", self.namespace, self.name, exc)

@@ -1,0 +1,267 @@
+"""The operator: informers feed a work queue of pair keys; workers run the reconcile; one leader.
+
+Every watched object maps to the Dataset/runtime pair it concerns (a StatefulSet through its
+owner, a PVC and the pods that mount it through the claim name, a Dataset that mounts
+``dataset://ns/x`` also to ``ns/x``), so a worker that becomes ready triggers the next step at
+once. Waiting states come back after the delay the reconcile asks for; failures back off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import attrs
+
+from lifecycle.gateway import DAEMON_SET, DATASET, NODE, POD, PV, PVC, STATEFUL_SET, Obj
+from lifecycle.kube import KubeGateway, api_client
+from lifecycle.naming import DATASET_ID_LABEL
+from lifecycle.operator.cache import CachedGateway
+from lifecycle.operator.informer import Informer, Key
+from lifecycle.operator.leader import LeaderElector
+from lifecycle.operator.metrics import CONTROLLER, Metrics, ProbeServer
+from lifecycle.operator.workqueue import ShutDown, WorkQueue
+from lifecycle.reconcile import Reconciler
+from lifecycle.registry import Registry
+
+log = logging.getLogger("lifecycle.operator")
+
+
+@attrs.define
+class Settings:
+    """How the operator runs. Every field has a ``fluidlc operator`` flag and a FLUIDLC_* variable."""
+
+    kubeconfig: str | None = None
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    workers: int = 4
+    resync_seconds: float = 60.0  # a Ready pair is looked at again after this long
+    metrics_address: str = "127.0.0.1:8080"  # /metrics, /healthz, /readyz
+    leader_elect: bool = True
+    lease_namespace: str = "default"
+    lease_name: str = "fluid-lifecycle-operator"
+    lease_seconds: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    identity: str = attrs.field(factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    stall_seconds: float = 120.0  # a watch silent (no event, no bookmark) this long is restarted
+    sync_intervals: dict[str, float] = attrs.field(factory=dict)
+
+
+CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE)
+
+
+def keys_for(obj: Obj, runtime_kinds: set[str]) -> list[Key]:
+    """The pairs an object concerns."""
+    kind, meta = obj.get("kind"), obj.get("metadata") or {}
+    ns, name = meta.get("namespace") or "", meta.get("name") or ""
+    if kind == "Dataset" or kind in runtime_kinds:
+        keys = [(ns, name)]
+        for mount in (obj.get("spec") or {}).get("mounts") or []:
+            point = str(mount.get("mountPoint", ""))
+            if point.startswith("dataset://"):
+                ref_ns, _, ref_name = point.removeprefix("dataset://").strip("/").partition("/")
+                keys.append((ref_ns, ref_name))
+        return keys
+    if kind == "PersistentVolumeClaim":
+        return [(ns, name)] if DATASET_ID_LABEL in (meta.get("labels") or {}) else []
+    if kind == "PersistentVolume":
+        claim = (obj.get("spec") or {}).get("claimRef") or {}
+        return [(claim.get("namespace", ""), claim.get("name", ""))] if DATASET_ID_LABEL in (
+            meta.get("labels") or {}) and claim else []
+    if kind == "Pod":
+        return [(ns, v["persistentVolumeClaim"]["claimName"]) for v in (obj.get("spec") or {}).get("volumes") or []
+                if (v.get("persistentVolumeClaim") or {}).get("claimName")]
+    return [(ns, ref["name"]) for ref in meta.get("ownerReferences") or [] if ref.get("kind") in runtime_kinds]
+
+
+class Operator:
+    def __init__(self, settings: Settings, registry: Registry | None = None, api: Any = None):
+        self.settings = settings
+        self.registry = registry or Registry().discover()
+        self.kube = KubeGateway(api or api_client(settings.kubeconfig),
+                                tuple(k.resource for k in self.registry.kinds()))
+        self.metrics = Metrics()
+        self.queue = WorkQueue(on_depth=lambda d: self.metrics.workqueue_depth.labels(CONTROLLER).set(d),
+                               on_add=lambda: self.metrics.workqueue_adds.labels(CONTROLLER).inc(),
+                               on_retry=lambda: self.metrics.workqueue_retries.labels(CONTROLLER).inc())
+        self._runtime_kinds = {k.kind for k in self.registry.kinds()}
+        self.informers: dict[str, Informer] = {}
+        for res in (DATASET, *(k.resource for k in self.registry.kinds()), *CACHED_BUILTINS):
+            for ns in (settings.namespaces if res.namespaced and settings.namespaces else (None,)):
+                key = res.plural if ns is None else f"{res.plural}@{ns}"
+                self.informers[key] = Informer(self.kube, res, self._on_event, ns,
+                                               stall_seconds=settings.stall_seconds)
+        self.gateway = CachedGateway(self.kube, self._by_plural())
+        self.reconciler = Reconciler(
+            self.gateway, self.registry, settings={"resync": settings.resync_seconds,
+                                                   "sync_intervals": settings.sync_intervals},
+            on_move=lambda m: self.metrics.transitions.labels(m.machine, m.source, m.dest).inc())
+        self.elector = LeaderElector(self.kube, settings.lease_namespace, settings.lease_name, settings.identity,
+                                     lease_seconds=settings.lease_seconds, renew_deadline=settings.renew_deadline,
+                                     retry_period=settings.retry_period)
+        self.stop = threading.Event()
+        self._workers: list[threading.Thread] = []
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self.probes: ProbeServer | None = None
+
+    def _by_plural(self) -> dict[str, Informer]:
+        """Namespace-scoped informers of one resource act as one cache for the gateway."""
+        if not self.settings.namespaces:
+            return dict(self.informers)
+        return {plural: _Union([i for k, i in self.informers.items() if k.split("@")[0] == plural])  # type: ignore[misc]
+                for plural in {k.split("@")[0] for k in self.informers}}
+
+    # -- events to keys -------------------------------------------------------------------------
+
+    def _on_event(self, _type: str, obj: Obj) -> None:
+        for key in keys_for(obj, self._runtime_kinds):
+            if key[1] and (not self.settings.namespaces or key[0] in self.settings.namespaces):
+                self.queue.add(key)
+
+    def resync(self) -> None:
+        for name, informer in self.informers.items():
+            plural = name.split("@")[0]
+            if plural == DATASET.plural or plural in {k.plural for k in self.registry.kinds()}:
+                for key in informer.cached_keys():
+                    self.queue.add(key)
+
+    # -- workers --------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            try:
+                key = self.queue.get()
+            except ShutDown:
+                return
+            with self._lock:
+                self._in_flight += 1
+            try:
+                self._reconcile(key)  # type: ignore[arg-type]
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+                self.queue.done(key)
+
+    def _reconcile(self, key: Key) -> None:
+        ns, name = key
+        started = time.perf_counter()
+        try:
+            outcome = self.reconciler.reconcile(ns, name)
+        except Exception:
+            log.exception("reconcile of %s/%s crashed", ns, name, extra={"key": f"{ns}/{name}"})
+            self.metrics.reconcile_total.labels(CONTROLLER, "error").inc()
+            self.queue.add_rate_limited(key)
+            return
+        finally:
+            self.metrics.reconcile_time.labels(CONTROLLER).observe(time.perf_counter() - started)
+        if outcome.failed:
+            delay = self.queue.add_rate_limited(key)
+            log.info("retry in %.3fs: %s", delay, outcome.failure, extra={"key": f"{ns}/{name}"})
+            self.metrics.reconcile_total.labels(CONTROLLER, "error").inc()
+            return
+        self.queue.forget(key)
+        if outcome.requeue_after is not None:
+            self.queue.add_after(key, outcome.requeue_after)
+            self.metrics.reconcile_total.labels(CONTROLLER, "requeue_after").inc()
+        else:
+            self.metrics.reconcile_total.labels(CONTROLLER, "success").inc()
+
+    def _start_workers(self) -> None:
+        self.metrics.leader.labels(self.settings.lease_name).set(1)
+        self.resync()
+        for i in range(self.settings.workers):
+            thread = threading.Thread(target=self._work, name=f"worker-{i}", daemon=True)
+            thread.start()
+            self._workers.append(thread)
+
+    # -- probes ---------------------------------------------------------------------------------
+
+    def healthz(self) -> tuple[bool, str]:
+        dead = [name for name, i in self.informers.items() if not i.alive()]
+        if dead:
+            return False, f"watches stopped: {', '.join(dead)}\n"
+        if self.elector.lost.is_set():
+            return False, "leadership lost\n"
+        return True, "ok\n"
+
+    def readyz(self) -> tuple[bool, str]:
+        waiting = [name for name, i in self.informers.items() if not i.synced.is_set()]
+        if waiting:
+            return False, f"caches not synced: {', '.join(waiting)}\n"
+        role = "leader" if self.elector.leading.is_set() or not self.settings.leader_elect else "standby"
+        return True, f"ok ({role})\n"
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.probes = ProbeServer(self.settings.metrics_address, self.metrics, self.healthz, self.readyz)
+        self.probes.start()
+        for informer in self.informers.values():
+            informer.start(self.stop)
+        for informer in self.informers.values():
+            informer.synced.wait()
+        log.info("caches synced for %d watches; metrics and probes on %s", len(self.informers),
+                 self.settings.metrics_address)
+        if self.settings.leader_elect:
+            threading.Thread(target=self.elector.run, args=(self.stop, self._start_workers), name="leader",
+                             daemon=True).start()
+        else:
+            self._start_workers()
+        threading.Thread(target=self._resync_loop, name="resync", daemon=True).start()
+
+    def _resync_loop(self) -> None:
+        while not self.stop.wait(self.settings.resync_seconds):
+            if self.elector.leading.is_set() or not self.settings.leader_elect:
+                self.resync()
+
+    def wait(self) -> int:
+        """Until stopped (0) or leadership is lost (1: the process must exit, as controller-runtime does)."""
+        while not self.stop.wait(0.5):
+            if self.elector.lost.is_set():
+                self.shutdown()
+                return 1
+        return 0
+
+    def shutdown(self, grace: float = 30.0) -> None:
+        """Finish in-flight reconciles, release the Lease, stop watching."""
+        log.info("shutting down: finishing %d in-flight reconcile(s)", self._in_flight)
+        self.queue.shut_down()
+        deadline = time.monotonic() + grace
+        for thread in self._workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.elector.release()
+        self.metrics.leader.labels(self.settings.lease_name).set(0)
+        self.stop.set()
+        if self.probes is not None:
+            self.probes.stop()
+
+
+class _Union:
+    """Several namespace-scoped informers of one resource, read as one cache."""
+
+    def __init__(self, informers: list[Informer]):
+        self.informers = informers
+
+    def get(self, namespace: str | None, name: str) -> Obj | None:
+        for informer in self.informers:
+            if informer.namespace in (None, namespace):
+                found = informer.get(namespace, name)
+                if found is not None:
+                    return found
+        return None
+
+    def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> list[Obj]:
+        return [o for i in self.informers if namespace is None or i.namespace in (None, namespace)
+                for o in i.list(namespace, labels)]
+
+    def remember(self, obj: Obj) -> None:
+        ns = (obj.get("metadata") or {}).get("namespace")
+        for informer in self.informers:
+            if informer.namespace in (None, ns):
+                informer.remember(obj)
+

@@ -1,0 +1,111 @@
+"""The work queue's promises: one entry per key, one worker per key, backoff, delays."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from lifecycle.operator.workqueue import ShutDown, WorkQueue
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_key_added_many_times_is_queued_once() -> None:
+    q = WorkQueue()
+    for _ in range(5):
+        q.add("a")
+    q.add("b")
+    assert len(q) == 2 and q.get() == "a" and q.get() == "b"
+
+
+def test_a_key_in_progress_is_not_handed_out_again_until_done() -> None:
+    q = WorkQueue()
+    q.add("a")
+    assert q.get() == "a"
+    q.add("a")  # an event while processing
+    with pytest.raises(TimeoutError):
+        q.get(timeout=0.05)
+    q.done("a")
+    assert q.get(timeout=1) == "a"
+
+
+def test_failures_back_off_exponentially_and_forget_resets() -> None:
+    clock = FakeClock()
+    q = WorkQueue(clock=clock)
+    delays = [q.add_rate_limited("a") for _ in range(4)]
+    assert delays == [0.005, 0.01, 0.02, 0.04]
+    q.forget("a")
+    assert q.add_rate_limited("a") == 0.005
+    capped = WorkQueue(clock=clock)
+    for _ in range(30):
+        last = capped.add_rate_limited("k")
+    assert last == 1000.0
+
+
+def test_delayed_keys_come_back_when_due() -> None:
+    clock = FakeClock()
+    q = WorkQueue(clock=clock)
+    q.add_after("later", 10)
+    with pytest.raises(TimeoutError):
+        q.get(timeout=0)
+    clock.now = 10.0
+    assert q.get(timeout=0.1) == "later"
+
+
+def test_no_two_workers_ever_hold_one_key() -> None:
+    q = WorkQueue()
+    holding: set[str] = set()
+    overlap: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            try:
+                key = q.get()
+            except ShutDown:
+                return
+            with lock:
+                if key in holding:
+                    overlap.append(key)
+                holding.add(key)
+            time.sleep(0.001)
+            with lock:
+                holding.discard(key)
+            q.done(key)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(400):
+        q.add(f"k{i % 5}")
+    while not q.idle():
+        time.sleep(0.01)
+    q.shut_down()
+    for t in threads:
+        t.join(5)
+    assert overlap == []
+
+
+def test_shut_down_releases_waiting_workers() -> None:
+    q = WorkQueue()
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            q.get()
+        except ShutDown as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=wait)
+    t.start()
+    q.shut_down()
+    t.join(2)
+    assert len(errors) == 1
