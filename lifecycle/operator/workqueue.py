@@ -2,7 +2,8 @@
 
 One entry per key however often it is added; a key being processed is never handed to a second
 worker (adds during processing mark it dirty and it comes back once ``done``); failures back off
-per key exponentially (5 ms doubling, capped at 1000 s); waiting states come back after a delay.
+per key exponentially (5 ms doubling, capped at 1000 s); waiting states come back after a delay,
+and a key waits on one timer only (the earliest), so repeated requeues do not multiply.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class WorkQueue:
         self._processing: set[Hashable] = set()
         self._failures: dict[Hashable, int] = {}
         self._waiting: list[tuple[float, int, Hashable]] = []  # (ready at, tie breaker, key)
+        self._ready_at: dict[Hashable, float] = {}  # the one pending time per waiting key
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._shutting_down = False
@@ -62,7 +64,11 @@ class WorkQueue:
         with self._cond:
             if self._shutting_down:
                 return
-            heapq.heappush(self._waiting, (self._clock() + delay, next(self._seq), key))
+            ready = self._clock() + delay
+            if self._ready_at.get(key, float("inf")) <= ready:
+                return  # already coming back sooner: one timer per key, or requeues multiply
+            self._ready_at[key] = ready
+            heapq.heappush(self._waiting, (ready, next(self._seq), key))
             self._cond.notify()
 
     def add_rate_limited(self, key: Hashable) -> float:
@@ -111,7 +117,10 @@ class WorkQueue:
     def _promote_due_locked(self) -> None:
         now = self._clock()
         while self._waiting and self._waiting[0][0] <= now:
-            _, _, key = heapq.heappop(self._waiting)
+            ready, _, key = heapq.heappop(self._waiting)
+            if self._ready_at.get(key) != ready:
+                continue  # superseded by an earlier time
+            del self._ready_at[key]
             self._add_locked(key)
 
     def done(self, key: Hashable) -> None:
@@ -133,6 +142,7 @@ class WorkQueue:
         with self._cond:
             self._shutting_down = True
             self._waiting.clear()
+            self._ready_at.clear()
             self._cond.notify_all()
 
     def idle(self) -> bool:

@@ -109,3 +109,16 @@ def test_shut_down_releases_waiting_workers() -> None:
     q.shut_down()
     t.join(2)
     assert len(errors) == 1
+
+
+def test_a_key_waits_on_one_timer_the_earliest() -> None:
+    clock = FakeClock()
+    q = WorkQueue(clock=clock)
+    for delay in (60, 30, 60, 45):  # every reconcile asks to come back later
+        q.add_after("pair", delay)
+    clock.now = 30.0
+    assert q.get(timeout=0) == "pair"
+    q.done("pair")
+    clock.now = 100.0
+    with pytest.raises(TimeoutError):  # the later timers were folded into the first
+        q.get(timeout=0)
