@@ -1,0 +1,410 @@
+"""The Alluxio engine: an AlluxioRuntime as Kubernetes objects and ``alluxio`` commands.
+
+What is Alluxio's own is here: the names (``<name>-master``, container ``alluxio-master``, ...),
+``alluxio-site.properties`` and the JVM options per component, the containers, and the CLI:
+``alluxio fs mount|unmount|loadMetadata|count|free`` and ``alluxio fsadmin report summary|metrics``,
+whose output is parsed as Alluxio 2.x prints it. The lifecycle itself is ``CacheEngine``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, cast
+
+from engines.alluxio.api import AlluxioCompTemplateSpec, AlluxioRuntime, AlluxioRuntimeSpec
+from engines.common import objects, report, ufs
+from engines.common.engine import CacheCommandError, CacheEngine, MountedUFS
+from engines.common.objects import Workload, env_list, port_list, properties_text
+from engines.common.report import CacheReport, HitCounters
+from engines.common.ufs import ResolvedMount
+from lifecycle.api.runtime import APIGatewayStatus, CleanCachePolicy, PodMetadata, RuntimeStatus
+from lifecycle.api.validation import FieldError
+from lifecycle.gateway import Obj
+
+DEFAULT_IMAGE = "alluxio/alluxio"
+DEFAULT_TAG = "2.9.0"
+MASTER_PORTS = {"rpc": 19998, "web": 19999, "embedded": 19200}
+JOB_MASTER_PORTS = {"job-rpc": 20001, "job-web": 20002, "job-embedded": 20003}
+WORKER_PORTS = {"rpc": 29999, "web": 30000}
+JOB_WORKER_PORTS = {"job-rpc": 30001, "job-data": 30002, "job-web": 30003}
+API_GATEWAY_PORT = 39999
+CONF_DIR = "/opt/alluxio/conf"
+SITE = "alluxio-site.properties"
+# Environment keys of <name>-config, and which components read them.
+JAVA_OPTS = {
+    "master": ("ALLUXIO_JAVA_OPTS", "ALLUXIO_MASTER_JAVA_OPTS", "ALLUXIO_JOB_MASTER_JAVA_OPTS"),
+    "worker": ("ALLUXIO_JAVA_OPTS", "ALLUXIO_WORKER_JAVA_OPTS", "ALLUXIO_JOB_WORKER_JAVA_OPTS"),
+    "fuse": ("ALLUXIO_JAVA_OPTS", "ALLUXIO_FUSE_JAVA_OPTS"),
+}
+_MOUNT_ROW = re.compile(r"^(\S+)\s+on\s+(\S+)\s+\((\S+), capacity=.*?, used=.*?, (not )?read-only, (not )?shared,")
+_METRIC = re.compile(r"^(\S+)\s+\(Type: \w+, Value: ([^)]+)\)\s*$")
+
+
+def _alluxio_size(size: int) -> str:
+    """Bytes as Alluxio reads a size (its GB is 1024-based)."""
+    for suffix, unit in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return f"{size}B"
+
+
+def _java_opts(jvm: Sequence[str] | None, props: dict[str, str] | None) -> str:
+    return " ".join([*(jvm or []), *(f"-D{k}={v}" for k, v in sorted((props or {}).items()))])
+
+
+class AlluxioEngine(CacheEngine):
+    RUNTIME_TYPE = "alluxio"
+    APP = "alluxio"
+    SUFFIX = {"master": "master", "worker": "worker", "fuse": "fuse"}
+    CONTAINER = {"master": "alluxio-master", "worker": "alluxio-worker", "fuse": "alluxio-fuse"}
+    VALUES_SUFFIX = "alluxio-values"
+    FUSE_DIR = "alluxio-fuse"
+    MOUNT_TYPE = "fuse.alluxio-fuse"
+
+    @property
+    def spec(self) -> AlluxioRuntimeSpec:
+        return cast(AlluxioRuntime, self.ctx.runtime).spec
+
+    def _component(self, role: str) -> AlluxioCompTemplateSpec:
+        return getattr(self.spec, role, None) or AlluxioCompTemplateSpec()
+
+    # -- configuration -------------------------------------------------------------------------
+
+    @property
+    def master_replicas(self) -> int:
+        return self._component("master").replicas or 1
+
+    @property
+    def auto_sync(self) -> bool:
+        return self.spec.effective_auto_sync
+
+    @property
+    def clean_cache_policy(self) -> CleanCachePolicy:
+        return self.spec.effective_clean_cache_policy
+
+    def master_ports(self) -> dict[str, int]:
+        job = {f"job-{k}": v for k, v in (self._component("job_master").ports or {}).items()}
+        return {**MASTER_PORTS, **(self._component("master").ports or {}), **JOB_MASTER_PORTS, **job}
+
+    def worker_ports(self) -> dict[str, int]:
+        job = {f"job-{k}": v for k, v in (self._component("job_worker").ports or {}).items()}
+        return {**WORKER_PORTS, **(self._component("worker").ports or {}), **JOB_WORKER_PORTS, **job}
+
+    def _host_network(self, mode: str | None) -> bool:
+        return (mode or "HostNetwork") == "HostNetwork"
+
+    def _master_host(self, i: int) -> str:
+        return f"{self.object_name('master')}-{i}.{self.ns}"
+
+    def site_properties(self) -> dict[str, str]:
+        mp, wp = self.master_ports(), self.worker_ports()
+        props = {
+            "alluxio.master.hostname": self._master_host(0),
+            "alluxio.master.rpc.port": str(mp["rpc"]),
+            "alluxio.master.web.port": str(mp["web"]),
+            "alluxio.job.master.rpc.port": str(mp["job-rpc"]),
+            "alluxio.job.master.web.port": str(mp["job-web"]),
+            "alluxio.worker.rpc.port": str(wp["rpc"]),
+            "alluxio.worker.web.port": str(wp["web"]),
+            "alluxio.job.worker.rpc.port": str(wp["job-rpc"]),
+            "alluxio.job.worker.data.port": str(wp["job-data"]),
+            "alluxio.job.worker.web.port": str(wp["job-web"]),
+            "alluxio.master.mount.table.root.ufs": ufs.UFS_ROOT,
+            "alluxio.master.journal.type": "EMBEDDED" if self.master_replicas > 1 else "UFS",
+            "alluxio.worker.tieredstore.levels": str(len(self.levels)),
+        }
+        if self.master_replicas > 1:
+            props["alluxio.master.embedded.journal.addresses"] = ",".join(
+                f"{self._master_host(i)}:{mp['embedded']}" for i in range(self.master_replicas))
+            props["alluxio.job.master.embedded.journal.addresses"] = ",".join(
+                f"{self._master_host(i)}:{mp['job-embedded']}" for i in range(self.master_replicas))
+        for i, level in enumerate(self.levels):
+            key = f"alluxio.worker.tieredstore.level{i}"
+            paths = [p for p in (level.path or ("/dev/shm" if level.mediumtype == "MEM" else "")).split(",") if p]
+            quotas = [q for q in (level.quota_list or "").split(",") if q] or [level.quota or "0"]
+            props[f"{key}.alias"] = level.mediumtype
+            props[f"{key}.dirs.path"] = ",".join(paths)
+            props[f"{key}.dirs.mediumtype"] = ",".join([level.mediumtype] * len(paths))
+            props[f"{key}.dirs.quota"] = ",".join(_alluxio_size(report.quantity_bytes(q)) for q in quotas)
+            if level.high:
+                props[f"{key}.watermark.high.ratio"] = level.high
+            if level.low:
+                props[f"{key}.watermark.low.ratio"] = level.low
+        if self.spec.data and self.spec.data.replicas:
+            props["alluxio.user.file.replication.min"] = str(self.spec.data.replicas)
+        props.update(self.spec.properties or {})
+        return props
+
+    def _opts(self) -> dict[str, str]:
+        fuse = self.spec.fuse
+        return {
+            "ALLUXIO_JAVA_OPTS": _java_opts(self.spec.jvm_options, None),
+            "ALLUXIO_MASTER_JAVA_OPTS": _java_opts(self._component("master").jvm_options,
+                                                   self._component("master").properties),
+            "ALLUXIO_JOB_MASTER_JAVA_OPTS": _java_opts(self._component("job_master").jvm_options,
+                                                       self._component("job_master").properties),
+            "ALLUXIO_WORKER_JAVA_OPTS": _java_opts(self._component("worker").jvm_options,
+                                                   self._component("worker").properties),
+            "ALLUXIO_JOB_WORKER_JAVA_OPTS": _java_opts(self._component("job_worker").jvm_options,
+                                                       self._component("job_worker").properties),
+            "ALLUXIO_FUSE_JAVA_OPTS": _java_opts(fuse.jvm_options if fuse else None,
+                                                 fuse.properties if fuse else None),
+        }
+
+    @property
+    def config_name(self) -> str:
+        return f"{self.name}-config"
+
+    def config_data(self) -> dict[str, dict[str, str]]:
+        table = ufs.option_records(self.ctx.dataset, self.mounts_in_effect())
+        return {
+            self.config_name: {SITE: properties_text(self.site_properties()), **self._opts()},
+            # The mount table as applied by `alluxio fs mount` in the master; Secret references only.
+            f"{self.name}-mount-config": {"mounts.json": json.dumps(table, indent=1, sort_keys=True)},
+        }
+
+    def _checksum(self, role: str) -> str:
+        opts = self._opts()
+        return objects.digest([self.site_properties(), *(opts[k] for k in JAVA_OPTS[role])])
+
+    def values(self) -> dict[str, Any]:
+        ds = self.ctx.dataset
+        fuse = self.spec.fuse
+        return {
+            "fullnameOverride": self.name,
+            "image": self._image("master")[0],
+            "master": {"replicas": self.master_replicas, "ports": self.master_ports(),
+                       "hostNetwork": self._host_network(self._component("master").network_mode)},
+            "worker": {"replicas": self.replicas, "ports": self.worker_ports(),
+                       "hostNetwork": self._host_network(self._component("worker").network_mode)},
+            "fuse": {"image": self._fuse_image(), "mountPath": self.fuse_path,
+                     "args": list(fuse.args or []) if fuse else []},
+            "properties": self.site_properties(),
+            "tieredstore": [{k: v for k, v in {"mediumtype": lv.mediumtype, "path": lv.path, "quota": lv.quota,
+                                               "volumeType": lv.volume_type}.items() if v} for lv in self.levels],
+            "placement": self.placement,
+            "mounts": ufs.option_records(ds, self.mounts_in_effect()),
+            "apiGateway": {"enabled": self.spec.api_gateway_enabled},
+        }
+
+    # -- workloads -----------------------------------------------------------------------------
+
+    def _image(self, role: str) -> tuple[str, str | None]:
+        version = self.spec.alluxio_version
+        comp = self._component(role)
+        image = comp.image or (version.image if version and version.image else DEFAULT_IMAGE)
+        tag = comp.image_tag or (version.image_tag if version and version.image_tag else DEFAULT_TAG)
+        return f"{image}:{tag}", version.image_pull_policy if version else None
+
+    def _fuse_image(self) -> str:
+        fuse, version = self.spec.fuse, self.spec.alluxio_version
+        image = (fuse.image if fuse and fuse.image else None) or (version.image if version and version.image
+                                                                   else DEFAULT_IMAGE)
+        tag = (fuse.image_tag if fuse and fuse.image_tag else None) or (
+            version.image_tag if version and version.image_tag else DEFAULT_TAG)
+        return f"{image}:{tag}"
+
+    def _config_env(self, role: str) -> list[Obj]:
+        return [{"name": key, "valueFrom": {"configMapKeyRef": {"name": self.config_name, "key": key}}}
+                for key in JAVA_OPTS[role]]
+
+    def _pod_metadata(self, own: PodMetadata | None) -> tuple[dict[str, str], dict[str, str]]:
+        shared = self.spec.pod_metadata
+        labels = {**((shared.labels if shared else None) or {}), **((own.labels if own else None) or {})}
+        annotations = {**((shared.annotations if shared else None) or {}),
+                       **((own.annotations if own else None) or {})}
+        return labels, annotations
+
+    def _security(self) -> Obj | None:
+        run_as = self.spec.run_as
+        if run_as is None:
+            return None
+        return objects.compact({"runAsUser": run_as.uid, "runAsGroup": run_as.gid})
+
+    def _container(self, name: str, role: str, comp: AlluxioCompTemplateSpec, args: list[str],
+                   ports: dict[str, int], mounts: list[Obj]) -> Obj:
+        image, policy = self._image(role if role != "fuse" else "master")
+        return objects.compact({
+            "name": name,
+            "image": image,
+            "imagePullPolicy": policy,
+            "args": args,
+            "env": [*self._config_env(role), *env_list(comp.env)],
+            "ports": port_list(ports),
+            "resources": comp.resources,
+            "securityContext": self._security(),
+            "volumeMounts": [{"name": "alluxio-conf", "mountPath": f"{CONF_DIR}/{SITE}", "subPath": SITE},
+                             *mounts],
+        })
+
+    def _conf_volume(self) -> Obj:
+        return {"name": "alluxio-conf", "configMap": {"name": self.config_name}}
+
+    def _pull_secrets(self, own: list[Obj] | None) -> list[Obj]:
+        return [*(self.spec.image_pull_secrets or []), *(own or [])]
+
+    def workload(self, role: str) -> Workload:
+        native_vols, native_mounts = self.native_volumes()
+        ds = self.ctx.dataset
+        tolerations = list(ds.spec.tolerations or []) if ds else []
+        if role == "fuse":
+            return self._fuse_workload(native_vols, native_mounts, tolerations)
+        comp, job = self._component(role), self._component(f"job_{role}")
+        user_vols, user_mounts = self.user_volumes(comp.volume_mounts)
+        labels, annotations = self._pod_metadata(comp.pod_metadata)
+        ports = self.master_ports() if role == "master" else self.worker_ports()
+        own = {k: v for k, v in ports.items() if not k.startswith("job-")}
+        jobs = {k: v for k, v in ports.items() if k.startswith("job-")}
+        volumes = [self._conf_volume(), *native_vols, *user_vols]
+        mounts = [*native_mounts, *user_mounts]
+        if role == "master":
+            containers = [
+                self._container("alluxio-master", role, comp, ["master-only", "--no-format"], own, mounts),
+                self._container("alluxio-job-master", role, job, ["job-master"], jobs, mounts),
+            ]
+            if self.spec.api_gateway_enabled:
+                gateway = self.spec.api_gateway or AlluxioCompTemplateSpec()
+                rest = (gateway.ports or {}).get("rest", API_GATEWAY_PORT)
+                containers.append(self._container("alluxio-proxy", role, gateway, ["proxy"], {"rest": rest}, mounts))
+        else:
+            tier_vols, tier_mounts = self.tier_volumes()
+            volumes += tier_vols
+            containers = [
+                self._container("alluxio-worker", role, comp, ["worker-only", "--no-format"], own,
+                                [*tier_mounts, *mounts]),
+                self._container("alluxio-job-worker", role, job, ["job-worker"], jobs, [*tier_mounts, *mounts]),
+            ]
+        return Workload(
+            role=role, containers=containers, volumes=volumes,
+            host_network=self._host_network(comp.network_mode),
+            node_selector=dict(comp.node_selector or {}),
+            tolerations=tolerations if role == "worker" else [],
+            labels=labels, annotations=annotations,
+            image_pull_secrets=self._pull_secrets(comp.image_pull_secrets),
+            config_checksum=self._checksum(role),
+        )
+
+    def _fuse_workload(self, native_vols: list[Obj], native_mounts: list[Obj], tolerations: list[Obj]) -> Workload:
+        fuse = self.spec.fuse
+        parent = self.fuse_path.rsplit("/", 1)[0]
+        user_vols, user_mounts = self.user_volumes(fuse.volume_mounts if fuse else None)
+        labels, annotations = self._pod_metadata(fuse.pod_metadata if fuse else None)
+        args = list(fuse.args) if fuse and fuse.args else ["fuse", "--fuse-opts=kernel_cache,allow_other"]
+        image, policy = self._fuse_image(), fuse.image_pull_policy if fuse else None
+        container = objects.compact({
+            "name": "alluxio-fuse",
+            "image": image,
+            "imagePullPolicy": policy or (self.spec.alluxio_version.image_pull_policy
+                                          if self.spec.alluxio_version else None),
+            "args": [*args, self.fuse_path, "/"],
+            "env": [*self._config_env("fuse"), *env_list(fuse.env if fuse else None)],
+            "resources": fuse.resources if fuse else None,
+            "securityContext": {"privileged": True},
+            "volumeMounts": [
+                {"name": "alluxio-conf", "mountPath": f"{CONF_DIR}/{SITE}", "subPath": SITE},
+                {"name": "fuse-device", "mountPath": "/dev/fuse"},
+                {"name": "fuse-mount", "mountPath": parent, "mountPropagation": "Bidirectional"},
+                *native_mounts, *user_mounts,
+            ],
+        })
+        return Workload(
+            role="fuse", containers=[container],
+            volumes=[self._conf_volume(),
+                     {"name": "fuse-device", "hostPath": {"path": "/dev/fuse", "type": "CharDevice"}},
+                     {"name": "fuse-mount", "hostPath": {"path": parent, "type": "DirectoryOrCreate"}},
+                     *native_vols, *user_vols],
+            host_network=self._host_network(fuse.network_mode if fuse else None),
+            node_selector=dict((fuse.node_selector if fuse else None) or {}),
+            tolerations=tolerations, labels=labels, annotations=annotations,
+            image_pull_secrets=self._pull_secrets(fuse.image_pull_secrets if fuse else None),
+            config_checksum=self._checksum("fuse"),
+        )
+
+    def hcfs_endpoint(self) -> str:
+        return f"alluxio://{self._master_host(0)}:{self.master_ports()['rpc']}"
+
+    def status_extras(self, status: RuntimeStatus) -> None:
+        if self.spec.api_gateway_enabled:
+            gateway = self.spec.api_gateway or AlluxioCompTemplateSpec()
+            rest = (gateway.ports or {}).get("rest", API_GATEWAY_PORT)
+            status.api_gateway = APIGatewayStatus(endpoint=f"{self._master_host(0)}:{rest}")
+        else:
+            status.api_gateway = None
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def list_mounts(self) -> dict[str, MountedUFS]:
+        """``alluxio fs mount`` lines: ``<ufs>  on  <path>  (<type>, ..., [not ]read-only, ...)``."""
+        table = {}
+        for line in self.run(["alluxio", "fs", "mount"]).splitlines():
+            row = _MOUNT_ROW.match(line.strip())
+            if row:
+                table[row.group(2)] = MountedUFS(row.group(1), read_only=row.group(4) is None)
+        return table
+
+    def mount_argv(self, mount: ResolvedMount) -> list[str]:
+        argv = ["alluxio", "fs", "mount"]
+        if mount.read_only:
+            argv.append("--readonly")
+        if mount.shared:
+            argv.append("--shared")
+        for key, value in sorted(mount.all_options.items()):
+            argv += ["--option", f"{key}={value}"]
+        return [*argv, mount.path, mount.ufs]
+
+    def unmount_argv(self, path: str) -> list[str]:
+        return ["alluxio", "fs", "unmount", path]
+
+    def cache_report(self) -> CacheReport:
+        summary = report.report_values(self.run(["alluxio", "fsadmin", "report", "summary"]))
+        if "Total Capacity" not in summary:
+            raise CacheCommandError(f"{self.ref}: `alluxio fsadmin report summary` printed no 'Total Capacity' line")
+        metrics: dict[str, str] = {}
+        for line in self.run(["alluxio", "fsadmin", "report", "metrics"]).splitlines():
+            found = _METRIC.match(line.strip())
+            if found:
+                metrics[found.group(1)] = found.group(2)
+
+        def size(name: str) -> int:
+            return report.tool_size(metrics.get(f"Cluster.{name}"))
+
+        hits = HitCounters(
+            local=size("BytesReadLocal") + size("BytesReadDomain"),
+            remote=size("BytesReadRemote"),
+            ufs=size("BytesReadUfsAll"),
+            local_throughput=size("BytesReadLocalThroughput") + size("BytesReadDomainThroughput"),
+            remote_throughput=size("BytesReadRemoteThroughput"),
+            ufs_throughput=size("BytesReadUfsThroughput"),
+        )
+        return CacheReport(capacity=report.tool_size(summary["Total Capacity"]),
+                           used=report.tool_size(summary.get("Used Capacity")), hits=hits)
+
+    def metadata(self, paths: Sequence[str], load: bool) -> tuple[int, int | None]:
+        timeout = float(self.ctx.settings.get("metadata_sync_timeout", 300.0))
+        if load:
+            for path in paths:
+                self.run(["alluxio", "fs", "loadMetadata", "-R", path], timeout=timeout)
+        lines = [ln for ln in self.run(["alluxio", "fs", "count", "/"], timeout=timeout).splitlines() if ln.strip()]
+        if len(lines) < 2 or not lines[0].startswith("File Count"):
+            raise CacheCommandError(f"{self.ref}: `alluxio fs count /` printed {lines!r}, not the count table")
+        files, _folders, size = lines[1].split()[:3]
+        return int(files), int(size)
+
+    def clean_cache_argv(self) -> list[str]:
+        return ["alluxio", "fs", "free", "-f", "/"]
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def engine_errors(self) -> list[FieldError]:
+        errors = []
+        replicas = self.master_replicas
+        if replicas % 2 == 0:
+            errors.append(FieldError("spec.master.replicas", f"{replicas} masters cannot elect a leader by majority",
+                                     "use an odd number: 1, or 3 or 5 for high availability"))
+        job = self._component("job_master").replicas
+        if job is not None and job != replicas:
+            errors.append(FieldError("spec.jobMaster.replicas", f"{job} job masters for {replicas} masters",
+                                     "leave it unset: job masters run beside the masters, one each"))
+        return errors
