@@ -114,6 +114,15 @@ class Gateway(Protocol):
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None: ...
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of JSON-shaped data, several times faster than ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
+
+
 def meta(obj: Obj) -> dict[str, Any]:
     return obj.setdefault("metadata", {})
 

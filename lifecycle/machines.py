@@ -1,13 +1,15 @@
 """Turns a table of ``lifecycle.tables`` into a ``transitions`` machine and runs it.
 
-A machine is built per reconcile around a model whose ``state`` was restored from the object;
-nothing here keeps state between reconciles. ``advance`` fires the triggers of the current
+Each reconcile makes a model whose ``state`` was restored from the object and fires the events
+of the table's machine (one per table and thread, built once) on it; nothing here keeps state
+between reconciles. ``advance`` fires the triggers of the current
 state in table order until none moves. Guards that say "not yet" and hooks that raise are both
 normal outcomes: the first ends the advance quietly, the second is returned as a ``Failure``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,11 +27,16 @@ Hooks = Callable[[str], Callable[[], Any]]
 
 
 class _Model:
-    """The object ``transitions`` binds triggers to; kept apart so no trigger shadows a hook."""
+    """What a machine's events act on: the state, and the hooks of this pass."""
 
-    def __init__(self, state: str, hooks: Hooks):
+    def __init__(self, state: str, hooks: Hooks, tracker: HookTracker):
         self.state = state
-        self.hook = hooks
+        self.hooks = hooks
+        self.tracker = tracker
+
+    def call(self, name: str) -> Any:
+        self.tracker.current = name
+        return self.hooks(name)()
 
 
 @attrs.frozen
@@ -58,50 +65,62 @@ class HookTracker:
     def __init__(self) -> None:
         self.current = ""
 
-    def wrap(self, name: str, fn: Callable[[], Any]) -> Callable[..., Any]:
-        def call(*_: Any, **__: Any) -> Any:
-            self.current = name
-            return fn()
 
-        return call
+# Callbacks receive the event (send_event=True) and find the hooks through its model, so one
+# machine per table serves every pass; building one per pass cost about a millisecond.
+
+def _hook(name: str) -> Callable[[Any], Any]:
+    def call(event: Any) -> Any:
+        return event.model.call(name)
+
+    return call
 
 
-def _step(model: _Model, step: Step, tracker: HookTracker) -> Callable[..., None]:
-    def run(*_: Any, **__: Any) -> None:
-        if step.should is None or tracker.wrap(step.should, model.hook(step.should))():
-            tracker.wrap(step.do, model.hook(step.do))()
+def _step(step: Step) -> Callable[[Any], None]:
+    def run(event: Any) -> None:
+        model = event.model
+        if step.should is None or model.call(step.should):
+            model.call(step.do)
 
     return run
 
 
-def build(table: MachineTable, model: _Model, tracker: HookTracker) -> Machine:
-    """A ``transitions`` machine for ``table`` bound to ``model``, starting at ``model.state``."""
-    if model.state not in table.state_names:
-        raise ValueError(f"{table.name} state {model.state!r} is not one of {', '.join(table.state_names)}")
-    start = model.state
-    machine = Machine(
-        model=model,
-        states=[{"name": s.name, "final": s.final} for s in table.states],
-        initial=start,
-        auto_transitions=False,
-        ignore_invalid_triggers=True,
-        model_override=False,
-    )
-    for t in table.transitions:
-        machine.add_transition(**_transition_kwargs(t, model, tracker))
-    return machine
-
-
-def _transition_kwargs(t: Transition, model: _Model, tracker: HookTracker) -> dict[str, Any]:
+def _transition_kwargs(t: Transition) -> dict[str, Any]:
     return {
         "trigger": t.trigger,
         "source": list(t.source),
         "dest": t.dest,
-        "prepare": [_step(model, t.step, tracker)] if t.step else None,
-        "conditions": [tracker.wrap(n, model.hook(n)) for n in t.when] or None,
-        "unless": [tracker.wrap(n, model.hook(n)) for n in t.unless] or None,
-        "before": [tracker.wrap(t.do, model.hook(t.do))] if t.do else None,
+        "prepare": [_step(t.step)] if t.step else None,
+        "conditions": [_hook(n) for n in t.when] or None,
+        "unless": [_hook(n) for n in t.unless] or None,
+        "before": [_hook(t.do)] if t.do else None,
     }
+
+
+def build(table: MachineTable) -> Machine:
+    """A ``transitions`` machine for ``table``, without models; see ``Runner``."""
+    machine = Machine(
+        model=None,
+        states=[{"name": s.name, "final": s.final} for s in table.states],
+        initial=table.initial,
+        auto_transitions=False,
+        ignore_invalid_triggers=True,
+        send_event=True,
+    )
+    for t in table.transitions:
+        machine.add_transition(**_transition_kwargs(t))
+    return machine
+
+
+_machines = threading.local()
+
+
+def machine_for(table: MachineTable) -> Machine:
+    """This thread's machine for ``table`` (transitions machines are not meant to be shared by threads)."""
+    cache = _machines.__dict__.setdefault("by_table", {})
+    if table.name not in cache or cache[table.name][0] is not table:
+        cache[table.name] = (table, build(table))
+    return cache[table.name][1]
 
 
 @attrs.define
@@ -121,12 +140,15 @@ class Runner:
     """One machine for one reconcile pass: restored at ``state``, hooks looked up by name."""
 
     def __init__(self, table: MachineTable, state: str, hooks: Hooks):
+        if state not in table.state_names:
+            raise ValueError(f"{table.name} state {state!r} is not one of {', '.join(table.state_names)}")
         self.table = table
         self.tracker = HookTracker()
-        self._model = _Model(state, hooks)
+        self._model = _Model(state, hooks, self.tracker)
         self._internal = {t.trigger for t in table.transitions if t.dest is None}
         self._fired_internal: set[str] = set()
-        build(table, self._model, self.tracker)
+        # Events fire for any object with a ``state``: binding the model (add_model) is not needed.
+        self._events = machine_for(table).events
 
     @property
     def state(self) -> str:
@@ -144,7 +166,7 @@ class Runner:
                     continue
                 self.tracker.current = ""
                 try:
-                    moved = getattr(model, trigger)()
+                    moved = self._events[trigger].trigger(model)
                 except Exception as error:  # a hook failed: a normal outcome, reported to the caller
                     hook = getattr(error, "hook", None) or self.tracker.current or trigger
                     cause = getattr(error, "cause", None) or error

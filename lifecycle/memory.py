@@ -8,7 +8,6 @@ Every mutating call is counted, so a test can assert that an idle reconcile writ
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from lifecycle.gateway import (
     Obj,
     Objs,
     Resource,
+    clone,
 )
 
 ExecHandler = Callable[[str, str, str | None, list[str]], ExecResult]
@@ -34,7 +34,7 @@ Key = tuple[str, str, str]  # (plural, namespace or "", name)
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -84,7 +84,7 @@ class MemoryGateway:
 
     def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
         obj = self._objects.get(self._key(res, namespace, name))
-        return copy.deepcopy(obj) if obj is not None else None
+        return clone(obj) if obj is not None else None
 
     def list(self, res: Resource, namespace: str | None = None,
              labels: dict[str, str] | None = None) -> Objs:
@@ -95,11 +95,11 @@ class MemoryGateway:
             have = obj["metadata"].get("labels") or {}
             if labels and any(have.get(k) != v for k, v in labels.items()):
                 continue
-            out.append(copy.deepcopy(obj))
+            out.append(clone(obj))
         return out
 
     def all_objects(self) -> Objs:
-        return [copy.deepcopy(o) for _, o in sorted(self._objects.items())]
+        return [clone(o) for _, o in sorted(self._objects.items())]
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ class MemoryGateway:
         if key in self._objects:
             raise Conflict(f"{res.kind} {meta.get('namespace')}/{meta['name']} already exists")
         self.writes["create"] += 1
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         m = new.setdefault("metadata", {})
         m.setdefault("uid", f"uid-{next(self._uid)}")
         m["creationTimestamp"] = self._clock()
@@ -121,7 +121,7 @@ class MemoryGateway:
         m.pop("deletionTimestamp", None)
         self._stamp(new)
         self._objects[key] = new
-        return copy.deepcopy(new)
+        return clone(new)
 
     def apply(self, obj: Obj) -> Obj:
         res = self._res_of(obj)
@@ -129,7 +129,7 @@ class MemoryGateway:
         current = self._objects.get(self._key(res, meta.get("namespace"), meta["name"]))
         if current is None:
             return self.create(obj)
-        patch = {k: v for k, v in copy.deepcopy(obj).items() if k != "status"}
+        patch = {k: v for k, v in clone(obj).items() if k != "status"}
         return self._update(res, current, merge_patch(current, patch), "apply")
 
     def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
@@ -150,11 +150,11 @@ class MemoryGateway:
         if meta.get("resourceVersion") != current["metadata"]["resourceVersion"]:
             raise Conflict(f"{res.kind} {meta.get('namespace')}/{meta['name']} was modified")
         self.writes["status"] += 1
-        new = copy.deepcopy(current)
-        new["status"] = copy.deepcopy(obj.get("status"))
+        new = clone(current)
+        new["status"] = clone(obj.get("status"))
         self._stamp(new)
         self._objects[self._key(res, meta.get("namespace"), meta["name"])] = new
-        return copy.deepcopy(new)
+        return clone(new)
 
     def set_status(self, res: Resource, namespace: str | None, name: str, status: dict[str, Any]) -> None:
         """What a controller outside the lifecycle would write (e.g. a StatefulSet's ready count)."""
@@ -166,13 +166,13 @@ class MemoryGateway:
         meta = current["metadata"]
         new["metadata"]["uid"] = meta["uid"]
         new["metadata"]["creationTimestamp"] = meta["creationTimestamp"]
-        new["status"] = copy.deepcopy(current.get("status"))
+        new["status"] = clone(current.get("status"))
         if new.get("status") is None:
             new.pop("status", None)
         if meta.get("deletionTimestamp"):
             new["metadata"]["deletionTimestamp"] = meta["deletionTimestamp"]
         if new == current:
-            return copy.deepcopy(current)  # a no-op write is still a request, but changes nothing
+            return clone(current)  # a no-op write is still a request, but changes nothing
         self.writes[verb] += 1
         spec_changed = {k: v for k, v in new.items() if k not in ("metadata", "status")} != {
             k: v for k, v in current.items() if k not in ("metadata", "status")}
@@ -181,9 +181,9 @@ class MemoryGateway:
         key = self._key(res, meta.get("namespace"), meta["name"])
         if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
             self._remove(key)
-            return copy.deepcopy(new)
+            return clone(new)
         self._objects[key] = new
-        return copy.deepcopy(new)
+        return clone(new)
 
     def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
         key = self._key(res, namespace, name)

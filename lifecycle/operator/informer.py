@@ -9,13 +9,12 @@ operator sends no reads either, and a change reaches the work queue as soon as i
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
 from collections.abc import Callable
 
-from lifecycle.gateway import NotFound, Obj, Objs, Resource
+from lifecycle.gateway import NotFound, Obj, Objs, Resource, clone
 from lifecycle.kube import Gone, KubeGateway
 
 log = logging.getLogger("lifecycle.informer")
@@ -54,7 +53,7 @@ class Informer:
     def get(self, namespace: str | None, name: str) -> Obj | None:
         with self._lock:
             obj = self._cache.get((namespace or "", name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return clone(obj) if obj is not None else None
 
     def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
         with self._lock:
@@ -62,7 +61,7 @@ class Informer:
             if labels:
                 found = [o for o in found if all(((o["metadata"].get("labels") or {}).get(k)) == v
                                                  for k, v in labels.items())]
-            return copy.deepcopy(sorted(found, key=object_key))
+            return clone(sorted(found, key=object_key))
 
     def cached_keys(self) -> Keys:
         with self._lock:
@@ -74,7 +73,7 @@ class Informer:
             key = object_key(obj)
             current = self._cache.get(key)
             if current is None or _rv(obj) > _rv(current):
-                self._cache[key] = copy.deepcopy(obj)
+                self._cache[key] = clone(obj)
 
     # -- running --------------------------------------------------------------------------------
 

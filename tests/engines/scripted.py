@@ -76,13 +76,21 @@ class ScriptedEngine(ImplementBase):
     def _sts(self, role: str) -> Obj | None:
         return self.gw.get(STATEFUL_SET, self.ns, f"{self.name}-{role}")
 
+    def _pod_meta(self, role: str) -> dict[str, Any]:
+        # spec.podAnnotations (kept as an unmodelled field) lets benchmarks skip kwok's start delays.
+        meta: dict[str, Any] = {"labels": {"release": self.name, "role": role}}
+        annotations = self.ctx.runtime.spec.extra.get("podAnnotations")
+        if annotations:
+            meta["annotations"] = dict(annotations)
+        return meta
+
     def _make_sts(self, role: str, replicas: int) -> None:
         self.gw.create(self._owned({
             "apiVersion": "apps/v1", "kind": "StatefulSet",
             "metadata": {"name": f"{self.name}-{role}", "namespace": self.ns},
             "spec": {"replicas": replicas, "serviceName": f"{self.name}-{role}",
                      "selector": {"matchLabels": {"release": self.name, "role": role}},
-                     "template": {"metadata": {"labels": {"release": self.name, "role": role}},
+                     "template": {"metadata": self._pod_meta(role),
                                   "spec": {"containers": [{"name": role, "image": "scripted"}]}}},
         }))
 
@@ -136,7 +144,7 @@ class ScriptedEngine(ImplementBase):
                 "apiVersion": "apps/v1", "kind": "DaemonSet",
                 "metadata": {"name": f"{self.name}-fuse", "namespace": self.ns},
                 "spec": {"selector": {"matchLabels": {"release": self.name, "role": "fuse"}},
-                         "template": {"metadata": {"labels": {"release": self.name, "role": "fuse"}},
+                         "template": {"metadata": self._pod_meta("fuse"),
                                       "spec": {"nodeSelector": {fuse_label(self.ns, self.name): "true"},
                                                "containers": [{"name": "fuse", "image": "scripted"}]}}},
             }))

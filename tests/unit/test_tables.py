@@ -6,7 +6,7 @@ import pytest
 
 from lifecycle.contract import IMPLEMENT_HOOKS, Implement
 from lifecycle.datasets import DatasetLifecycle
-from lifecycle.machines import Runner
+from lifecycle.machines import machine_for
 from lifecycle.tables import DATASET, MACHINES, RUNTIME, SYNC_STEPS, MachineTable
 from lifecycle.template import TemplateEngine
 
@@ -44,10 +44,10 @@ def test_nothing_leaves_a_final_state_and_every_state_can_end(table: MachineTabl
 
 
 @pytest.mark.parametrize("table", MACHINES, ids=lambda t: t.name)
-def test_machines_have_no_automatic_transitions(table: MachineTable) -> None:
-    runner = Runner(table, table.initial, lambda name: lambda: False)
-    model = runner._model
-    assert not [n for n in dir(model) if n.startswith("to_")], "auto_transitions must stay off"
+def test_machines_have_only_the_tables_triggers(table: MachineTable) -> None:
+    machine = machine_for(table)
+    assert machine.auto_transitions is False
+    assert set(machine.events) == {t.trigger for t in table.transitions}, "no to_<state> or other extra triggers"
 
 
 def test_runtime_hooks_are_engine_hooks_or_generic() -> None:

@@ -1,0 +1,156 @@
+"""``make bench``: how fast pairs bind and what they cost, printed as figures (never asserted).
+
+1. In memory: reconcile passes per second for a pair being set up and for an idle Ready pair.
+2. On a fresh local control plane, with the operator as a separate process and the scripted
+   engine (pods start at once, so the figures are the operator's, not kwok's delays): time for
+   BENCH_PAIRS pairs (default 100) to all reach Bound, per-pair latency, API write requests per
+   pair, reconciles per pair, the operator's resident memory, and writes during an idle period.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from lifecycle.gateway import DATASET, STATEFUL_SET, Resource
+from lifecycle.kube import KubeGateway
+from lifecycle.localcluster import LocalCluster
+from lifecycle.memory import MemoryGateway
+from lifecycle.reconcile import Reconciler
+from lifecycle.registry import Registry
+from tests.cluster import IMMEDIATE_START
+from tests.cluster.operator_harness import SCRIPTED, OperatorProcess, apiserver_writes, scripted_crds_on, wait_for
+from tests.engines import scripted
+
+console = Console()
+SERVICE_ACCOUNT = Resource("", "v1", "ServiceAccount", "serviceaccounts")
+NO_RATE_LIMITS = {"sync_intervals": {"sync_metadata": 0, "check_and_update_runtime_status": 0,
+                                     "update_on_ufs_change": 0}}
+
+
+def in_memory(figures: list[tuple[str, str]]) -> None:
+    registry = Registry()
+    scripted.register(registry)
+    pairs = 200
+    gw = MemoryGateway((SCRIPTED,))
+    rec = Reconciler(gw, registry, settings=NO_RATE_LIMITS)
+    for i in range(pairs):
+        gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset", "metadata": {"name": f"p{i}",
+                   "namespace": "b"}, "spec": {"mounts": [{"mountPoint": "s3://b/x", "name": "x"}]}})
+        gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "ScriptedRuntime",
+                   "metadata": {"name": f"p{i}", "namespace": "b"}, "spec": {"replicas": 1}})
+    started, passes = time.perf_counter(), 0
+    for _ in range(3):
+        for i in range(pairs):
+            rec.reconcile("b", f"p{i}")
+            passes += 1
+        for sts in gw.list(STATEFUL_SET, "b"):
+            gw.set_status(STATEFUL_SET, "b", sts["metadata"]["name"], {"readyReplicas": sts["spec"]["replicas"]})
+    setup = time.perf_counter() - started
+    bound = sum(1 for d in gw.list(DATASET, "b") if d["status"]["phase"] == "Bound")
+    started = time.perf_counter()
+    for _ in range(3):
+        for i in range(pairs):
+            rec.reconcile("b", f"p{i}")
+    idle = time.perf_counter() - started
+    figures += [
+        ("in memory: setup passes per second", f"{passes / setup:,.0f}  ({bound}/{pairs} pairs Bound)"),
+        ("in memory: idle passes per second", f"{3 * pairs / idle:,.0f}"),
+    ]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def on_cluster(figures: list[tuple[str, str]], pairs: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="fluidlc-bench-") as tmp:
+        cluster = LocalCluster("bench", Path(tmp) / "cluster", tie_to_caller=True)
+        console.print("[bold]starting a local control plane ...")
+        cluster.up(nodes=3)
+        try:
+            with cluster.api_client() as api:
+                gw = KubeGateway(api, (SCRIPTED,))
+                scripted_crds_on(gw)
+                gw.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})
+                wait_for("the default ServiceAccount", lambda: gw.get(SERVICE_ACCOUNT, "bench", "default"), 30)
+                op = OperatorProcess(cluster, "bench", Path(tmp), "bench", extra=("--workers", "8"))
+                try:
+                    wait_for("the operator", op.leading, 60)
+                    rss_start = rss_mib(op.process.pid)
+                    writes_before = sum(apiserver_writes(gw).values())
+                    console.print(f"[bold]creating {pairs} Dataset/ScriptedRuntime pairs ...")
+                    created: dict[str, float] = {}
+                    started = time.monotonic()
+
+                    def create(i: int) -> None:
+                        name = f"pair-{i:05d}"
+                        gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
+                                   "metadata": {"name": name, "namespace": "bench"},
+                                   "spec": {"mounts": [{"mountPoint": f"s3://bucket/{name}", "name": "data"}]}})
+                        gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "ScriptedRuntime",
+                                   "metadata": {"name": name, "namespace": "bench"},
+                                   "spec": {"replicas": 1, "podAnnotations": IMMEDIATE_START}})
+                        created[name] = time.monotonic()
+
+                    with ThreadPoolExecutor(8) as pool:
+                        list(pool.map(create, range(pairs)))
+                    bound: dict[str, float] = {}
+                    deadline = time.monotonic() + 60 + pairs * 3
+                    while len(bound) < pairs and time.monotonic() < deadline:
+                        for ds in gw.list(DATASET, "bench"):
+                            name = ds["metadata"]["name"]
+                            if name not in bound and (ds.get("status") or {}).get("phase") == "Bound":
+                                bound[name] = time.monotonic()
+                        time.sleep(0.25)
+                    total = time.monotonic() - started
+                    latencies = sorted(bound[n] - created[n] for n in bound)
+                    writes = sum(apiserver_writes(gw).values()) - writes_before
+                    reconciles = op.reconciles()
+                    rss_end = rss_mib(op.process.pid)
+                    time.sleep(5)
+                    idle_before = sum(apiserver_writes(gw).values())
+                    time.sleep(30)
+                    idle_writes = sum(apiserver_writes(gw).values()) - idle_before
+                finally:
+                    op.stop()
+        finally:
+            cluster.down()
+    figures += [
+        (f"cluster: {pairs} pairs, all Bound after", f"{total:.1f} s  ({len(bound)}/{pairs} Bound)"),
+        ("cluster: throughput", f"{len(bound) / total:.1f} pairs/s"),
+        ("cluster: per-pair create -> Bound", f"p50 {statistics.median(latencies):.1f} s, "
+                                              f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.1f} s"
+         if latencies else "n/a"),
+        ("cluster: API write requests per pair (setup)", f"{writes / max(1, pairs):.1f}"),
+        ("cluster: reconciles per pair (setup)", f"{reconciles / max(1, pairs):.1f}"),
+        ("cluster: operator memory", f"{rss_start:.0f} MiB idle -> {rss_end:.0f} MiB with {pairs} pairs "
+                                     f"({(rss_end - rss_start) * 1024 / max(1, pairs):.0f} KiB per pair)"),
+        ("cluster: write requests in 30 idle seconds", f"{idle_writes:.0f}"),
+    ]
+
+
+def main() -> None:
+    figures: list[tuple[str, str]] = []
+    in_memory(figures)
+    on_cluster(figures, int(os.environ.get("BENCH_PAIRS", "100")))
+    table = Table(title="fluid-lifecycle benchmark")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in figures:
+        table.add_row(name, value)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
