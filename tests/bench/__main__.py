@@ -66,6 +66,11 @@ def in_memory(figures: list[tuple[str, str]]) -> None:
     ]
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -87,7 +92,7 @@ def on_cluster(figures: list[tuple[str, str]], pairs: int) -> None:
                 op = OperatorProcess(cluster, "bench", Path(tmp), "bench", extra=("--workers", "8"))
                 try:
                     wait_for("the operator", op.leading, 60)
-                    rss_start = rss_mib(op.process.pid)
+                    rss_start, cpu_start = rss_mib(op.process.pid), cpu_seconds(op.process.pid)
                     writes_before = sum(apiserver_writes(gw).values())
                     console.print(f"[bold]creating {pairs} Dataset/ScriptedRuntime pairs ...")
                     created: dict[str, float] = {}
@@ -117,11 +122,17 @@ def on_cluster(figures: list[tuple[str, str]], pairs: int) -> None:
                     latencies = sorted(bound[n] - created[n] for n in bound)
                     writes = sum(apiserver_writes(gw).values()) - writes_before
                     reconciles = op.reconciles()
-                    rss_end = rss_mib(op.process.pid)
+                    rss_end, cpu = rss_mib(op.process.pid), cpu_seconds(op.process.pid) - cpu_start
+                    samples = op.metrics()
+                    busy = sum(v for k, v in samples.items()
+                               if k.startswith("controller_runtime_reconcile_time_seconds_sum"))
                     time.sleep(5)
-                    idle_before = sum(apiserver_writes(gw).values())
+                    idle_before = apiserver_writes(gw)
                     time.sleep(30)
-                    idle_writes = sum(apiserver_writes(gw).values()) - idle_before
+                    idle_after = apiserver_writes(gw)
+                    idle_by = {k: v - idle_before.get(k, 0) for k, v in idle_after.items()
+                               if v != idle_before.get(k, 0)}
+                    idle_writes = sum(idle_by.values())
                 finally:
                     op.stop()
         finally:
@@ -134,9 +145,12 @@ def on_cluster(figures: list[tuple[str, str]], pairs: int) -> None:
          if latencies else "n/a"),
         ("cluster: API write requests per pair (setup)", f"{writes / max(1, pairs):.1f}"),
         ("cluster: reconciles per pair (setup)", f"{reconciles / max(1, pairs):.1f}"),
+        ("cluster: operator CPU for the setup", f"{cpu:.1f} s ({cpu * 1000 / max(1, pairs):.0f} ms per pair); "
+                                                f"reconcile time {busy:.1f} s"),
         ("cluster: operator memory", f"{rss_start:.0f} MiB idle -> {rss_end:.0f} MiB with {pairs} pairs "
                                      f"({(rss_end - rss_start) * 1024 / max(1, pairs):.0f} KiB per pair)"),
-        ("cluster: write requests in 30 idle seconds", f"{idle_writes:.0f}"),
+        ("cluster: write requests in 30 idle seconds (all clients)", f"{idle_writes:.0f}" + "".join(
+            f"\n{k}: {v:.0f}" for k, v in sorted(idle_by.items(), key=lambda kv: -kv[1])[:6])),
     ]
 
 
