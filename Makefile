@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test test-fast test-cluster lint diagrams crds generate check-generated run operator \
+.PHONY: setup test test-fast test-cluster lint diagrams crds manifests generate run operator \
         controlplane cluster-up cluster-down cluster-status bench clean
 
 setup: $(STAMP)
@@ -44,7 +44,10 @@ diagrams: setup
 crds: setup
 	$(VENV)/bin/fluidlc crds
 
-generate: diagrams crds
+manifests: setup
+	$(VENV)/bin/fluidlc manifests
+
+generate: diagrams crds manifests
 
 run: setup
 	$(VENV)/bin/fluidlc run

@@ -84,6 +84,7 @@ def add_validate_command(subparsers: Any) -> None:
 def parser() -> argparse.ArgumentParser:
     from lifecycle.crds import add_crds_command
     from lifecycle.localcluster.cli import add_cluster_commands
+    from lifecycle.manifests import add_manifests_command
     from lifecycle.operator.cli import add_operator_commands
 
     root = argparse.ArgumentParser(prog="fluidlc",
@@ -91,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = root.add_subparsers(dest="command", required=True)
     for add in (add_operator_commands, add_diagrams_command, add_diagram_command, add_validate_command,
-                add_crds_command, add_cluster_commands):
+                add_crds_command, add_manifests_command, add_cluster_commands):
         add(sub)
     return root
 

@@ -45,9 +45,17 @@ LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases")
 DATASET = Resource("data.fluid.io", "v1alpha1", "Dataset", "datasets")
 CRD = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
                namespaced=False)
+# What the operator's own manifests are made of (deploy/operator.yaml).
+SERVICE_ACCOUNT = Resource("", "v1", "ServiceAccount", "serviceaccounts")
+DEPLOYMENT = Resource("apps", "v1", "Deployment", "deployments")
+CLUSTER_ROLE = Resource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False)
+CLUSTER_ROLE_BINDING = Resource("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
+                                namespaced=False)
+ROLE = Resource("rbac.authorization.k8s.io", "v1", "Role", "roles")
+ROLE_BINDING = Resource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings")
 
 BUILTIN = (CONFIG_MAP, SECRET, SERVICE, POD, NODE, PV, PVC, EVENT, NAMESPACE, STATEFUL_SET, DAEMON_SET,
-           LEASE, DATASET, CRD)
+           LEASE, DATASET, CRD, SERVICE_ACCOUNT, DEPLOYMENT, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROLE_BINDING)
 
 
 class ApiError(Exception):

@@ -150,11 +150,12 @@ class KubeGateway:
         res, ns, name = self._named(obj)
         return self.request("POST", self.path(res, ns), body=obj, what=f"create {res.kind} {ns}/{name}")
 
-    def apply(self, obj: Obj) -> Obj:
+    def apply(self, obj: Obj, dry_run: bool = False) -> Obj:
         res, ns, name = self._named(obj)
+        query = [("fieldManager", self.component), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
         return self.request(
             "PATCH", self.path(res, ns, name), body=json.dumps(obj), content_type="application/apply-patch+yaml",
-            query=[("fieldManager", self.component), ("force", "true")], what=f"apply {res.kind} {ns}/{name}")
+            query=query, what=f"apply {res.kind} {ns}/{name}")
 
     def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
         return self.request(

@@ -35,14 +35,16 @@ WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
 
 class OperatorProcess:
     def __init__(self, cluster: LocalCluster, namespace: str, log_dir: Path, identity: str,
-                 lease_seconds: float = 6.0, extra: tuple[str, ...] = ()):
+                 lease_seconds: float = 6.0, extra: tuple[str, ...] = (), kubeconfig: Path | None = None,
+                 lease_namespace: str | None = None):
         self.metrics_port = free_port()
         self.identity = identity
         self.log_path = log_dir / f"operator-{identity}.log"
-        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "PYTHONPATH": str(REPO),
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig or cluster.kubeconfig), "PYTHONPATH": str(REPO),
                "FLUIDLC_ENGINES": "tests.engines.scripted:register"}
         args = [sys.executable, "-m", "lifecycle.cli", "operator", "--namespace", namespace,
-                "--lease-namespace", namespace, "--lease-seconds", str(lease_seconds), "--identity", identity,
+                "--lease-namespace", lease_namespace or namespace, "--lease-seconds", str(lease_seconds),
+                "--identity", identity,
                 "--metrics-address", f"127.0.0.1:{self.metrics_port}", "--log-format", "text", *extra]
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,

@@ -18,8 +18,8 @@ from lifecycle.localcluster import COMPONENTS, ComponentError, LocalCluster
 from lifecycle.localcluster.binaries import BINARIES, REPO_ROOT, locate
 from lifecycle.localcluster.exec_provisioner import EXEC_GROUP, EXEC_PLURAL, EXEC_VERSION
 from lifecycle.localcluster.nodes import CAPACITY, KWOK_NODE_ANNOTATION, node_names
-from lifecycle.podexec import exec_in_pod
 from lifecycle.localcluster.processes import LOOPBACK
+from lifecycle.podexec import exec_in_pod
 from tests.cluster import IMMEDIATE_START, eventually
 from tests.cluster.conftest import NODES
 
