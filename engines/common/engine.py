@@ -400,6 +400,10 @@ class CacheEngine(ImplementBase):
         fuse = self._get(DAEMON_SET, self.object_name("fuse")) if self.has_fuse else None
         if fuse is None:
             return not self.has_fuse
+        # A DaemonSet's counts mean something only once its controller has seen this generation:
+        # a new one says "0 of 0 ready" before it has looked at the nodes.
+        if _status_int(fuse, "observedGeneration") < int(fuse["metadata"].get("generation") or 1):
+            return False
         return _status_int(fuse, "numberReady") >= _status_int(fuse, "desiredNumberScheduled")
 
     def should_check_ufs(self) -> bool:

@@ -148,7 +148,8 @@ class FakeCluster:
             count = len(nodes)
             ready = 0 if ds["metadata"]["name"] in self.unready else count
             status = {"desiredNumberScheduled": count, "currentNumberScheduled": count, "numberReady": ready,
-                      "numberAvailable": ready, "numberUnavailable": count - ready}
+                      "numberAvailable": ready, "numberUnavailable": count - ready,
+                      "observedGeneration": ds["metadata"]["generation"]}
             if (ds.get("status") or {}) != status:
                 self.gw.set_status(DAEMON_SET, ds["metadata"]["namespace"], ds["metadata"]["name"], status)
 
