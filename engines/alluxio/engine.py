@@ -382,7 +382,7 @@ class AlluxioEngine(CacheEngine):
                            used=report.tool_size(summary.get("Used Capacity")), hits=hits)
 
     def metadata(self, paths: Sequence[str], load: bool) -> tuple[int, int | None]:
-        timeout = float(self.ctx.settings.get("metadata_sync_timeout", 300.0))
+        timeout = self.metadata_timeout
         if load:
             for path in paths:
                 self.run(["alluxio", "fs", "loadMetadata", "-R", path], timeout=timeout)

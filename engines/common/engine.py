@@ -17,6 +17,7 @@ Everything else is here, written once:
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -68,6 +69,12 @@ RUNTIME_MOUNT_ROOT = "/runtime-mnt"
 FINISHED_PHASES = ("Succeeded", "Failed")
 
 
+# The kubernetes client's exec swaps ApiClient.call_api for a websocket call while it connects and
+# swaps it back afterwards; two execs at once on one ApiClient can leave the websocket version in
+# place for good, breaking every later request of the process. Execs are therefore one at a time.
+EXEC_LOCK = threading.Lock()
+
+
 class CacheCommandError(RuntimeError):
     """A command in the master failed or could not run; the message never carries a secret value."""
 
@@ -82,6 +89,13 @@ class MountedUFS:
 
 def _status_int(obj: Obj | None, key: str) -> int:
     return int(((obj or {}).get("status") or {}).get(key) or 0)
+
+
+def _count(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
 
 
 def _spec_replicas(obj: Obj | None) -> int:
@@ -249,6 +263,11 @@ class CacheEngine(ImplementBase):
         if ds.status is not None and ds.status.mounts is not None:
             return list(ds.status.mounts)
         return list(ds.spec.mounts or [])
+
+    @property
+    def metadata_timeout(self) -> float:
+        """Seconds one metadata command may take (``settings['metadata_sync_timeout']``)."""
+        return float(self.ctx.settings.get("metadata_sync_timeout", DEFAULT_METADATA_TIMEOUT))
 
     def now_iso(self) -> str:
         return self.ctx.now().strftime(report.ISO)
@@ -451,8 +470,8 @@ class CacheEngine(ImplementBase):
                 continue
             if labels.get(EXCLUSIVE_LABEL, mine) != mine:
                 continue
-            if self.placement == "Exclusive" and int(labels.get(DATASET_NUM_LABEL) or 0) > (
-                    1 if common_label(self.ns, self.name) in labels else 0):
+            others = _count(labels.get(DATASET_NUM_LABEL)) - (1 if common_label(self.ns, self.name) in labels else 0)
+            if self.placement == "Exclusive" and others > 0:
                 continue
             count += 1
         return min(desired, count)
@@ -527,8 +546,7 @@ class CacheEngine(ImplementBase):
                 st.setup_duration = report.go_duration((self.ctx.now() - created).total_seconds())
         if master_ok:
             self._refresh_cache_states(st)
-        if rt.status is None or to_json(st) != to_json(rt.status):
-            rt.status = st
+        rt.status = st
         return ready
 
     @staticmethod
@@ -723,6 +741,8 @@ class CacheEngine(ImplementBase):
         if actions:
             self.ctx.event("Normal", "UFSRemounted", f"{self.ref}: the cache's mount table had drifted: "
                            + ", ".join(actions))
+            if self.auto_sync:
+                self._sync_metadata(load=True)
 
     def sync_schedule_info_to_cache_nodes(self) -> None:
         if not self.has_workers:
@@ -842,7 +862,12 @@ class CacheEngine(ImplementBase):
         restarted = self._master_restarted()
         for path, want in wanted.items():
             if path not in live:
-                self.run(self.mount_argv(want), secrets)
+                try:
+                    self.run(self.mount_argv(want), secrets)
+                except CacheCommandError as exc:
+                    raise CacheCommandError(
+                        f"{exc}; check spec.mounts[{want.index}] of Dataset {ds.key}: the mountPoint must exist "
+                        "and its options and encryptOptions must be what the UFS expects") from None
                 verb = "mounted again" if restarted and path in applied else "mounted"
                 actions.append(f"{verb} {want.ufs} at {path}")
         self._record_mounts(list(ds.spec.mounts or []))
@@ -885,7 +910,8 @@ class CacheEngine(ImplementBase):
             self.ctx.settings.get("cache_command_timeout", DEFAULT_COMMAND_TIMEOUT))
         shown = ufs.describe(argv, secrets)
         try:
-            result = self.gw.exec(self.ns, pod, container, list(argv), limit)
+            with EXEC_LOCK:
+                result = self.gw.exec(self.ns, pod, container, list(argv), limit)
         except NotFound:
             raise CacheCommandError(f"{self.ref}: cannot run `{shown}`: pod {self.ns}/{pod} does not exist; "
                                     "it comes back with the master StatefulSet") from None

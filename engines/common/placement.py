@@ -63,7 +63,7 @@ def node_patch(node: Obj, wanted: dict[str, str], runtime_type: str, namespace: 
     if had != has:
         try:
             count = int(labels.get(DATASET_NUM_LABEL) or 0)
-        except ValueError:
+        except ValueError:  # someone else's garbage: recount from this dataset
             count = 0
         count = count + 1 if has else max(count - 1, 0)
         changes[DATASET_NUM_LABEL] = str(count) if count else None

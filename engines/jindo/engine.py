@@ -350,7 +350,7 @@ class JindoEngine(CacheEngine):
 
     def metadata(self, paths: Sequence[str], load: bool) -> tuple[int, int | None]:
         """``jindocache -load -meta -R <path>`` per mount; each prints how many files it saw."""
-        timeout = float(self.ctx.settings.get("metadata_sync_timeout", 300.0))
+        timeout = self.metadata_timeout
         files = 0
         for path in paths:
             out = self.run(["jindocache", "-load", "-meta", "-R", path], timeout=timeout)

@@ -368,6 +368,7 @@ def test_a_failing_mount_never_shows_the_secret(cluster: FakeCluster) -> None:
     assert outcome.failure is not None and "exited with status 1: Ufs path s3://imagenet/train does not exist" \
         in outcome.failure
     assert "--option aws.secretKey=****** " in outcome.failure and SECRET_VALUE not in outcome.failure
+    assert "check spec.mounts[0] of Dataset team/imagenet: the mountPoint must exist" in outcome.failure
     texts = json.dumps([o for o in cluster.gw.all_objects() if o["kind"] != "Secret"]) + json.dumps(
         [e.message for e in cluster.gw.events])
     assert SECRET_VALUE not in texts
@@ -458,6 +459,16 @@ def _context(cluster: FakeCluster, kind: Any = ALLUXIO, name: str = NAME) -> Any
         dataset=from_json(Dataset, raw_ds) if raw_ds else None,
         gateway=cluster.gw, kind=kind, now=cluster.now,
         log=logging.LoggerAdapter(logging.getLogger("test"), {}), settings=copy.deepcopy(NO_RATE_LIMITS))
+
+
+def test_nodes_for_the_cache_leave_out_other_datasets_exclusive_nodes(bound: FakeCluster) -> None:
+    from engines.alluxio.engine import AlluxioEngine
+
+    bound.gw.patch(NODE, None, "node-1", {"metadata": {"labels": {"fluid_exclusive": "other_ds"}}})
+    bound.gw.patch(NODE, None, "node-2", {"spec": {"unschedulable": True}})
+    engine = AlluxioEngine(_context(bound))
+    assert engine.assign_nodes_to_cache(5) == 1
+    assert engine.assign_nodes_to_cache(0) == 0
 
 
 def test_auto_sync_off_loads_no_metadata(cluster: FakeCluster) -> None:
