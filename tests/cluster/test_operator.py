@@ -11,7 +11,10 @@ import signal
 import time
 from pathlib import Path
 
-from lifecycle.gateway import CONFIG_MAP, DAEMON_SET, DATASET, LEASE, NODE, PV, PVC, STATEFUL_SET, Resource
+import pytest
+
+from lifecycle.cli import main
+from lifecycle.gateway import CONFIG_MAP, DAEMON_SET, DATASET, LEASE, NODE, POD, PV, PVC, STATEFUL_SET, Resource
 from lifecycle.kube import KubeGateway
 from lifecycle.localcluster import LocalCluster
 from lifecycle.naming import pv_name
@@ -48,7 +51,9 @@ def pair_labels_on_nodes(gw: KubeGateway, namespace: str) -> list[str]:
 
 
 def test_pair_binds_and_deletion_leaves_nothing(scripted_crds: KubeGateway, operators: list[OperatorProcess],
-                                                cluster: LocalCluster, namespace: str, tmp_path: Path) -> None:
+                                                cluster: LocalCluster, namespace: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     gw = scripted_crds
     operators.append(OperatorProcess(cluster, namespace, tmp_path, "solo"))
     create_pair(gw, namespace, "imagenet", replicas=2)
@@ -59,7 +64,27 @@ def test_pair_binds_and_deletion_leaves_nothing(scripted_crds: KubeGateway, oper
     assert owned_objects(gw, namespace, "imagenet")["statefulsets"] == ["imagenet-master", "imagenet-worker"]
     assert pair_labels_on_nodes(gw, namespace)
 
+    # The live diagrams show where each machine stands.
+    monkeypatch.setenv("FLUIDLC_ENGINES", "tests.engines.scripted:register")
+    kubeconfig = ["--kubeconfig", str(cluster.kubeconfig)]
+    assert main(["diagram", "scripted", f"{namespace}/imagenet", *kubeconfig]) == 0
+    assert "class Ready current" in capsys.readouterr().out
+    svg = tmp_path / "dataset.svg"
+    assert main(["diagram", "dataset", f"{namespace}/imagenet", "--format", "svg", "-o", str(svg), *kubeconfig]) == 0
+    assert "in state Bound" in capsys.readouterr().out and svg.read_text().startswith("<?xml")
+
+    gw.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reader", "namespace": namespace},
+               "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "imagenet"}}]}})
     gw.delete(DATASET, namespace, "imagenet")
+    deleting = wait_for("the Deleting condition to name the pod", lambda: next(
+        (c for c in (gw.get(DATASET, namespace, "imagenet") or {}).get("status", {}).get("conditions", [])
+         if c["type"] == "Deleting" and "reader" in c.get("message", "")), None), 60)
+    assert deleting["reason"] == "PodsUsingVolume"
+    assert main(["diagram", "dataset", f"{namespace}/imagenet", *kubeconfig]) == 0
+    assert "class Deleting current" in capsys.readouterr().out
+    gw.delete(POD, namespace, "reader")
+
     wait_for("the pair to be gone", lambda: gw.get(DATASET, namespace, "imagenet") is None
              and gw.get(SCRIPTED, namespace, "imagenet") is None, 90)
     wait_for("owned objects to be gone",

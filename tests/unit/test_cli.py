@@ -1,0 +1,55 @@
+"""fluidlc as a user types it: validate manifests offline, draw and check diagrams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lifecycle.cli import main
+
+
+def test_validate_names_file_object_field_and_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text("""
+apiVersion: data.fluid.io/v1alpha1
+kind: Dataset
+metadata: {name: imagenet, namespace: ml}
+spec:
+  mounts: [{mountPoint: "s4://bucket/x", name: x}]
+---
+apiVersion: data.fluid.io/v1alpha1
+kind: AlluxioRuntime
+metadata: {name: imagenet, namespace: ml}
+spec: {replicas: "three"}
+---
+apiVersion: data.fluid.io/v1alpha1
+kind: CurveRuntime
+metadata: {name: other}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ignored}
+""")
+    assert main(["validate", str(manifest)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3
+    assert out[0].startswith(f"{manifest}: Dataset ml/imagenet: spec.mounts[0].mountPoint") and "s3://" in out[0]
+    assert "AlluxioRuntime ml/imagenet: spec.replicas: expected an integer" in out[1]
+    assert "no engine is registered for kind 'CurveRuntime'" in out[2]
+
+
+def test_validate_accepts_a_good_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "good.yaml"
+    manifest.write_text("apiVersion: data.fluid.io/v1alpha1\nkind: Dataset\nmetadata: {name: ok}\n"
+                        "spec: {mounts: [{mountPoint: 's3://bucket/x', name: x}]}\n")
+    assert main(["validate", str(manifest)]) == 0
+    assert "1 file(s) valid" in capsys.readouterr().out
+
+
+def test_diagrams_check_fails_on_a_stale_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagrams", "--out", str(tmp_path)]) == 0
+    assert main(["diagrams", "--out", str(tmp_path), "--check"]) == 0
+    (tmp_path / "runtime.mmd").write_text("stale\n")
+    assert main(["diagrams", "--out", str(tmp_path), "--check"]) == 1
+    assert "runtime.mmd" in capsys.readouterr().out
