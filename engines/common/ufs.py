@@ -41,7 +41,6 @@ class ResolvedMount:
     ufs: str
     options: dict[str, str]
     secret_options: dict[str, str] = attrs.field(repr=False)
-    secret_refs: dict[str, str]  # option name -> "Secret <ns>/<name> key <key>"
 
     @property
     def read_only(self) -> bool:
@@ -95,7 +94,7 @@ def _secret_value(gateway: Gateway, namespace: str, name: str, key: str, where: 
 
 
 def _encrypted(gateway: Gateway, namespace: str, options: Iterable[EncryptOption], where: str,
-               values: dict[str, str], refs: dict[str, str]) -> None:
+               values: dict[str, str]) -> None:
     for j, opt in enumerate(options):
         ref = opt.value_from.secret_key_ref if opt.value_from else None
         at = f"{where}[{j}] ({opt.name})"
@@ -103,7 +102,6 @@ def _encrypted(gateway: Gateway, namespace: str, options: Iterable[EncryptOption
             raise MountSecretMissing(f"{at} names no Secret; set valueFrom.secretKeyRef.name and key")
         key = ref.key or opt.name
         values[opt.name] = _secret_value(gateway, namespace, ref.name, key, at)
-        refs[opt.name] = f"Secret {namespace}/{ref.name} key {key}"
 
 
 def resolve(gateway: Gateway, dataset: Dataset, mounts: Sequence[tuple[int, Mount]]) -> list[ResolvedMount]:
@@ -113,13 +111,12 @@ def resolve(gateway: Gateway, dataset: Dataset, mounts: Sequence[tuple[int, Moun
     out = []
     for i, mount in mounts:
         values: dict[str, str] = {}
-        refs: dict[str, str] = {}
         _encrypted(gateway, ns, dataset.spec.shared_encrypt_options or [],
-                   f"Dataset {dataset.key}: spec.sharedEncryptOptions", values, refs)
+                   f"Dataset {dataset.key}: spec.sharedEncryptOptions", values)
         _encrypted(gateway, ns, mount.encrypt_options or [],
-                   f"Dataset {dataset.key}: spec.mounts[{i}].encryptOptions", values, refs)
+                   f"Dataset {dataset.key}: spec.mounts[{i}].encryptOptions", values)
         options = {k: v for k, v in {**shared, **(mount.options or {})}.items() if k not in values}
-        out.append(ResolvedMount(i, mount, mount.effective_path, mount.mount_point, options, values, refs))
+        out.append(ResolvedMount(i, mount, mount.effective_path, mount.mount_point, options, values))
     return out
 
 

@@ -85,9 +85,9 @@ class CountingGateway(KubeGateway):
         self.writes[f"create {obj['kind']}"] += 1
         return super().create(obj)
 
-    def apply(self, obj: Obj) -> Obj:
+    def apply(self, obj: Obj, dry_run: bool = False) -> Obj:
         self.writes[f"apply {obj['kind']}"] += 1
-        return super().apply(obj)
+        return super().apply(obj, dry_run)
 
     def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
         self.writes[f"patch {res.kind}"] += 1
@@ -390,15 +390,17 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
     for replicas, scaled in ((5, "WorkersScaledOut"), (1, "WorkersScaledIn")):
         scale(replicas)
 
-        def observed(want: int = replicas) -> tuple[int, int, int, list[str]]:
+        def observed() -> tuple[Any, ...]:
             d.reap()
             st = (d.must(ALLUXIO.resource, name).get("status") or {})
             return (len(d.running_pods(selector)), st.get("currentWorkerNumberScheduled"),
                     st.get("workerNumberReady"), d.labelled_nodes(storage_key))
 
-        seen = d.until(name, observed, lambda s, n=replicas: s[:3] == (n, n, n) and len(s[3]) == n, 60,
-                       f"{replicas} workers running, counted and labelled")
-        assert condition(d.must(ALLUXIO.resource, name), scaled)["status"] == "True"
+        def settled(seen: tuple[Any, ...], n: int = replicas) -> bool:
+            return seen[:3] == (n, n, n) and len(seen[3]) == n
+
+        seen = d.until(name, observed, settled, 60, f"{replicas} workers running, counted and labelled")
+        assert (condition(d.must(ALLUXIO.resource, name), scaled) or {}).get("status") == "True"
         hosts = sorted(p["spec"]["nodeName"] for p in d.running_pods(selector))
         assert seen[3] == hosts
         lap(f"scaled to {replicas}")
@@ -444,7 +446,11 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
     d.until(name, lambda: d.phase(name), lambda p: p == "Failed", 30, "Failed")
     assert any(e["reason"] == "RuntimeUnhealthy" and "imagenet-worker is missing" in e["message"]
                for e in d.gw.list(EVENT, d.ns))
-    d.until(name, lambda: d.reap() or d.phase(name), lambda p: p == "Bound", 90, "Bound again")
+    def reaped_phase() -> str | None:
+        d.reap()
+        return d.phase(name)
+
+    d.until(name, reaped_phase, lambda p: p == "Bound", 90, "Bound again")
     assert d.must(STATEFUL_SET, "imagenet-worker")["spec"]["replicas"] == 1
     lap("deleted worker set: Failed, then Bound")
 

@@ -19,7 +19,7 @@ from tests.standin import cache as standin
 from tests.unit.test_alluxio_engine import NS, SECRET_VALUE, FakeCluster, dataset_manifest, seed
 
 NAME = "hadoop"
-FUSE_ONLY = {"master": {"disabled": True}, "worker": {"disabled": True}}
+FUSE_ONLY: dict[str, Any] = {"master": {"disabled": True}, "worker": {"disabled": True}}
 
 
 def jindo_manifest(name: str = NAME, **spec: Any) -> Obj:
