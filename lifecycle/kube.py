@@ -178,12 +178,18 @@ class KubeGateway:
     def exec(self, namespace: str, pod: str, container: str | None, argv: Argv,
              timeout: float = 60.0) -> ExecResult:
         """Run ``argv`` (a vector, never a shell string) in a pod through the API server."""
+        from kubernetes import client
+
         from lifecycle.podexec import PodExecError, exec_in_pod
 
         with self._lock:
             self.requests += 1
+        # The client's exec swaps the ApiClient's request method for a websocket call while it
+        # connects: on a client other threads share, their plain requests would go out as websocket
+        # handshakes. Each exec therefore gets a client of its own.
+        own = client.ApiClient(self.api.configuration)
         try:
-            result = exec_in_pod(self.api, namespace, pod, argv, container=container, timeout=timeout)
+            result = exec_in_pod(own, namespace, pod, argv, container=container, timeout=timeout)
         except PodExecError as exc:
             raise ApiError(str(exc)) from exc
         except Exception as exc:  # the websocket handshake reports HTTP errors as exceptions
@@ -191,6 +197,8 @@ class KubeGateway:
             if status == 404:
                 raise NotFound(f"exec in pod {namespace}/{pod}: pod not found") from exc
             raise ApiError(f"exec in pod {namespace}/{pod}: {exc}", status) from exc
+        finally:
+            own.close()
         return ExecResult(result.stdout, result.stderr, result.returncode)
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:

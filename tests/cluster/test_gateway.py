@@ -1,0 +1,48 @@
+"""The Kubernetes gateway under the operator's real conditions: many threads, one gateway."""
+
+from __future__ import annotations
+
+import threading
+
+from kubernetes import client
+
+from lifecycle.gateway import NAMESPACE, POD
+from lifecycle.kube import KubeGateway
+from tests.cluster import IMMEDIATE_START, eventually
+
+
+def test_execs_and_reads_from_many_threads_do_not_disturb_each_other(kube: client.ApiClient,
+                                                                      namespace: str) -> None:
+    """The client's exec patches the ApiClient it runs on; a shared one broke other threads' reads."""
+    gw = KubeGateway(kube)
+    gw.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "shell", "namespace": namespace,
+                                                               "annotations": IMMEDIATE_START},
+               "spec": {"containers": [{"name": "main", "image": "busybox"}]}})
+    eventually(lambda: (gw.get(POD, namespace, "shell") or {}).get("status", {}).get("phase"),
+               lambda phase: phase == "Running", 60, "the pod to run")
+    eventually(lambda: gw.exec(namespace, "shell", "main", ["echo", "ready"]).stdout, lambda out: "ready" in out,
+               30, "exec to reach the pod")
+    errors: list[str] = []
+    outputs: list[str] = []
+
+    def execs() -> None:
+        for i in range(10):
+            try:
+                outputs.append(gw.exec(namespace, "shell", "main", ["echo", f"run {i}"]).stdout)
+            except Exception as exc:
+                errors.append(f"exec: {exc!r}"[:200])
+
+    def reads() -> None:
+        for _ in range(200):
+            try:
+                assert gw.get(NAMESPACE, None, namespace) is not None
+            except Exception as exc:
+                errors.append(f"read: {exc!r}"[:200])
+
+    threads = [threading.Thread(target=execs) for _ in range(2)] + [threading.Thread(target=reads) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert len(outputs) == 20 and all(out.startswith("run ") for out in outputs)
