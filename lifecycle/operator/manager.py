@@ -205,8 +205,9 @@ class Operator:
             informer.start(self.stop)
         for informer in self.informers.values():
             informer.synced.wait()
-        log.info("caches synced for %d watches; metrics and probes on %s", len(self.informers),
-                 self.settings.metrics_address)
+        host = self.settings.metrics_address.rpartition(":")[0] or "127.0.0.1"
+        log.info("caches synced for %d watches; metrics and probes on %s:%d", len(self.informers), host,
+                 self.probes.port)
         if self.settings.leader_elect:
             threading.Thread(target=self.elector.run, args=(self.stop, self._start_workers), name="leader",
                              daemon=True).start()
