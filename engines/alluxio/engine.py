@@ -225,7 +225,7 @@ class AlluxioEngine(CacheEngine):
 
     def _container(self, name: str, role: str, comp: AlluxioCompTemplateSpec, args: list[str],
                    ports: dict[str, int], mounts: list[Obj]) -> Obj:
-        image, policy = self._image(role if role != "fuse" else "master")
+        image, policy = self._image(role)
         return objects.compact({
             "name": name,
             "image": image,

@@ -17,7 +17,6 @@ Everything else is here, written once:
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -68,11 +67,6 @@ DEFAULT_METADATA_TIMEOUT = 300.0
 RUNTIME_MOUNT_ROOT = "/runtime-mnt"
 FINISHED_PHASES = ("Succeeded", "Failed")
 
-
-# The kubernetes client's exec swaps ApiClient.call_api for a websocket call while it connects and
-# swaps it back afterwards; two execs at once on one ApiClient can leave the websocket version in
-# place for good, breaking every later request of the process. Execs are therefore one at a time.
-EXEC_LOCK = threading.Lock()
 
 
 class CacheCommandError(RuntimeError):
@@ -910,8 +904,7 @@ class CacheEngine(ImplementBase):
             self.ctx.settings.get("cache_command_timeout", DEFAULT_COMMAND_TIMEOUT))
         shown = ufs.describe(argv, secrets)
         try:
-            with EXEC_LOCK:
-                result = self.gw.exec(self.ns, pod, container, list(argv), limit)
+            result = self.gw.exec(self.ns, pod, container, list(argv), limit)
         except NotFound:
             raise CacheCommandError(f"{self.ref}: cannot run `{shown}`: pod {self.ns}/{pod} does not exist; "
                                     "it comes back with the master StatefulSet") from None
