@@ -207,6 +207,13 @@ class PairLifecycle(RuleBasedStateMachine):
     def delete_dataset(self) -> None:
         self.gw.delete(DATASET, NS, NAME)
 
+    @precondition(lambda self: self._exists(DATASET))
+    @rule()
+    def dataset_vanishes(self) -> None:
+        """Someone strips the finalizer: the Dataset is gone at once, whatever its runtime is doing."""
+        self.gw.patch(DATASET, NS, NAME, {"metadata": {"finalizers": None}})
+        self.gw.delete(DATASET, NS, NAME)
+
     @precondition(lambda self: self._exists(RUNTIME))
     @rule()
     def delete_runtime(self) -> None:
