@@ -83,6 +83,22 @@ class Invalid(ApiError):
     status = 422
 
 
+class KnownResources:
+    """The kinds a gateway can address by apiVersion and kind: the built-in ones and any added."""
+
+    def __init__(self, resources: tuple[Resource, ...] = ()):
+        self._resources = {(r.api_version, r.kind): r for r in (*BUILTIN, *resources)}
+
+    def add_resource(self, res: Resource) -> None:
+        self._resources[(res.api_version, res.kind)] = res
+
+    def resource(self, api_version: str, kind: str) -> Resource:
+        try:
+            return self._resources[(api_version, kind)]
+        except KeyError:
+            raise NotFound(f"no resource known for {api_version} {kind}; register its kind") from None
+
+
 @attrs.frozen
 class ExecResult:
     stdout: str

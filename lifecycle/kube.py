@@ -18,12 +18,12 @@ from typing import Any
 from urllib.parse import quote
 
 from lifecycle.gateway import (
-    BUILTIN,
     ApiError,
     Argv,
     Conflict,
     ExecResult,
     Invalid,
+    KnownResources,
     NotFound,
     Obj,
     Objs,
@@ -65,26 +65,17 @@ def _error(status: int, body: bytes, what: str) -> ApiError:
     return cls(text) if cls is not ApiError else ApiError(text, status)
 
 
-class KubeGateway:
+class KubeGateway(KnownResources):
     def __init__(self, api: Any, resources: tuple[Resource, ...] = (), timeout: float = DEFAULT_TIMEOUT,
                  component: str = FIELD_MANAGER):
+        super().__init__(resources)
         self.api = api
         self.timeout = timeout
         self.component = component
-        self._resources = {(r.api_version, r.kind): r for r in (*BUILTIN, *resources)}
         self._lock = threading.Lock()
         self.requests = 0
 
     # -- plumbing -----------------------------------------------------------------------------
-
-    def add_resource(self, res: Resource) -> None:
-        self._resources[(res.api_version, res.kind)] = res
-
-    def resource(self, api_version: str, kind: str) -> Resource:
-        try:
-            return self._resources[(api_version, kind)]
-        except KeyError:
-            raise NotFound(f"no resource known for {api_version} {kind}") from None
 
     @staticmethod
     def path(res: Resource, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:

@@ -16,10 +16,10 @@ from typing import Any
 import attrs
 
 from lifecycle.gateway import (
-    BUILTIN,
     Argv,
     Conflict,
     ExecResult,
+    KnownResources,
     NotFound,
     Obj,
     Objs,
@@ -54,9 +54,9 @@ class RecordedEvent:
     message: str
 
 
-class MemoryGateway:
+class MemoryGateway(KnownResources):
     def __init__(self, resources: tuple[Resource, ...] = (), clock: Callable[[], str] | None = None):
-        self._resources = {(r.api_version, r.kind): r for r in (*BUILTIN, *resources)}
+        super().__init__(resources)
         self._objects: dict[Key, Obj] = {}
         self._rv = itertools.count(1)
         self._uid = itertools.count(1)
@@ -66,15 +66,6 @@ class MemoryGateway:
         self.exec_handler: ExecHandler | None = None
 
     # -- lookups -------------------------------------------------------------------------------
-
-    def add_resource(self, res: Resource) -> None:
-        self._resources[(res.api_version, res.kind)] = res
-
-    def resource(self, api_version: str, kind: str) -> Resource:
-        try:
-            return self._resources[(api_version, kind)]
-        except KeyError:
-            raise NotFound(f"no resource for {api_version} {kind}") from None
 
     def _key(self, res: Resource, namespace: str | None, name: str) -> Key:
         return (res.plural, (namespace or "") if res.namespaced else "", name)

@@ -19,18 +19,24 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from lifecycle.gateway import DATASET, STATEFUL_SET, Resource
+from lifecycle.gateway import DATASET, STATEFUL_SET
 from lifecycle.kube import KubeGateway
 from lifecycle.localcluster import LocalCluster
 from lifecycle.memory import MemoryGateway
 from lifecycle.reconcile import Reconciler
 from lifecycle.registry import Registry
 from tests.cluster import IMMEDIATE_START
-from tests.cluster.operator_harness import SCRIPTED, OperatorProcess, apiserver_writes, scripted_crds_on, wait_for
+from tests.cluster.operator_harness import (
+    SCRIPTED,
+    OperatorProcess,
+    apiserver_writes,
+    fresh_namespace,
+    scripted_crds_on,
+    wait_for,
+)
 from tests.engines import scripted
 
 console = Console()
-SERVICE_ACCOUNT = Resource("", "v1", "ServiceAccount", "serviceaccounts")
 NO_RATE_LIMITS = {"sync_intervals": {"sync_metadata": 0, "check_and_update_runtime_status": 0,
                                      "update_on_ufs_change": 0}}
 
@@ -87,8 +93,7 @@ def on_cluster(figures: list[tuple[str, str]], pairs: int) -> None:
             with cluster.api_client() as api:
                 gw = KubeGateway(api, (SCRIPTED,))
                 scripted_crds_on(gw)
-                gw.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})
-                wait_for("the default ServiceAccount", lambda: gw.get(SERVICE_ACCOUNT, "bench", "default"), 30)
+                fresh_namespace(gw, "bench")
                 op = OperatorProcess(cluster, "bench", Path(tmp), "bench", extra=("--workers", "8"))
                 try:
                     wait_for("the operator", op.leading, 60)

@@ -21,7 +21,7 @@ import yaml
 from kubernetes import client
 
 from lifecycle.crds import render, runtime_crd
-from lifecycle.gateway import DATASET, NotFound
+from lifecycle.gateway import DATASET, SERVICE_ACCOUNT, NotFound
 from lifecycle.kube import KubeGateway
 from lifecycle.localcluster import LocalCluster
 from lifecycle.localcluster.processes import free_port
@@ -124,6 +124,13 @@ def scripted_crds_on(gateway: KubeGateway) -> KubeGateway:
 @pytest.fixture(scope="session")
 def scripted_crds(kube: client.ApiClient) -> KubeGateway:
     return scripted_crds_on(KubeGateway(kube, (SCRIPTED,)))
+
+
+def fresh_namespace(gateway: KubeGateway, name: str) -> str:
+    """A namespace whose default ServiceAccount exists (pods are refused until it does)."""
+    gateway.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    wait_for(f"the default ServiceAccount of {name}", lambda: gateway.get(SERVICE_ACCOUNT, name, "default"), 30)
+    return name
 
 
 def create_pair(gateway: KubeGateway, namespace: str, name: str, replicas: int = 1) -> None:

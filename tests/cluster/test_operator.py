@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle.cli import main
-from lifecycle.gateway import CONFIG_MAP, DAEMON_SET, DATASET, LEASE, NODE, POD, PV, PVC, STATEFUL_SET, Resource
+from lifecycle.gateway import CONFIG_MAP, DAEMON_SET, DATASET, LEASE, NODE, POD, PV, PVC, STATEFUL_SET
 from lifecycle.kube import KubeGateway
 from lifecycle.localcluster import LocalCluster
 from lifecycle.naming import pv_name
@@ -23,6 +23,7 @@ from tests.cluster.operator_harness import (
     OperatorProcess,
     apiserver_writes,
     create_pair,
+    fresh_namespace,
     operators,
     phase,
     scripted_crds,
@@ -170,9 +171,7 @@ def test_an_idle_minute_writes_nothing(tmp_path: Path) -> None:
         with quiet.api_client() as api:
             gw = KubeGateway(api, (SCRIPTED,))
             scripted_crds_on(gw)
-            gw.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "idle"}})
-            wait_for("the default ServiceAccount", lambda: gw.get(
-                Resource("", "v1", "ServiceAccount", "serviceaccounts"), "idle", "default"), 30)
+            fresh_namespace(gw, "idle")
             op = OperatorProcess(quiet, "idle", tmp_path, "idle", extra=("--resync", "10"))
             try:
                 for name in ("idle-a", "idle-b"):
