@@ -105,7 +105,8 @@ def _exec_once(
     try:
         ws.run_forever(timeout=timeout)
         if ws.is_open():
-            raise PodExecError(f"exec in {where} did not finish within {timeout:g}s: {list(argv)}")
+            # Name the program only: the arguments may carry secret mount options.
+            raise PodExecError(f"exec of {argv[0]!r} in {where} did not finish within {timeout:g}s")
         stdout, stderr = ws.read_stdout(), ws.read_stderr()
         status = yaml.safe_load(ws.read_channel(ERROR_CHANNEL) or "null")
     finally:

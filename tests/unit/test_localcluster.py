@@ -199,3 +199,26 @@ def test_exit_codes_are_recovered_from_kwok_failure_messages() -> None:
     with pytest.raises(PodExecError, match="executable file not found") as failure:
         _returncode({"status": "Failure", "message": 'cmd start: exec: "x": executable file not found'}, "pod a/b")
     assert not isinstance(failure.value, ExecNotKnownYet)
+
+
+def test_an_exec_timeout_names_the_program_but_not_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mount options with secrets travel in argv; an error that reaches events must not carry them."""
+    from lifecycle import podexec
+
+    class NeverEnds:
+        sock = None
+
+        def run_forever(self, timeout: float) -> None:
+            return None
+
+        def is_open(self) -> bool:
+            return True
+
+        def close(self) -> None:
+            return None
+
+    monkeypatch.setattr(podexec, "stream", lambda *args, **kwargs: NeverEnds())
+    with pytest.raises(PodExecError) as err:
+        podexec._exec_once(None, "ns", "master-0", ["alluxio", "fs", "mount", "--option", "secret=hunter2"],
+                           None, 0.1)
+    assert "'alluxio'" in str(err.value) and "hunter2" not in str(err.value)
