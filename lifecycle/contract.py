@@ -18,6 +18,7 @@ import attrs
 
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.runtime import Runtime
+from lifecycle.background import Background
 from lifecycle.gateway import Gateway
 
 if TYPE_CHECKING:
@@ -36,6 +37,12 @@ class EngineContext:
     log: logging.LoggerAdapter[logging.Logger]
     attempts: int = 0  # consecutive failed attempts in the current lifecycle state
     settings: dict[str, Any] = attrs.field(factory=dict)
+    background: Background = attrs.field(factory=Background)  # long work; see lifecycle.background
+    requeue_hint: float | None = None
+
+    def requeue_after(self, seconds: float) -> None:
+        """Ask for the next pass within ``seconds`` (e.g. to collect background work)."""
+        self.requeue_hint = seconds if self.requeue_hint is None else min(self.requeue_hint, seconds)
 
     @property
     def namespace(self) -> str:

@@ -22,6 +22,7 @@ from lifecycle.api import ParseError, from_json, to_json
 from lifecycle.api.dataset import Dataset, DatasetStatus
 from lifecycle.api.meta import Condition, set_condition
 from lifecycle.api.runtime import LifecycleStatus, Runtime, RuntimeStatus
+from lifecycle.background import Background
 from lifecycle.contract import EngineContext
 from lifecycle.datasets import DELETING_CONDITION, DatasetLifecycle, phase_of, restore_dataset_state
 from lifecycle.gateway import DATASET, Conflict, Gateway, NotFound
@@ -90,6 +91,7 @@ class Reconciler:
         self.settings = dict(settings or {})
         self.on_move = on_move or (lambda move: None)
         self.sync_clock = SyncClock()
+        self.background = Background()
 
     def reconcile(self, namespace: str, name: str) -> Outcome:
         for attempt in range(CONFLICT_RETRIES + 1):
@@ -157,7 +159,7 @@ class Reconciler:
         if runtime is not None and kind is not None:
             ctx = EngineContext(runtime=runtime, dataset=dataset, gateway=self.gateway, kind=kind, now=self.now,
                                 log=key_log, attempts=(prior_lifecycle.attempts or 0) if prior_lifecycle else 0,
-                                settings=self.settings)
+                                settings=self.settings, background=self.background)
             engine = TemplateEngine(self.registry.implement(kind.kind, ctx), ctx, pair, self.sync_clock)
             runtime_runner = Runner(RUNTIME, restore_runtime_state(runtime.status), engine.hook)
             pair.runtime_state = lambda: runtime_runner.state
@@ -193,8 +195,12 @@ class Reconciler:
         for move in moves:
             self.on_move(move)
             key_log.info("%s: %s -> %s (%s)", move.machine, move.source, move.dest, move.trigger)
+        requeue = self._requeue(pair, runtime_runner, dataset_runner, failure)
+        hint = engine.ctx.requeue_hint if engine is not None else None
+        if hint is not None and failure is None:
+            requeue = hint if requeue is None else min(requeue, hint)
         return Outcome(
-            requeue_after=self._requeue(pair, runtime_runner, dataset_runner, failure),
+            requeue_after=requeue,
             failure=str(failure) if failure else ("; ".join(problems) or None),
             moves=tuple(moves),
             dataset_state=dataset_runner.state if dataset_runner else None,

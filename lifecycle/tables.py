@@ -149,9 +149,10 @@ class SyncStep:
 
 
 # Sync, in the reference's order. The health check is the guard of ``health_lost`` above, so a
-# broken runtime is repaired by setup instead of being scaled or remounted.
+# broken runtime is repaired by setup instead of being scaled or remounted. Metadata sync paces
+# itself: it starts background work and must be called again to collect it.
 SYNC_STEPS = (
-    SyncStep("sync_metadata", rate_limited=True),
+    SyncStep("sync_metadata"),
     SyncStep("sync_replicas"),
     SyncStep("sync_runtime", stop_if_changed=True),
     SyncStep("check_and_update_runtime_status", rate_limited=True),

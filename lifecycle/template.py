@@ -21,7 +21,6 @@ from lifecycle.tables import READY, SYNC_STEPS
 
 # How often rate-limited Sync steps may run, in seconds (overridable per operator).
 DEFAULT_SYNC_INTERVALS = {
-    "sync_metadata": 300.0,
     "check_and_update_runtime_status": 5.0,
     "update_on_ufs_change": 60.0,
 }

@@ -25,6 +25,7 @@ import attrs
 import yaml
 
 from engines.common import objects, placement, report, ufs
+from engines.common.metadata import CALCULATING, MetadataSync
 from engines.common.objects import Workload
 from engines.common.report import CacheReport
 from engines.common.ufs import ResolvedMount
@@ -60,8 +61,6 @@ from lifecycle.naming import (
 from lifecycle.phases import READY, component_phase, runtime_ready
 from lifecycle.volume import create_volume, delete_volume
 
-CALCULATING = "[Calculating]"
-METADATA_CONDITION = "MetadataSynced"
 DEFAULT_COMMAND_TIMEOUT = 60.0
 DEFAULT_METADATA_TIMEOUT = 300.0
 RUNTIME_MOUNT_ROOT = "/runtime-mnt"
@@ -715,8 +714,8 @@ class CacheEngine(ImplementBase):
         ds.status.mounts = wanted
         if actions:
             self.ctx.event("Normal", "MountsUpdated", f"{self.ref}: " + ", ".join(actions))
-            if self.has_master and self.auto_sync:
-                self._sync_metadata(load=True)
+            if self.has_master:
+                MetadataSync(self).tick()
 
     def should_update_ufs(self) -> bool:
         """The cache's mount table drifted from the Dataset (unmounted by hand, lost by the master)."""
@@ -735,8 +734,7 @@ class CacheEngine(ImplementBase):
         if actions:
             self.ctx.event("Normal", "UFSRemounted", f"{self.ref}: the cache's mount table had drifted: "
                            + ", ".join(actions))
-            if self.auto_sync:
-                self._sync_metadata(load=True)
+            MetadataSync(self).tick()
 
     def sync_schedule_info_to_cache_nodes(self) -> None:
         if not self.has_workers:
@@ -765,45 +763,15 @@ class CacheEngine(ImplementBase):
     # == metadata ===================================================================================
 
     def sync_metadata(self) -> None:
-        """Load the UFS metadata and count it, at most once per sync interval.
+        """Start, follow or collect the background metadata sync (see engines.common.metadata)."""
+        MetadataSync(self).tick()
 
-        Each command is bounded by ``settings['metadata_sync_timeout']``; a failure is a condition on
-        the Dataset (MetadataSynced=False, naming the command and output) and is tried again at the
-        next interval, never a stuck "[Calculating]".
-        """
-        ds = self.ctx.dataset
-        if ds is None or ds.status is None or not ds.status.runtimes or not self.has_master or not self.auto_sync:
-            return
-        if not self._master_running():
-            return
-        synced = find_condition(ds.status.conditions, METADATA_CONDITION)
-        fresh = synced is not None and synced.status == "True" and synced.observed_generation == \
-            ds.metadata.generation
-        self._sync_metadata(load=not fresh)
+    def ufs_mount_list(self) -> list[Mount]:
+        """The Dataset's mounts that the cache mounts itself (not local:// or pvc://)."""
+        return [m for _, m in ufs.ufs_mounts(self.ctx.dataset)]
 
-    def _sync_metadata(self, load: bool) -> None:
-        ds = self.ctx.dataset
-        assert ds is not None and ds.status is not None
-        paths = [m.effective_path for _, m in ufs.ufs_mounts(ds)]
-        now, gen = self.now_iso(), ds.metadata.generation
-        try:
-            files, size = self.metadata(paths, load)
-        except (CacheCommandError, ValueError) as exc:
-            if ds.status.ufs_total == CALCULATING:
-                ds.status.ufs_total = None
-            changed = set_condition(ds.status.conditions, Condition(
-                type=METADATA_CONDITION, status="False", reason="MetadataSyncFailed",
-                message=f"{exc}; tried again at the next metadata sync", observed_generation=gen), now)
-            if changed:
-                self.ctx.event("Warning", "MetadataSyncFailed", f"{self.ref}: {exc}")
-            return
-        if size is not None:
-            ds.status.ufs_total = report.format_bytes(size)
-        ds.status.file_num = str(files)
-        shown = f", {report.format_bytes(size)}" if size is not None else ""
-        set_condition(ds.status.conditions, Condition(
-            type=METADATA_CONDITION, status="True", reason="MetadataSynced",
-            message=f"{files} files{shown} in {len(paths)} mounts", observed_generation=gen), now)
+    def master_running(self) -> bool:
+        return self._master_running()
 
     # == mounts =====================================================================================
 

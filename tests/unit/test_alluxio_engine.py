@@ -160,7 +160,9 @@ class FakeCluster:
 
     def reconcile(self, name: str = NAME, namespace: str = NS) -> Outcome:
         self.time += timedelta(seconds=1)
-        return self.reconciler.reconcile(namespace, name)
+        outcome = self.reconciler.reconcile(namespace, name)
+        self.reconciler.background.drain(30)  # metadata syncs finish between passes, deterministically
+        return outcome
 
     def settle(self, name: str = NAME, passes: int = 12, namespace: str = NS) -> Outcome:
         outcome = Outcome()
@@ -581,6 +583,11 @@ def test_changed_mounts_are_applied_through_updating(bound: FakeCluster) -> None
     assert sorted(m["path"] for m in table) == ["/test", "/train"]
     status = bound.dataset()["status"]
     assert [m["name"] for m in status["mounts"]] == ["train", "test"]
+    # The metadata of the new mounts loads in the background; the old counts stay until it is done.
+    syncing = next(c for c in status["conditions"] if c["type"] == "MetadataSynced")
+    assert (syncing["status"], syncing["reason"]) == ("False", "MetadataSyncing") and status["ufsTotal"] == "9.77KiB"
+    assert bound.reconcile().requeue_after is not None
+    status = bound.dataset()["status"]
     assert status["fileNum"] == "3" and status["ufsTotal"] == "8.79KiB"
     table_cm = bound.get(CONFIG_MAP, "imagenet-mount-config")["data"]["mounts.json"]
     assert "s3://imagenet/test" in table_cm and "s3://imagenet/val" not in table_cm

@@ -1,0 +1,72 @@
+"""Long engine work off the reconcile's path: started by one pass, collected by a later one.
+
+Loading the metadata of a big UFS takes minutes to hours (the reference's "[Calculating]" that
+never ends). A hook starts such work here under a key, records in the object's status that it
+runs, and asks to be looked at again soon (``EngineContext.requeue_after``); later passes find
+the job by its key and collect the result. Jobs live in this process only: the status an engine
+writes is what survives a restart, and it must be enough to start the job again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+
+@attrs.define
+class Job:
+    started_at: datetime
+    future: Future[Any]
+
+    def done(self) -> bool:
+        return self.future.done()
+
+
+class Background:
+    def __init__(self, workers: int = 2):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="background")
+        self._jobs: dict[Hashable, Job] = {}
+        self._finished: dict[Hashable, datetime] = {}
+        self._lock = threading.Lock()
+
+    def start(self, key: Hashable, work: Callable[[], Any], now: datetime,
+              replaces: Callable[[Hashable], bool] = lambda key: False) -> Job:
+        """Run ``work`` unless a job of this key already runs; the job either way. Jobs whose keys
+        ``replaces`` accepts are forgotten: their results, when they come, are not wanted."""
+        with self._lock:
+            for old in [k for k in self._jobs if k != key and replaces(k)]:
+                self._jobs.pop(old).future.cancel()
+            job = self._jobs.get(key)
+            if job is None:
+                job = self._jobs[key] = Job(now, self._pool.submit(work))
+            return job
+
+    def job(self, key: Hashable) -> Job | None:
+        with self._lock:
+            return self._jobs.get(key)
+
+    def collect(self, key: Hashable, now: datetime) -> Any:
+        """The finished job's result (or its exception, raised); the key is free again."""
+        with self._lock:
+            job = self._jobs.pop(key)
+            self._finished[key] = now
+        return job.future.result()
+
+    def finished_at(self, key: Hashable) -> datetime | None:
+        """When a job of this key was last collected by this process (pacing; lost on restart)."""
+        with self._lock:
+            return self._finished.get(key)
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait until every running job has finished (for tests and orderly shutdown)."""
+        with self._lock:
+            futures = [j.future for j in self._jobs.values()]
+        wait(futures, timeout=timeout)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

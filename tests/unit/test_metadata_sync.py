@@ -1,0 +1,110 @@
+"""Metadata sync runs in the background, shows its progress, and survives an operator restart."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import engines.alluxio
+from lifecycle.gateway import ExecResult
+from lifecycle.reconcile import Reconciler
+from lifecycle.registry import Registry
+from tests.unit.test_alluxio_engine import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
+
+
+class SlowLoad:
+    """Holds every `loadMetadata` until released, like a UFS with millions of files."""
+
+    def __init__(self, cluster: FakeCluster):
+        self.cluster, self.release, self.started = cluster, threading.Event(), threading.Event()
+        self.inner = cluster.exec
+
+    def __call__(self, namespace: str, pod: str, container: str | None, argv: list[str]) -> ExecResult:
+        if "loadMetadata" in argv:
+            self.started.set()
+            assert self.release.wait(30), "the test never released the load"
+        return self.inner(namespace, pod, container, argv)
+
+
+def metadata_condition(cluster: FakeCluster) -> dict[str, Any]:
+    return next(c for c in cluster.dataset()["status"]["conditions"] if c["type"] == "MetadataSynced")
+
+
+def pass_without_waiting(cluster: FakeCluster, seconds: int = 1) -> Any:
+    cluster.time += timedelta(seconds=seconds)
+    cluster.kubelet()
+    return cluster.reconciler.reconcile(NS, NAME)
+
+
+def test_a_slow_load_runs_beside_the_reconcile_and_shows_its_progress(tmp_path: Path) -> None:
+    cluster = FakeCluster(tmp_path)
+    seed(cluster)
+    slow = SlowLoad(cluster)
+    cluster.gw.exec_handler = slow
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest())
+    for _ in range(12):
+        outcome = pass_without_waiting(cluster)
+        if slow.started.is_set():
+            break
+    status = cluster.dataset()["status"]
+    assert status["phase"] == "Bound" and status["ufsTotal"] == "[Calculating]"
+    assert metadata_condition(cluster)["reason"] == "MetadataSyncing"
+    assert outcome.requeue_after == 2.0  # the pass returned at once and asks to come back soon
+
+    pass_without_waiting(cluster, seconds=25)
+    progress = metadata_condition(cluster)
+    assert progress["status"] == "False" and progress["message"].endswith("running for 20s")
+
+    slow.release.set()
+    cluster.reconciler.background.drain(10)
+    pass_without_waiting(cluster)
+    status = cluster.dataset()["status"]
+    assert status["ufsTotal"] == "9.77KiB" and status["fileNum"] == "3"
+    assert metadata_condition(cluster)["reason"] == "MetadataSynced"
+
+
+def test_an_operator_restart_during_the_sync_starts_it_again(tmp_path: Path) -> None:
+    cluster = FakeCluster(tmp_path)
+    seed(cluster)
+    slow = SlowLoad(cluster)
+    cluster.gw.exec_handler = slow
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest())
+    while not slow.started.is_set():
+        pass_without_waiting(cluster)
+    loads_before = len(cluster.commands("loadMetadata"))
+
+    # A new process: its Reconciler knows of no background job, only what the status says.
+    registry = Registry()
+    engines.alluxio.register(registry)
+    old = cluster.reconciler
+    cluster.reconciler = Reconciler(cluster.gw, registry, now=cluster.now, settings=old.settings)
+    slow.release.set()
+    old.background.drain(10)  # the dead process's job finishes, but nobody collects it
+    pass_without_waiting(cluster)
+    cluster.reconciler.background.drain(10)
+    pass_without_waiting(cluster)
+    assert len(cluster.commands("loadMetadata")) > loads_before, "the sync must start again"
+    status = cluster.dataset()["status"]
+    assert status["ufsTotal"] == "9.77KiB" and metadata_condition(cluster)["reason"] == "MetadataSynced"
+
+
+def test_waiting_for_a_sync_writes_nothing_between_progress_steps(tmp_path: Path) -> None:
+    cluster = FakeCluster(tmp_path)
+    seed(cluster)
+    slow = SlowLoad(cluster)
+    cluster.gw.exec_handler = slow
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest())
+    while not slow.started.is_set():
+        pass_without_waiting(cluster)
+    pass_without_waiting(cluster)
+    writes = sum(cluster.gw.writes.values())
+    for _ in range(4):  # two-second polls inside one ten-second progress step
+        pass_without_waiting(cluster, seconds=2)
+    assert sum(cluster.gw.writes.values()) == writes
+    slow.release.set()
+    cluster.reconciler.background.drain(10)
