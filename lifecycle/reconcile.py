@@ -1,10 +1,11 @@
 """The thin reconcile: read the pair, restore both machines, fire triggers, write back.
 
 One pass: read the Dataset and the runtime of one namespace/name, restore each machine from
-its object's status, advance the runtime and the Dataset in turn until neither moves, then
+its object's status, advance the Dataset and the runtime in turn until neither moves, then
 write each status that changed through the status subresource. Nothing is kept in memory that
-the next pass needs (the Sync rate limits are an optimisation). A 409 conflict reruns the pass
-on fresh objects; every step is idempotent, so a rerun or a crash halfway only repeats work.
+the next pass needs: the Sync rate limits are an optimisation, and background work is restarted
+from what its engine wrote in the status. A 409 conflict reruns the pass on fresh objects; every
+step is idempotent, so a rerun or a crash halfway only repeats work.
 """
 
 from __future__ import annotations
