@@ -2,9 +2,10 @@
 
 An informer lists a resource, then watches from that list's resourceVersion with bookmarks. It
 survives what a real API server does to watches: ``410 Gone`` (list again), a watch that ends
-(watch again from the last version), a stalled connection (the read times out; watch again), an
-API server restart (retry with backoff). The reconciles read from these caches, so an idle
-operator sends no reads either, and a change reaches the work queue as soon as it is watched.
+(watch again from the last version or bookmark), a stalled connection (the read times out) or an
+API server restart (list and watch again, with backoff while it is away). The reconciles read
+from these caches, so an idle operator sends no reads either, and a change reaches the work
+queue as soon as it is watched.
 """
 
 from __future__ import annotations

@@ -193,3 +193,24 @@ def test_runtimes_made_by_the_reference_resume_as_ready() -> None:
     assert restore_runtime_state(legacy) == READY
     assert restore_runtime_state(from_json(RuntimeStatus, {})) == "New"
     assert restore_runtime_state(from_json(RuntimeStatus, {"lifecycle": {"state": "Bogus"}})) == "New"
+
+
+def test_a_conflicting_write_reruns_the_pass_on_fresh_objects(world: World) -> None:
+    world.dataset()
+    world.runtime()
+    real = world.gw.replace_status
+    conflicts = []
+
+    def someone_else_wrote_first(obj: dict[str, Any]) -> dict[str, Any]:
+        if not conflicts:
+            conflicts.append(obj["kind"])
+            world.gw.patch(DATASET, NS, NAME, {"metadata": {"labels": {"touched": "yes"}}})
+            from lifecycle.gateway import Conflict
+
+            raise Conflict("the object has been modified")
+        return real(obj)
+
+    world.gw.replace_status = someone_else_wrote_first  # type: ignore[method-assign]
+    outcome = world.reconciler.reconcile(NS, NAME)
+    assert conflicts and not outcome.failed
+    assert world.ds()["status"]["phase"] == "NotBound" and world.ds()["metadata"]["labels"]["touched"] == "yes"

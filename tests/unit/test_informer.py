@@ -1,0 +1,70 @@
+"""The informer survives what an API server does to watches: 410 Gone, stalls, disconnects."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from lifecycle.gateway import DATASET
+from lifecycle.kube import Gone
+from lifecycle.operator.informer import Informer
+
+
+def obj(name: str, rv: int) -> dict[str, Any]:
+    return {"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
+            "metadata": {"name": name, "namespace": "ns", "resourceVersion": str(rv)}}
+
+
+class ScriptedServer:
+    """Lists and watches as told by a script of steps; stops the informer when the script ends."""
+
+    def __init__(self, stop: threading.Event, lists: list[list[dict[str, Any]]], watches: list[Any]):
+        self.stop, self.lists, self.watches = stop, lists, watches
+        self.listed = 0
+        self.watched_from: list[str] = []
+
+    def list_with_version(self, res: Any, namespace: Any = None, labels: Any = None) -> tuple[list[Any], str]:
+        items = self.lists[min(self.listed, len(self.lists) - 1)]
+        self.listed += 1
+        return items, str(max([int(i["metadata"]["resourceVersion"]) for i in items] or [1]))
+
+    def watch(self, res: Any, version: str, namespace: Any, timeout: int, stall: float) -> Iterator[Any]:
+        self.watched_from.append(version)
+        if not self.watches:
+            self.stop.set()
+            return
+        step = self.watches.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        yield from step
+
+
+def run(server: ScriptedServer, stop: threading.Event) -> tuple[Informer, list[tuple[str, str]]]:
+    seen: list[tuple[str, str]] = []
+    informer = Informer(server, DATASET, lambda kind, o: seen.append((kind, o["metadata"]["name"])))  # type: ignore[arg-type]
+    informer.run(stop)
+    return informer, seen
+
+
+def test_gone_lists_again_and_reports_what_changed_meanwhile() -> None:
+    stop = threading.Event()
+    server = ScriptedServer(stop, lists=[[obj("a", 1), obj("b", 2)], [obj("a", 5), obj("c", 6)]],
+                            watches=[Gone("too old"), [("ADDED", obj("d", 7))]])
+    informer, seen = run(server, stop)
+    assert server.listed == 2
+    assert seen == [("ADDED", "a"), ("ADDED", "b"), ("MODIFIED", "a"), ("ADDED", "c"), ("DELETED", "b"),
+                    ("ADDED", "d")]
+    assert [k[1] for k in informer.cached_keys()] == ["a", "c", "d"]
+
+
+def test_a_stalled_or_dropped_watch_resumes_from_the_last_version_seen() -> None:
+    stop = threading.Event()
+    server = ScriptedServer(stop, lists=[[obj("a", 1)]], watches=[
+        [("MODIFIED", obj("a", 3)), ("BOOKMARK", {"metadata": {"resourceVersion": "9"}})],
+        TimeoutError("read timed out: the watch stalled"),
+        [("DELETED", obj("a", 10))],
+    ])
+    informer, seen = run(server, stop)
+    assert server.watched_from[:2] == ["1", "9"]  # the bookmark's version is where it resumes
+    assert server.listed == 2 and seen[-1] == ("DELETED", "a") and informer.cached_keys() == []
