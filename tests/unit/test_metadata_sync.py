@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import engines.alluxio
 from lifecycle.gateway import ExecResult
@@ -38,13 +41,22 @@ def pass_without_waiting(cluster: FakeCluster, seconds: int = 1) -> Any:
     return cluster.reconciler.reconcile(NS, NAME)
 
 
-def test_a_slow_load_runs_beside_the_reconcile_and_shows_its_progress(tmp_path: Path) -> None:
+@pytest.fixture
+def slow_pair(tmp_path: Path) -> Iterator[tuple[FakeCluster, SlowLoad]]:
+    """A pair being created on a cluster whose metadata loads wait for the test's word."""
     cluster = FakeCluster(tmp_path)
     seed(cluster)
     slow = SlowLoad(cluster)
     cluster.gw.exec_handler = slow
     cluster.gw.create(dataset_manifest())
     cluster.gw.create(alluxio_manifest())
+    yield cluster, slow
+    slow.release.set()
+    cluster.reconciler.background.drain(10)
+
+
+def test_a_slow_load_runs_beside_the_reconcile_and_shows_its_progress(slow_pair: tuple[FakeCluster, SlowLoad]) -> None:
+    cluster, slow = slow_pair
     for _ in range(12):
         outcome = pass_without_waiting(cluster)
         if slow.started.is_set():
@@ -66,13 +78,8 @@ def test_a_slow_load_runs_beside_the_reconcile_and_shows_its_progress(tmp_path: 
     assert metadata_condition(cluster)["reason"] == "MetadataSynced"
 
 
-def test_an_operator_restart_during_the_sync_starts_it_again(tmp_path: Path) -> None:
-    cluster = FakeCluster(tmp_path)
-    seed(cluster)
-    slow = SlowLoad(cluster)
-    cluster.gw.exec_handler = slow
-    cluster.gw.create(dataset_manifest())
-    cluster.gw.create(alluxio_manifest())
+def test_an_operator_restart_during_the_sync_starts_it_again(slow_pair: tuple[FakeCluster, SlowLoad]) -> None:
+    cluster, slow = slow_pair
     while not slow.started.is_set():
         pass_without_waiting(cluster)
     loads_before = len(cluster.commands("loadMetadata"))
@@ -92,13 +99,8 @@ def test_an_operator_restart_during_the_sync_starts_it_again(tmp_path: Path) -> 
     assert status["ufsTotal"] == "9.77KiB" and metadata_condition(cluster)["reason"] == "MetadataSynced"
 
 
-def test_waiting_for_a_sync_writes_nothing_between_progress_steps(tmp_path: Path) -> None:
-    cluster = FakeCluster(tmp_path)
-    seed(cluster)
-    slow = SlowLoad(cluster)
-    cluster.gw.exec_handler = slow
-    cluster.gw.create(dataset_manifest())
-    cluster.gw.create(alluxio_manifest())
+def test_waiting_for_a_sync_writes_nothing_between_progress_steps(slow_pair: tuple[FakeCluster, SlowLoad]) -> None:
+    cluster, slow = slow_pair
     while not slow.started.is_set():
         pass_without_waiting(cluster)
     pass_without_waiting(cluster)
@@ -106,5 +108,3 @@ def test_waiting_for_a_sync_writes_nothing_between_progress_steps(tmp_path: Path
     for _ in range(4):  # two-second polls inside one ten-second progress step
         pass_without_waiting(cluster, seconds=2)
     assert sum(cluster.gw.writes.values()) == writes
-    slow.release.set()
-    cluster.reconciler.background.drain(10)
