@@ -14,13 +14,14 @@ from lifecycle.api import to_json
 from lifecycle.api.dataset import FINALIZER, DatasetStatus
 from lifecycle.api.meta import Condition, find_condition, set_condition
 from lifecycle.api.validation import scheme_of
-from lifecycle.gateway import DATASET, POD, PV, PVC
-from lifecycle.naming import DATASET_ID_LABEL, pv_name, pvc_name
+from lifecycle.gateway import DATASET, POD
+from lifecycle.naming import DATASET_ID_LABEL, pvc_name
 from lifecycle.pair import Pair
 from lifecycle.tables import (
     BOUND,
     DATASET_PHASED,
     DATASET_SERVED,
+    DELETED,
     DS_DELETING,
     DS_NEW,
     FAILED,
@@ -28,24 +29,10 @@ from lifecycle.tables import (
     READY,
     RUNTIME_DELETION,
 )
+from lifecycle.volume import pods_using_claim, volume_present
 
 DELETING_CONDITION = "Deleting"
 MIGRATE_OPERATION = "DataMigrate"
-FINISHED_POD_PHASES = ("Succeeded", "Failed")
-
-
-def pods_using_claim(pods: list[dict[str, Any]], claim: str) -> list[str]:
-    """Names of unfinished pods that mount the PVC ``claim`` (finished: Succeeded, Failed, deleting)."""
-    users = []
-    for pod in pods:
-        if (pod.get("status") or {}).get("phase") in FINISHED_POD_PHASES:
-            continue
-        if pod["metadata"].get("deletionTimestamp"):
-            continue
-        volumes = (pod.get("spec") or {}).get("volumes") or []
-        if any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim for v in volumes):
-            users.append(pod["metadata"]["name"])
-    return sorted(users)
 
 
 class DatasetLifecycle:
@@ -75,7 +62,7 @@ class DatasetLifecycle:
         return bool(self.pair.dataset and self.pair.dataset.metadata.deletion_timestamp)
 
     def runtime_released(self) -> bool:
-        return self.pair.runtime is None or self.pair.runtime_state() in (*RUNTIME_DELETION, "Deleted")
+        return self.pair.runtime is None or self.pair.runtime_state() in (*RUNTIME_DELETION, DELETED)
 
     def has_binding(self) -> bool:
         s = self.status
@@ -87,9 +74,7 @@ class DatasetLifecycle:
         return rt is not None and not rt.metadata.deletion_timestamp and self.pair.runtime_state() == READY
 
     def volume_ready(self) -> bool:
-        p = self.pair
-        return (p.gateway.get(PVC, p.namespace, pvc_name(p.name)) is not None
-                and p.gateway.get(PV, None, pv_name(p.namespace, p.name)) is not None)
+        return all(volume_present(self.pair.gateway, self.pair.namespace, self.pair.name))
 
     def mounts_changed(self) -> bool:
         ds = self.pair.dataset

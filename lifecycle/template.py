@@ -12,12 +12,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from lifecycle.api.runtime import LifecycleStatus, RuntimeStatus
 from lifecycle.api.validation import InvalidSpec, dataset_errors, runtime_errors
 from lifecycle.contract import EngineContext, Implement
-from lifecycle.gateway import PV, PVC
-from lifecycle.naming import DATASET_ID_LABEL, dataset_id, pv_name, pvc_name
+from lifecycle.naming import DATASET_ID_LABEL, dataset_id
 from lifecycle.pair import Pair
 from lifecycle.tables import READY, SYNC_STEPS
+from lifecycle.volume import volume_present
 
 # How often rate-limited Sync steps may run, in seconds (overridable per operator).
 DEFAULT_SYNC_INTERVALS = {
@@ -66,7 +67,9 @@ class TemplateEngine:
                  sync_clock: SyncClock | None = None):
         self.implement = implement
         self.ctx = ctx
-        self.pair = pair
+        # Outside a reconcile (the Engine protocol used on its own) the engine makes its own pair.
+        self.pair = pair or Pair(ctx.namespace, ctx.name, ctx.gateway, ctx.now, dataset=ctx.dataset,
+                                 runtime=ctx.runtime, kind=ctx.kind)
         self.sync_clock = sync_clock or SyncClock()
         self._generic: dict[str, Callable[[], Any]] = {name: getattr(self, name) for name in self.GENERIC_HOOKS}
 
@@ -77,14 +80,15 @@ class TemplateEngine:
         return f"{self.ctx.namespace}-{self.ctx.name}"
 
     def setup(self) -> bool:
-        """Runs setup as far as it can go now; True once the runtime is Ready."""
+        """Runs setup as far as it can go now, recording the state reached in the runtime's status
+        (for the caller to write); True once the runtime is Ready."""
         from lifecycle.machines import Runner
         from lifecycle.tables import RUNTIME
 
-        status = self.ctx.runtime.status
-        state = status.lifecycle.state if status and status.lifecycle else RUNTIME.initial
-        runner = Runner(RUNTIME, state, self.hook)
+        status = self.ctx.runtime.status = self.ctx.runtime.status or RuntimeStatus()
+        runner = Runner(RUNTIME, status.lifecycle.state if status.lifecycle else RUNTIME.initial, self.hook)
         runner.advance()
+        status.lifecycle = LifecycleStatus(state=runner.state)
         return runner.state == READY
 
     def create_volume(self) -> None:
@@ -134,11 +138,6 @@ class TemplateEngine:
             raise AttributeError(f"{type(self.implement).__name__} has no hook {name!r}")
         return fn
 
-    def _pair(self) -> Pair:
-        if self.pair is None:
-            raise RuntimeError("this hook needs the Dataset/runtime pair of a reconcile")
-        return self.pair
-
     def deletion_requested(self) -> bool:
         return bool(self.ctx.runtime.metadata.deletion_timestamp)
 
@@ -146,11 +145,11 @@ class TemplateEngine:
         try:
             self.validate()
         except InvalidSpec as exc:
-            return self._pair().wait("ErrorValidateSpecFields", str(exc), REQUEUE_REFUSED)
+            return self.pair.wait("ErrorValidateSpecFields", str(exc), REQUEUE_REFUSED)
         return True
 
     def dataset_available(self) -> bool:
-        pair, ds = self._pair(), self.ctx.dataset
+        pair, ds = self.pair, self.ctx.dataset
         rt = self.ctx.runtime
         if ds is None:
             return pair.wait("DatasetNotFound", f"{rt.ref}: no Dataset {pair.key} to bind; create it",
@@ -169,7 +168,7 @@ class TemplateEngine:
 
     def claim_dataset(self) -> None:
         """Owner reference to the Dataset, dataset-id labels on both, our finalizer on the runtime."""
-        pair, ds, rt = self._pair(), self.ctx.dataset, self.ctx.runtime
+        pair, ds, rt = self.pair, self.ctx.dataset, self.ctx.runtime
         assert ds is not None
         ident = dataset_id(pair.namespace, pair.name, ds.metadata.uid)
         if (ds.metadata.labels or {}).get(DATASET_ID_LABEL) != ident:
@@ -192,16 +191,12 @@ class TemplateEngine:
             pair.patch_runtime_meta(patch)
 
     def volume_ready(self) -> bool:
-        ns, name = self.ctx.namespace, self.ctx.name
-        gw = self.ctx.gateway
-        return gw.get(PVC, ns, pvc_name(name)) is not None and gw.get(PV, None, pv_name(ns, name)) is not None
+        return all(volume_present(self.ctx.gateway, self.ctx.namespace, self.ctx.name))
 
     def volume_released(self) -> bool:
         ns, name = self.ctx.namespace, self.ctx.name
-        gw = self.ctx.gateway
-        pvc = gw.get(PVC, ns, pvc_name(name))
-        if pvc is not None or gw.get(PV, None, pv_name(ns, name)) is not None:
-            return self._pair().wait("VolumeInUse", f"{self.ctx.runtime.ref}: waiting for PVC {ns}/{name} "
+        if any(volume_present(self.ctx.gateway, ns, name)):
+            return self.pair.wait("VolumeInUse", f"{self.ctx.runtime.ref}: waiting for PVC {ns}/{name} "
                                      "and its PV to be deleted")
         return True
 
@@ -212,7 +207,7 @@ class TemplateEngine:
         return not any(r.type == self.ctx.kind.runtime_type for r in ds.status.runtimes or [])
 
     def remove_finalizer(self) -> None:
-        pair, rt = self._pair(), self.ctx.runtime
+        pair, rt = self.pair, self.ctx.runtime
         finalizers = [f for f in rt.metadata.finalizers or [] if f != self.ctx.kind.finalizer]
         if finalizers != list(rt.metadata.finalizers or []):
             pair.patch_runtime_meta({"finalizers": finalizers or None})

@@ -11,7 +11,6 @@ from typing import Any
 
 from lifecycle.api.dataset import CAPACITY_ANNOTATION, DEFAULT_CAPACITY, Dataset
 from lifecycle.api.units import is_quantity
-from lifecycle.datasets import pods_using_claim
 from lifecycle.gateway import POD, PV, PVC, Conflict, Gateway
 from lifecycle.naming import (
     CREATED_BY,
@@ -24,6 +23,28 @@ from lifecycle.naming import (
     pv_name,
     pvc_name,
 )
+
+FINISHED_POD_PHASES = ("Succeeded", "Failed")
+
+
+def pods_using_claim(pods: list[dict[str, Any]], claim: str) -> list[str]:
+    """Names of unfinished pods that mount the PVC ``claim`` (finished: Succeeded, Failed, deleting)."""
+    users = []
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") in FINISHED_POD_PHASES:
+            continue
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        volumes = (pod.get("spec") or {}).get("volumes") or []
+        if any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim for v in volumes):
+            users.append(pod["metadata"]["name"])
+    return sorted(users)
+
+
+def volume_present(gateway: Gateway, namespace: str, name: str) -> tuple[bool, bool]:
+    """Whether the PVC and the PV of the dataset ``namespace/name`` exist."""
+    return (gateway.get(PVC, namespace, pvc_name(name)) is not None,
+            gateway.get(PV, None, pv_name(namespace, name)) is not None)
 
 
 class VolumeInUse(RuntimeError):

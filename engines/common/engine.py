@@ -59,12 +59,11 @@ from lifecycle.naming import (
     fuse_label,
 )
 from lifecycle.phases import READY, component_phase, runtime_ready
-from lifecycle.volume import create_volume, delete_volume
+from lifecycle.volume import FINISHED_POD_PHASES, create_volume, delete_volume
 
 DEFAULT_COMMAND_TIMEOUT = 60.0
 DEFAULT_METADATA_TIMEOUT = 300.0
 RUNTIME_MOUNT_ROOT = "/runtime-mnt"
-FINISHED_PHASES = ("Succeeded", "Failed")
 
 
 
@@ -742,7 +741,7 @@ class CacheEngine(ImplementBase):
         pods = self.gw.list(POD, self.ns, labels=self.selector("worker"))
         hosts = {p["spec"]["nodeName"] for p in pods
                  if (p.get("spec") or {}).get("nodeName") and not p["metadata"].get("deletionTimestamp")
-                 and (p.get("status") or {}).get("phase") not in FINISHED_PHASES}
+                 and (p.get("status") or {}).get("phase") not in FINISHED_POD_PHASES}
         wanted = placement.cache_node_labels(self.RUNTIME_TYPE, self.ns, self.name,
                                              self.placement == "Exclusive", self._capacity_per_medium())
         for node in self.gw.list(NODE):
