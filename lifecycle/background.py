@@ -41,6 +41,8 @@ class Background:
         with self._lock:
             for old in [k for k in self._jobs if k != key and replaces(k)]:
                 self._jobs.pop(old).future.cancel()
+            for old in [k for k in self._finished if k != key and replaces(k)]:
+                del self._finished[old]
             job = self._jobs.get(key)
             if job is None:
                 job = self._jobs[key] = Job(now, self._pool.submit(work))

@@ -83,7 +83,7 @@ class MetadataSync:
             return True  # never synced, spec changed, or a sync this process does not know (restart)
         if mounted is not None and updated is not None and updated < mounted:
             return True  # the cache remounted since: its metadata is gone
-        last = self.ctx.background.finished_at(self.key()[:2]) or updated
+        last = self.ctx.background.finished_at(self.key()) or updated
         interval = float(dict(self.ctx.settings.get("sync_intervals", {})).get("sync_metadata", DEFAULT_INTERVAL))
         if last is not None and now - last.replace(tzinfo=None) < timedelta(seconds=interval):
             return None

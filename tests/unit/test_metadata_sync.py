@@ -108,3 +108,19 @@ def test_waiting_for_a_sync_writes_nothing_between_progress_steps(slow_pair: tup
     for _ in range(4):  # two-second polls inside one ten-second progress step
         pass_without_waiting(cluster, seconds=2)
     assert sum(cluster.gw.writes.values()) == writes
+
+
+def test_synced_counts_are_refreshed_once_per_interval_not_on_every_pass(tmp_path: Path) -> None:
+    cluster = FakeCluster(tmp_path)
+    seed(cluster)
+    cluster.reconciler.settings["sync_intervals"] = {**cluster.reconciler.settings["sync_intervals"],
+                                                     "sync_metadata": 300}
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest())
+    cluster.settle()
+    counts = len(cluster.commands("count"))
+    cluster.settle(passes=5)
+    assert len(cluster.commands("count")) == counts, "no refresh within the interval"
+    cluster.time += timedelta(seconds=300)
+    cluster.settle(passes=6)  # the refresh finds the same counts: the condition does not move
+    assert len(cluster.commands("count")) == counts + 1, "one refresh per interval"
