@@ -68,11 +68,10 @@ def fill_ufs(ufs_root: Path, documents: list[Obj]) -> None:
 def table(kube: KubeGateway, namespace: str) -> str:
     """``kubectl get datasets`` as the API server's Table view prints it."""
     data = kube.request("GET", kube.path(DATASET, namespace), accept=TABLE)
-    columns = [c for c in data.get("columnDefinitions", []) if c.get("priority", 0) == 0]
-    index = [i for i, c in enumerate(data.get("columnDefinitions", [])) if c.get("priority", 0) == 0]
-    rows = [[str(row["cells"][i]) for i in index] for row in data.get("rows", [])]
-    widths = [max([len(c["name"]), *(len(r[j]) for r in rows)]) for j, c in enumerate(columns)]
-    lines = ["   ".join(c["name"].upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    shown = [(i, c["name"]) for i, c in enumerate(data.get("columnDefinitions", [])) if c.get("priority", 0) == 0]
+    rows = [[str(row["cells"][i]) for i, _ in shown] for row in data.get("rows", [])]
+    widths = [max([len(name), *(len(r[j]) for r in rows)]) for j, (_, name) in enumerate(shown)]
+    lines = ["   ".join(name.upper().ljust(w) for (_, name), w in zip(shown, widths, strict=True))]
     lines += ["   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(lines)
 

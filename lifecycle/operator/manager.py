@@ -124,9 +124,9 @@ class Operator:
                 self.queue.add(key)
 
     def resync(self) -> None:
+        pairs = {DATASET.plural, *(k.plural for k in self.registry.kinds())}
         for name, informer in self.informers.items():
-            plural = name.split("@")[0]
-            if plural == DATASET.plural or plural in {k.plural for k in self.registry.kinds()}:
+            if name.split("@")[0] in pairs:
                 for key in informer.cached_keys():
                     self.queue.add(key)
 
