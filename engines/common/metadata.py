@@ -116,7 +116,7 @@ class MetadataSync:
 
     def _collect(self, key: tuple[str, str, int, str]) -> None:
         from engines.common.engine import CacheCommandError
-        from engines.common.report import format_bytes
+        from engines.common.report import format_bytes, with_cached_percentage
 
         ds = self.ctx.dataset
         assert ds is not None and ds.status is not None
@@ -131,6 +131,9 @@ class MetadataSync:
             return
         if size is not None:
             ds.status.ufs_total = format_bytes(size)
+            st = self.ctx.runtime.status
+            if st is not None:  # the Cached Percentage column follows at once, not at the next status check
+                st.cache_states = with_cached_percentage(st.cache_states, size)
         elif ds.status.ufs_total == CALCULATING:
             ds.status.ufs_total = None
         ds.status.file_num = str(files)

@@ -55,6 +55,18 @@ def cache_states(report: CacheReport, ufs_total: int | None) -> dict[str, str]:
     return states
 
 
+def with_cached_percentage(states: dict[str, str] | None, ufs_total: int) -> dict[str, str] | None:
+    """``states`` with the percentage recomputed for a newly known UFS size, without asking the cache
+    again: the cached bytes are already in ``states``."""
+    if not states or "cached" not in states:
+        return states
+    try:
+        cached = parse_tool_size(states["cached"])
+    except ValueError:
+        return states
+    return {**states, "cachedPercentage": format_ratio(min(cached, ufs_total), ufs_total)}
+
+
 def ufs_total_bytes(text: str | None) -> int | None:
     """``status.ufsTotal`` back to bytes; None while it is unknown or being calculated."""
     if not text or text.startswith("["):

@@ -69,11 +69,15 @@ def table(kube: KubeGateway, namespace: str) -> str:
     """``kubectl get datasets`` as the API server's Table view prints it."""
     data = kube.request("GET", kube.path(DATASET, namespace), accept=TABLE)
     shown = [(i, c["name"]) for i, c in enumerate(data.get("columnDefinitions", [])) if c.get("priority", 0) == 0]
-    rows = [[str(row["cells"][i]) for i, _ in shown] for row in data.get("rows", [])]
+    rows = [[_cell(row["cells"][i]) for i, _ in shown] for row in data.get("rows", [])]
     widths = [max([len(name), *(len(r[j]) for r in rows)]) for j, (_, name) in enumerate(shown)]
     lines = ["   ".join(name.upper().ljust(w) for (_, name), w in zip(shown, widths, strict=True))]
     lines += ["   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return "<none>" if value is None else str(value)  # as kubectl prints a missing value
 
 
 def run_demo(settings: Settings, sample: Path, *, exit_when_bound: bool = False, nodes: int = 3) -> int:
@@ -113,13 +117,29 @@ def run_demo(settings: Settings, sample: Path, *, exit_when_bound: bool = False,
     return code
 
 
+def metadata_pending(dataset: Obj) -> str | None:
+    """Why the Dataset's table row is not complete yet, or None once it is.
+
+    A pair is Bound before its metadata is loaded (that runs in the background), so right after
+    Bound the UFS size shows ``[Calculating]`` and the percentage is empty for a few seconds."""
+    status = dataset.get("status") or {}
+    total = status.get("ufsTotal") or ""
+    if not total.startswith("["):
+        if total and "cachedPercentage" not in (status.get("cacheStates") or {}):
+            return "working out the cached percentage"
+        return None
+    synced = next((c for c in status.get("conditions") or [] if c.get("type") == "MetadataSynced"), None)
+    return (synced or {}).get("message") or "loading the UFS metadata"
+
+
 def _follow(kube: KubeGateway, registry: Registry, datasets: list[tuple[str, str]], operator: Operator,
-            exit_when_bound: bool) -> int:
+            exit_when_bound: bool, metadata_timeout: float = 120.0) -> int:
     seen: dict[str, Any] = {}
     announced = False
     started = time.monotonic()
+    bound_at: float | None = None
     while True:
-        phases = {}
+        phases, pending = {}, {}
         for ns, name in datasets:
             ds = kube.get(DATASET, ns, name) or {}
             phase = (ds.get("status") or {}).get("phase") or "(new)"
@@ -134,10 +154,22 @@ def _follow(kube: KubeGateway, registry: Registry, datasets: list[tuple[str, str
             if seen.get(f"ds/{ns}/{name}") != phase:
                 say(f"Dataset {ns}/{name}: {phase}  (+{time.monotonic() - started:.1f}s)")
                 seen[f"ds/{ns}/{name}"] = phase
-        if datasets and all(p == "Bound" for p in phases.values()) and not announced:
+            why = metadata_pending(ds)
+            if why is not None:
+                pending[(ns, name)] = why
+        all_bound = bool(datasets) and all(p == "Bound" for p in phases.values())
+        bound_at = (bound_at or time.monotonic()) if all_bound else None
+        for (ns, name), why in pending.items():
+            if all_bound and seen.get(f"md/{ns}/{name}") != why:
+                say(f"Dataset {ns}/{name}: Bound; metadata: {why}")
+                seen[f"md/{ns}/{name}"] = why
+        waited_enough = bound_at is not None and time.monotonic() - bound_at > metadata_timeout
+        if all_bound and (not pending or waited_enough) and not announced:
             announced = True
             for ns in sorted({ns for ns, _ in datasets}):
                 print(table(kube, ns), flush=True)
+            if pending:
+                say(f"the metadata is still loading after {metadata_timeout:.0f}s; the table fills in once it is done")
             say("all sample datasets are Bound" + ("" if exit_when_bound else "; the operator keeps running "
                                                    "(Ctrl-C to stop)"))
             if exit_when_bound:

@@ -27,7 +27,9 @@ def test_fluidlc_run_brings_the_sample_to_bound_on_its_own_cluster(tmp_path: Pat
         assert header.split() == ["NAME", "UFS", "TOTAL", "SIZE", "CACHED", "CACHE", "CAPACITY", "CACHED",
                                   "PERCENTAGE", "PHASE", "AGE"]
         row = out.splitlines()[out.splitlines().index(header) + 1].split()
-        assert row[0] == "imagenet" and "Bound" in row and row[1].endswith("iB")
+        # The table waits for the background metadata sync: size and percentage are filled in.
+        assert row[0] == "imagenet" and row[5] == "Bound", row
+        assert row[1].endswith("iB") and row[4].endswith("%"), row
         assert "all sample datasets are Bound" in out
     finally:
         subprocess.run([*fluidlc, "cluster", "down"], env=env, cwd=REPO, capture_output=True, timeout=120)

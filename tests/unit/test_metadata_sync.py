@@ -63,6 +63,7 @@ def test_a_slow_load_runs_beside_the_reconcile_and_shows_its_progress(slow_pair:
             break
     status = cluster.dataset()["status"]
     assert status["phase"] == "Bound" and status["ufsTotal"] == "[Calculating]"
+    assert "cachedPercentage" not in status["cacheStates"]  # no percentage of an unknown size
     assert metadata_condition(cluster)["reason"] == "MetadataSyncing"
     assert outcome.requeue_after == 2.0  # the pass returned at once and asks to come back soon
 
@@ -70,12 +71,18 @@ def test_a_slow_load_runs_beside_the_reconcile_and_shows_its_progress(slow_pair:
     progress = metadata_condition(cluster)
     assert progress["status"] == "False" and progress["message"].endswith("running for 20s")
 
+    # From here the status check is paced as in production (every 5 s), so the percentage below
+    # cannot come from a fresh cache report.
+    cluster.reconciler.settings["sync_intervals"].pop("check_and_update_runtime_status")
     slow.release.set()
     cluster.reconciler.background.drain(10)
     pass_without_waiting(cluster)
     status = cluster.dataset()["status"]
     assert status["ufsTotal"] == "9.77KiB" and status["fileNum"] == "3"
     assert metadata_condition(cluster)["reason"] == "MetadataSynced"
+    # The percentage column follows in the same pass, from the cached bytes already known.
+    assert "cachedPercentage" in status["cacheStates"]
+    assert status["cacheStates"]["cachedPercentage"].endswith("%")
 
 
 def test_an_operator_restart_during_the_sync_starts_it_again(slow_pair: tuple[FakeCluster, SlowLoad]) -> None:
