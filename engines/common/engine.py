@@ -63,6 +63,9 @@ from lifecycle.volume import FINISHED_POD_PHASES, create_volume, delete_volume
 
 DEFAULT_COMMAND_TIMEOUT = 60.0
 DEFAULT_METADATA_TIMEOUT = 300.0
+# Seconds a rollout of a changed spec may keep a component unready before that counts as broken
+# (``settings['rollout_deadline']``; the default of a Deployment's progressDeadlineSeconds).
+DEFAULT_ROLLOUT_DEADLINE = 600.0
 RUNTIME_MOUNT_ROOT = "/runtime-mnt"
 
 
@@ -92,6 +95,17 @@ def _count(text: str | None) -> int:
 
 def _spec_replicas(obj: Obj | None) -> int:
     return int(((obj or {}).get("spec") or {}).get("replicas") or 0)
+
+
+def rolling_out(sts: Obj) -> bool:
+    """The StatefulSet is replacing its pods with a changed template: its controller has not seen
+    the change yet, or pods of the old revision remain."""
+    status = sts.get("status") or {}
+    generation = sts["metadata"].get("generation") or 0
+    if int(status.get("observedGeneration") or 0) < generation:
+        return True
+    update, current = status.get("updateRevision"), status.get("currentRevision")
+    return bool(update) and update != current
 
 
 class CacheEngine(ImplementBase):
@@ -664,13 +678,15 @@ class CacheEngine(ImplementBase):
             master = self._get(STATEFUL_SET, self.object_name("master"))
             if master is None:
                 problems.append(f"StatefulSet {self.ns}/{self.object_name('master')} is missing")
-            elif _status_int(master, "readyReplicas") < max(_spec_replicas(master), 1):
+            elif (_status_int(master, "readyReplicas") < max(_spec_replicas(master), 1)
+                  and not self._rollout_in_time(master, "MasterReady")):
                 problems.append(f"{_status_int(master, 'readyReplicas')} of {_spec_replicas(master)} masters ready")
         if self.has_workers:
             worker = self._get(STATEFUL_SET, self.object_name("worker"))
             if worker is None:
                 problems.append(f"StatefulSet {self.ns}/{self.object_name('worker')} is missing")
-            elif self.replicas > 0 and _spec_replicas(worker) > 0 and _status_int(worker, "readyReplicas") == 0:
+            elif (self.replicas > 0 and _spec_replicas(worker) > 0 and _status_int(worker, "readyReplicas") == 0
+                  and not self._rollout_in_time(worker, "WorkersReady")):
                 problems.append("no worker is ready")
         if self.has_fuse and self._get(DAEMON_SET, self.object_name("fuse")) is None:
             problems.append(f"DaemonSet {self.ns}/{self.object_name('fuse')} is missing")
@@ -684,6 +700,22 @@ class CacheEngine(ImplementBase):
             return True
         self.ctx.event("Warning", "RuntimeUnhealthy",
                        f"{self.ref}: {'; '.join(problems)}; setting it up again")
+        return False
+
+    def _rollout_in_time(self, sts: Obj, condition: str) -> bool:
+        """An unready component that is rolling out a changed spec is updating, not broken (a
+        single-replica rollout has no ready pod for a while), until it has been unready for longer
+        than the rollout deadline; the runtime's ready condition says since when."""
+        if not rolling_out(sts):
+            return False
+        st = self.ctx.runtime.status
+        cond = find_condition(st.conditions or [], condition) if st else None
+        since = report.parse_time(cond.last_transition_time) if cond and cond.status == "False" else None
+        deadline = float(self.ctx.settings.get("rollout_deadline", DEFAULT_ROLLOUT_DEADLINE))
+        if since is None or (self.ctx.now() - since).total_seconds() < deadline:
+            return True
+        self.ctx.log.warning("%s: the rollout of StatefulSet %s has kept it unready for over %.0fs",
+                             self.ref, sts["metadata"]["name"], deadline)
         return False
 
     def should_sync_dataset_mounts(self) -> bool:

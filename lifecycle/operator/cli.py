@@ -27,6 +27,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         lease_namespace=args.lease_namespace, lease_name=args.lease_name, lease_seconds=args.lease_seconds,
         renew_deadline=min(args.lease_seconds * 2 / 3, args.lease_seconds - 1),
         retry_period=max(0.5, args.lease_seconds / 7.5), stall_seconds=args.stall_seconds,
+        rollout_deadline=args.rollout_deadline,
         **({"identity": args.identity} if args.identity else {}))
 
 
@@ -49,6 +50,9 @@ def add_operator_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--identity", default=_env("IDENTITY", ""), help="lease holder name (default host-pid)")
     parser.add_argument("--stall-seconds", type=float, default=float(_env("STALL_SECONDS", 120)),
                         help="restart a watch that sent nothing, not even a bookmark, for this long")
+    parser.add_argument("--rollout-deadline", type=float, default=float(_env("ROLLOUT_DEADLINE", 600)),
+                        help="seconds a rollout of a changed runtime spec may keep a component unready before "
+                             "the Dataset counts as Failed (default 600)")
     parser.add_argument("--log-format", choices=("json", "text"), default=_env("LOG_FORMAT", "json"))
 
 

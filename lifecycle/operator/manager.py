@@ -49,6 +49,7 @@ class Settings:
     identity: str = attrs.field(factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     stall_seconds: float = 120.0  # a watch silent (no event, no bookmark) this long is restarted
     sync_intervals: dict[str, float] = attrs.field(factory=dict)
+    rollout_deadline: float = 600.0  # a changed spec's rollout may keep a component unready this long
 
 
 CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE)
@@ -98,7 +99,8 @@ class Operator:
         self.gateway = CachedGateway(self.kube, self._by_plural())
         self.reconciler = Reconciler(
             self.gateway, self.registry, settings={"resync": settings.resync_seconds,
-                                                   "sync_intervals": settings.sync_intervals},
+                                                   "sync_intervals": settings.sync_intervals,
+                                                   "rollout_deadline": settings.rollout_deadline},
             on_move=lambda m: self.metrics.transitions.labels(m.machine, m.source, m.dest).inc())
         self.elector = LeaderElector(self.kube, settings.lease_namespace, settings.lease_name, settings.identity,
                                      lease_seconds=settings.lease_seconds, renew_deadline=settings.renew_deadline,

@@ -423,6 +423,7 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
     # A changed property and image roll out in place: same runtime, same StatefulSet, new template.
     runtime_uid = d.must(ALLUXIO.resource, name)["metadata"]["uid"]
     worker = d.must(STATEFUL_SET, "imagenet-worker")
+    passes_before_rollout = len(d.outcomes)
     d.gw.patch(ALLUXIO.resource, d.ns, name, {"spec": {
         "worker": {"properties": {"alluxio.worker.network.reader.buffer.size": "64MB"}},
         "alluxioVersion": {"imageTag": "2.9.4"}}})
@@ -439,6 +440,17 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
         worker["spec"]["template"]["metadata"]["annotations"][CONFIG_CHECKSUM]
     assert "-Dalluxio.worker.network.reader.buffer.size=64MB" in \
         d.must(CONFIG_MAP, "imagenet-config")["data"]["ALLUXIO_WORKER_JAVA_OPTS"]
+
+    def rollouts_done() -> list[bool]:
+        sets = [d.must(STATEFUL_SET, f"imagenet-{c}") for c in ("master", "worker")]
+        return [(s.get("status") or {}).get("currentRevision") == (s.get("status") or {}).get("updateRevision")
+                and (s.get("status") or {}).get("readyReplicas") == s["spec"]["replicas"] for s in sets]
+
+    d.until(name, rollouts_done, all, 60, "the master and the single worker rolled out and ready")
+    # Both have one replica, so each had no ready pod for a moment: an update, not a failure.
+    moves = [(m.source, m.dest) for o in d.outcomes[passes_before_rollout:] for m in o.moves if m.machine == "Dataset"]
+    assert ("Bound", "Failed") not in moves, moves
+    assert d.phase(name) == "Bound"
     lap("rolled in place")
 
     # A deleted worker StatefulSet fails the Dataset until setup has made it again.

@@ -77,6 +77,7 @@ class FakeCluster:
         self.execs: list[tuple[str, str | None, list[str]]] = []
         self.failing: set[str] = set()
         self.unready: set[str] = set()  # workload names whose pods never get ready
+        self.held: set[str] = set()  # StatefulSets whose rollouts stop with the old pods gone, the new not ready
         self.nodes = [f"node-{i}" for i in range(nodes)]
         for node in self.nodes:
             self.gw.create({"apiVersion": "v1", "kind": "Node",
@@ -109,12 +110,12 @@ class FakeCluster:
 
     # -- the controllers -----------------------------------------------------------------------
 
-    def _pod(self, owner: Obj, name: str, node: str) -> None:
+    def _pod(self, owner: Obj, name: str, node: str, ready: bool = True) -> None:
         template = owner["spec"]["template"]
         labels = dict(template["metadata"].get("labels") or {})
         labels["statefulset.kubernetes.io/pod-name"] = name
         containers = template["spec"]["containers"]
-        ready = owner["metadata"]["name"] not in self.unready
+        ready = ready and owner["metadata"]["name"] not in self.unready
         self.gw.create({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": owner["metadata"]["namespace"], "labels": labels,
@@ -130,20 +131,25 @@ class FakeCluster:
         for sts in self.gw.list(STATEFUL_SET):
             name, ns = sts["metadata"]["name"], sts["metadata"]["namespace"]
             replicas = sts["spec"]["replicas"]
+            revision, current = digest(sts["spec"]["template"]), (sts.get("status") or {}).get("currentRevision")
+            rolling = False
             for pod in self.gw.list(POD, ns):
                 owners = [r["uid"] for r in pod["metadata"].get("ownerReferences") or []]
                 if sts["metadata"]["uid"] not in owners:
                     continue
                 index = int(pod["metadata"]["name"].rsplit("-", 1)[1])
-                stale = pod["metadata"]["annotations"]["template"] != digest(sts["spec"]["template"])
+                stale = pod["metadata"]["annotations"]["template"] != revision
+                rolling = rolling or stale
                 if index >= replicas or stale:
                     self.gw.delete(POD, ns, pod["metadata"]["name"])
+            held = name in self.held and (rolling or (current is not None and current != revision))
             for i in range(replicas):
                 if self.gw.get(POD, ns, f"{name}-{i}") is None:
-                    self._pod(sts, f"{name}-{i}", self.nodes[i % len(self.nodes)])
-            ready = 0 if name in self.unready else replicas
+                    self._pod(sts, f"{name}-{i}", self.nodes[i % len(self.nodes)], ready=not held)
+            ready = 0 if name in self.unready or held else replicas
             status = {"replicas": replicas, "readyReplicas": ready, "availableReplicas": ready,
-                      "currentReplicas": replicas}
+                      "currentReplicas": replicas, "observedGeneration": sts["metadata"]["generation"],
+                      "currentRevision": current if held else revision, "updateRevision": revision}
             if (sts.get("status") or {}) != status:
                 self.gw.set_status(STATEFUL_SET, ns, name, status)
         for ds in self.gw.list(DAEMON_SET):
@@ -543,6 +549,33 @@ def test_spec_changes_roll_out_in_place(bound: FakeCluster) -> None:
     opts = bound.get(CONFIG_MAP, "imagenet-config")["data"]["ALLUXIO_WORKER_JAVA_OPTS"]
     assert opts == "-Dalluxio.worker.block.heartbeat=5s"
     assert "RuntimeUpdated" in bound.event_reasons()
+    assert bound.dataset()["status"]["phase"] == "Bound"
+
+
+@pytest.mark.parametrize("component", ["master", "worker"])
+def test_a_single_replica_rollout_keeps_the_dataset_bound_until_its_deadline(bound: FakeCluster,
+                                                                             component: str) -> None:
+    bound.patch_spec(ALLUXIO.resource, NAME, {"replicas": 1})
+    bound.settle(passes=4)
+    sts = f"imagenet-{component}"
+    bound.held.add(sts)  # the one pod is replaced and its successor is not ready yet
+    bound.patch_spec(ALLUXIO.resource, NAME, {component: {"properties": {"alluxio.user.file.buffer.bytes": "16MB"}}})
+    bound.settle(passes=8)
+    assert bound.get(STATEFUL_SET, sts)["status"]["readyReplicas"] == 0
+    assert bound.dataset()["status"]["phase"] == "Bound"
+    assert bound.get(ALLUXIO.resource, NAME)["status"]["lifecycle"]["state"] == "Ready"
+    assert "RuntimeUnhealthy" not in bound.event_reasons()
+    ready = "MasterReady" if component == "master" else "WorkersReady"
+    shown = next(c for c in bound.get(ALLUXIO.resource, NAME)["status"]["conditions"] if c["type"] == ready)
+    assert shown["status"] == "False"  # the status still tells the truth about readiness
+
+    bound.time += timedelta(seconds=600)  # a rollout that never finishes is broken after all
+    bound.settle(passes=2)
+    assert bound.dataset()["status"]["phase"] == "Failed"
+    assert "RuntimeUnhealthy" in bound.event_reasons()
+
+    bound.held.clear()
+    bound.settle()
     assert bound.dataset()["status"]["phase"] == "Bound"
 
 

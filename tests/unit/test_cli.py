@@ -53,3 +53,16 @@ def test_diagrams_check_fails_on_a_stale_folder(tmp_path: Path, capsys: pytest.C
     (tmp_path / "runtime.mmd").write_text("stale\n")
     assert main(["diagrams", "--out", str(tmp_path), "--check"]) == 1
     assert "runtime.mmd" in capsys.readouterr().out
+
+
+def test_operator_flags_and_environment_reach_the_reconciler_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from lifecycle.operator.cli import _settings, add_operator_flags
+
+    monkeypatch.setenv("FLUIDLC_ROLLOUT_DEADLINE", "900")
+    parser = argparse.ArgumentParser()
+    add_operator_flags(parser)
+    assert _settings(parser.parse_args([])).rollout_deadline == 900.0
+    settings = _settings(parser.parse_args(["--rollout-deadline", "120", "--workers", "2"]))
+    assert (settings.rollout_deadline, settings.workers) == (120.0, 2)
