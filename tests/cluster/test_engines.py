@@ -424,9 +424,11 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
     runtime_uid = d.must(ALLUXIO.resource, name)["metadata"]["uid"]
     worker = d.must(STATEFUL_SET, "imagenet-worker")
     passes_before_rollout = len(d.outcomes)
+    slow_ready = {f"pod-ready.stage.kwok.x-k8s.io/{delay}": "4s" for delay in ("delay", "jitter-delay")}
     d.gw.patch(ALLUXIO.resource, d.ns, name, {"spec": {
         "worker": {"properties": {"alluxio.worker.network.reader.buffer.size": "64MB"}},
-        "alluxioVersion": {"imageTag": "2.9.4"}}})
+        "alluxioVersion": {"imageTag": "2.9.4"},
+        "podMetadata": {"annotations": slow_ready}}})  # new pods take 4 s to get ready: a visible gap
 
     def rolled() -> tuple[str, str]:
         sts = d.must(STATEFUL_SET, "imagenet-worker")
