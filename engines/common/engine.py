@@ -749,9 +749,12 @@ class CacheEngine(ImplementBase):
                 MetadataSync(self).tick()
 
     def should_update_ufs(self) -> bool:
-        """The cache's mount table drifted from the Dataset (unmounted by hand, lost by the master)."""
+        """The cache's mount table drifted from the Dataset (unmounted by hand, lost by the master),
+        or a Secret the mounts read changed (rotated credentials)."""
         if not self.has_master or not ufs.ufs_mounts(self.ctx.dataset) or not self._master_running():
             return False
+        if self._rotated_secrets():
+            return True
         try:
             live = self.list_mounts()
         except CacheCommandError as exc:
@@ -763,8 +766,8 @@ class CacheEngine(ImplementBase):
     def update_on_ufs_change(self) -> None:
         actions = self._reconcile_mounts()
         if actions:
-            self.ctx.event("Normal", "UFSRemounted", f"{self.ref}: the cache's mount table had drifted: "
-                           + ", ".join(actions))
+            self.ctx.event("Normal", "UFSRemounted", f"{self.ref}: the cache's mounts are back in line with the "
+                           "Dataset: " + ", ".join(actions))
             MetadataSync(self).tick()
 
     def sync_schedule_info_to_cache_nodes(self) -> None:
@@ -817,11 +820,20 @@ class CacheEngine(ImplementBase):
         return [m for m in self._applied_records() or []
                 if scheme_of(m.get("mountPoint", "")) not in ufs.NATIVE_SCHEMES]
 
-    def _record_mounts(self, mounts: list[Mount]) -> None:
-        """What the cache (or a fuse-only runtime's configuration) now serves, and since when."""
+    def _record_mounts(self, mounts: list[Mount], secret_versions: dict[str, str] | None = None) -> None:
+        """What the cache (or a fuse-only runtime's configuration) now serves, since when, and with
+        which versions of the Secrets its options came from."""
         st = self.ctx.runtime.status = self.ctx.runtime.status or RuntimeStatus()
         st.mounts = [to_json(m) for m in mounts]
         st.mount_time = self.now_iso()
+        if secret_versions is not None:
+            st.mount_secret_versions = secret_versions or None
+
+    def _rotated_secrets(self) -> list[str]:
+        st, ds = self.ctx.runtime.status, self.ctx.dataset
+        if ds is None or st is None:
+            return []
+        return ufs.rotated_secrets(ds, st.mount_secret_versions, self.gw)
 
     def _reconcile_mounts(self) -> list[str]:
         """Make the cache's mount table match the Dataset; returns what it did, for events."""
@@ -836,6 +848,7 @@ class CacheEngine(ImplementBase):
         live = self.list_mounts() if resolved or self._applied_ufs_records() else {}
         applied = {from_json(Mount, r).effective_path: r for r in self._applied_ufs_records()}
         wanted = {m.path: m for m in resolved}
+        rotated = set(self._rotated_secrets())
         actions = []
         for path, entry in sorted(live.items()):
             if path == "/":
@@ -852,6 +865,11 @@ class CacheEngine(ImplementBase):
                 self.run(self.unmount_argv(path), secrets)
                 actions.append(f"unmounted {path} to mount it again with its new settings")
                 del live[path]
+            elif path in applied and rotated & set(want.secret_versions):
+                self.run(self.unmount_argv(path), secrets)
+                names = ", ".join(sorted(rotated & set(want.secret_versions)))
+                actions.append(f"unmounted {path} to mount it again with the changed Secret {names}")
+                del live[path]
         restarted = self._master_restarted()
         for path, want in wanted.items():
             if path not in live:
@@ -863,7 +881,7 @@ class CacheEngine(ImplementBase):
                         "and its options and encryptOptions must be what the UFS expects") from None
                 verb = "mounted again" if restarted and path in applied else "mounted"
                 actions.append(f"{verb} {want.ufs} at {path}")
-        self._record_mounts(list(ds.spec.mounts or []))
+        self._record_mounts(list(ds.spec.mounts or []), ufs.secret_versions(resolved))
         return actions
 
     def _master_pod(self) -> Obj | None:

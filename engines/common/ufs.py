@@ -41,6 +41,7 @@ class ResolvedMount:
     ufs: str
     options: dict[str, str]
     secret_options: dict[str, str] = attrs.field(repr=False)
+    secret_versions: dict[str, str] = attrs.field(factory=dict)  # Secret name -> resourceVersion read
 
     @property
     def read_only(self) -> bool:
@@ -74,8 +75,11 @@ def native_mounts(mounts: Sequence[Mount]) -> list[tuple[int, Mount]]:
     return [(i, m) for i, m in enumerate(mounts) if is_native(m)]
 
 
-def _secret_value(gateway: Gateway, namespace: str, name: str, key: str, where: str) -> str:
+def _secret_value(gateway: Gateway, namespace: str, name: str, key: str, where: str,
+                  versions: dict[str, str]) -> str:
     secret = gateway.get(SECRET, namespace, name)
+    if secret is not None:
+        versions[name] = str(secret["metadata"].get("resourceVersion") or "")
     if secret is None:
         raise MountSecretMissing(f"{where} reads Secret {namespace}/{name}, which does not exist; "
                                  "create it or fix valueFrom.secretKeyRef.name")
@@ -94,14 +98,14 @@ def _secret_value(gateway: Gateway, namespace: str, name: str, key: str, where: 
 
 
 def _encrypted(gateway: Gateway, namespace: str, options: Iterable[EncryptOption], where: str,
-               values: dict[str, str]) -> None:
+               values: dict[str, str], versions: dict[str, str]) -> None:
     for j, opt in enumerate(options):
         ref = opt.value_from.secret_key_ref if opt.value_from else None
         at = f"{where}[{j}] ({opt.name})"
         if ref is None or not ref.name:
             raise MountSecretMissing(f"{at} names no Secret; set valueFrom.secretKeyRef.name and key")
         key = ref.key or opt.name
-        values[opt.name] = _secret_value(gateway, namespace, ref.name, key, at)
+        values[opt.name] = _secret_value(gateway, namespace, ref.name, key, at, versions)
 
 
 def resolve(gateway: Gateway, dataset: Dataset, mounts: Sequence[tuple[int, Mount]]) -> list[ResolvedMount]:
@@ -111,13 +115,33 @@ def resolve(gateway: Gateway, dataset: Dataset, mounts: Sequence[tuple[int, Moun
     out = []
     for i, mount in mounts:
         values: dict[str, str] = {}
+        versions: dict[str, str] = {}
         _encrypted(gateway, ns, dataset.spec.shared_encrypt_options or [],
-                   f"Dataset {dataset.key}: spec.sharedEncryptOptions", values)
+                   f"Dataset {dataset.key}: spec.sharedEncryptOptions", values, versions)
         _encrypted(gateway, ns, mount.encrypt_options or [],
-                   f"Dataset {dataset.key}: spec.mounts[{i}].encryptOptions", values)
+                   f"Dataset {dataset.key}: spec.mounts[{i}].encryptOptions", values, versions)
         options = {k: v for k, v in {**shared, **(mount.options or {})}.items() if k not in values}
-        out.append(ResolvedMount(i, mount, mount.effective_path, mount.mount_point, options, values))
+        out.append(ResolvedMount(i, mount, mount.effective_path, mount.mount_point, options, values, versions))
     return out
+
+
+def secret_versions(mounts: Iterable[ResolvedMount]) -> dict[str, str]:
+    """The resourceVersion of every Secret the mounts read: what ``status.mountSecretVersions`` records."""
+    return {name: version for m in mounts for name, version in m.secret_versions.items()}
+
+
+def rotated_secrets(dataset: Dataset, recorded: dict[str, str] | None, gateway: Gateway) -> list[str]:
+    """Secrets the cache's mounts read that changed since they were mounted (none when nothing was
+    recorded yet, so an upgrade does not remount everything)."""
+    if not recorded:
+        return []
+    ns = dataset.metadata.namespace or ""
+    rotated = []
+    for name, version in sorted(recorded.items()):
+        secret = gateway.get(SECRET, ns, name)
+        if secret is not None and str(secret["metadata"].get("resourceVersion") or "") != version:
+            rotated.append(name)  # a deleted Secret is not a rotation: the mount keeps working meanwhile
+    return rotated
 
 
 def option_records(dataset: Dataset | None, mounts: Sequence[Mount]) -> list[dict[str, Any]]:

@@ -193,6 +193,8 @@ class RuntimeStatus:
     api_gateway: APIGatewayStatus | None = field()
     mount_time: str | None = field(fmt="date-time", doc="When the UFS were last mounted.")
     mounts: list[dict[str, Any]] | None = field()
+    mount_secret_versions: dict[str, str] | None = field(
+        doc="resourceVersion of each Secret the mounts were made with; a changed Secret remounts them.")
     cache_affinity: dict[str, Any] | None = field()
     lifecycle: LifecycleStatus | None = field()
     extra: dict[str, Any] = extra_field()

@@ -38,6 +38,7 @@ from lifecycle.gateway import (
     POD,
     PV,
     PVC,
+    SECRET,
     SERVICE,
     STATEFUL_SET,
     NotFound,
@@ -407,6 +408,18 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
     counts = [(n["metadata"].get("labels") or {}).get(DATASET_NUM_LABEL) for n in d.gw.list(NODE)]
     assert sorted(c for c in counts if c) == ["1"]
     assert d.phase(name) == "Bound"
+
+    # A rotated Secret: the mount that reads it is made again with the new key, the other stays.
+    rotated_key = "rotated/EXAMPLEKEY+2"
+    d.gw.patch(SECRET, d.ns, "imagenet-s3-keys", {"stringData": {"secret-access-key": rotated_key}})
+    d.until(name, lambda: {m["path"]: m["options"].get("aws.secretKey") for m in standin.mounts(state)},
+            lambda t: t.get("/train") == rotated_key and "/val" in t, 30, "the rotated key in the cache's mount")
+    assert any(e["reason"] == "UFSRemounted" and "changed Secret imagenet-s3-keys" in e["message"]
+               for e in d.gw.list(EVENT, d.ns))
+    assert rotated_key not in json.dumps([o for res in (CONFIG_MAP, EVENT, DATASET, ALLUXIO.resource)
+                                          for o in d.gw.list(res, d.ns)])
+    assert d.phase(name) == "Bound"
+    lap("secret rotated")
 
     # Changed mounts: one added, one removed, through Updating, in the cache's own table.
     d.ufs_files({"s3://imagenet/test/part-0": 2 << 20})

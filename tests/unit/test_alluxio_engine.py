@@ -395,6 +395,38 @@ def test_a_failing_mount_never_shows_the_secret(cluster: FakeCluster) -> None:
     assert cluster.dataset()["status"]["phase"] == "Bound"
 
 
+def mount_commands(cluster: FakeCluster) -> list[list[str]]:
+    """``alluxio fs mount PATH UFS`` commands, not the bare ``alluxio fs mount`` that lists them."""
+    return [argv for argv in cluster.commands("mount") if len(argv) > 3]
+
+
+def test_a_rotated_secret_remounts_only_the_mounts_that_read_it(bound: FakeCluster) -> None:
+    state = bound.state_dir("imagenet-master-0")
+    recorded = bound.get(ALLUXIO.resource, NAME)["status"]["mountSecretVersions"]
+    assert set(recorded) == {"s3-keys"}
+    bound.gw.patch(SECRET, NS, "s3-keys", {"data": {"secret": base64.b64encode(b"rotated-Key+43").decode()}})
+    mounts_before = len(mount_commands(bound))
+    bound.settle(passes=2)
+    table = {m["path"]: m for m in standin.mounts(state)}
+    assert table["/train"]["options"]["aws.secretKey"] == "rotated-Key+43"
+    remounted = [argv[-2] for argv in mount_commands(bound)[mounts_before:]]
+    assert remounted == ["/train"]  # /val reads no Secret and stays mounted
+    reasons = [e.message for e in bound.gw.events if e.reason == "UFSRemounted"]
+    assert reasons and "changed Secret s3-keys" in reasons[-1] and "rotated-Key" not in reasons[-1]
+    assert bound.get(ALLUXIO.resource, NAME)["status"]["mountSecretVersions"] != recorded
+    assert bound.dataset()["status"]["phase"] == "Bound"
+    bound.settle(passes=3)
+    assert [argv[-2] for argv in mount_commands(bound)[mounts_before:]] == ["/train"]  # once
+
+
+def test_a_deleted_secret_leaves_the_working_mount_alone(bound: FakeCluster) -> None:
+    mounts_before = len(mount_commands(bound))
+    bound.gw.delete(SECRET, NS, "s3-keys")
+    bound.settle(passes=3)
+    assert len(mount_commands(bound)) == mounts_before
+    assert bound.dataset()["status"]["phase"] == "Bound"
+
+
 def test_a_missing_secret_is_named_with_its_fix(cluster: FakeCluster) -> None:
     cluster.gw.delete(SECRET, NS, "s3-keys")
     cluster.gw.create(dataset_manifest())
