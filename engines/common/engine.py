@@ -510,6 +510,10 @@ class CacheEngine(ImplementBase):
 
         fuse = self._get(DAEMON_SET, self.object_name("fuse")) if self.has_fuse else None
         f_desired, f_ready = _status_int(fuse, "desiredNumberScheduled"), _status_int(fuse, "numberReady")
+        if fuse is not None and rt.status is not None:
+            # The fuse runs where pods use the volume (the CSI plugin labels those nodes), so its
+            # count follows the workload.
+            self._scaled(st, "Fuses", st.desired_fuse_number_scheduled, f_desired, now)
         st.desired_fuse_number_scheduled = f_desired
         st.current_fuse_number_scheduled = _status_int(fuse, "currentNumberScheduled")
         st.fuse_number_ready = f_ready
@@ -554,6 +558,18 @@ class CacheEngine(ImplementBase):
             self._refresh_cache_states(st)
         rt.status = st
         return ready
+
+    def _scaled(self, st: RuntimeStatus, component: str, before: int, after: int, now: str, note: str = "") -> None:
+        """``<component>ScaledOut``/``ScaledIn``, condition and event, when a count moved."""
+        if before == after:
+            return
+        direction = "out" if after > before else "in"
+        scaled = f"{component}Scaled{direction.capitalize()}"
+        message = f"The {component.lower()} are scaled {direction} from {before} to {after}."
+        st.conditions = list(st.conditions or [])
+        set_condition(st.conditions, Condition(type=scaled, status="True", reason=scaled, message=message),
+                      now, stamp="last_probe_time")
+        self.ctx.event("Normal", scaled, f"{self.ref}: {message}{note}")
 
     @staticmethod
     def _initialized(st: RuntimeStatus, type_: str, ok: bool, message: str, now: str) -> None:
@@ -651,15 +667,9 @@ class CacheEngine(ImplementBase):
             return
         self._apply(self.worker_set(after))
         st = self.ctx.runtime.status = self.ctx.runtime.status or RuntimeStatus()
-        st.conditions = list(st.conditions or [])
-        scaled = "WorkersScaledOut" if after > before else "WorkersScaledIn"
-        message = f"The workers are scaled {'out' if after > before else 'in'} from {before} to {after}."
-        set_condition(st.conditions, Condition(type=scaled, status="True", reason=scaled, message=message),
-                      self.now_iso(), stamp="last_probe_time")
-        if after < before:
-            message += (f" The cache held by the {before - after} removed worker(s) is dropped; reads of "
-                        "that data go to the UFS until it is cached again.")
-        self.ctx.event("Normal", scaled, f"{self.ref}: {message}")
+        dropped = (f" The cache held by the {before - after} removed worker(s) is dropped; reads of that data go "
+                   "to the UFS until it is cached again.") if after < before else ""
+        self._scaled(st, "Workers", before, after, self.now_iso(), dropped)
 
     def sync_runtime(self) -> bool:
         """Spec changes (image, properties, resources, env, ...) applied to the live objects in place."""

@@ -44,6 +44,7 @@ from lifecycle.gateway import (
     owner_reference,
 )
 from lifecycle.memory import MemoryGateway
+from lifecycle.naming import fuse_label
 from lifecycle.reconcile import Outcome, Reconciler
 from lifecycle.registry import Registry
 from tests.standin import alluxio as standin_alluxio
@@ -560,6 +561,24 @@ def test_scaling_moves_pods_status_conditions_and_node_labels(bound: FakeCluster
     assert next(c for c in status["conditions"] if c["type"] == "WorkersScaledOut")["status"] == "True"
     assert labelled() == ["node-0", "node-1"]
     assert bound.dataset()["status"]["phase"] == "Bound"
+
+
+def test_fuses_follow_the_nodes_that_use_the_volume_with_scaled_conditions(bound: FakeCluster) -> None:
+    def fuse_condition(kind: str) -> dict[str, Any] | None:
+        status = bound.get(ALLUXIO.resource, NAME)["status"]
+        return next((c for c in status["conditions"] if c["type"] == kind), None)
+
+    assert fuse_condition("FusesScaledOut") is None  # no pod used the volume yet
+    for node in ("node-0", "node-2"):  # what the CSI plugin does when a pod mounts the volume there
+        bound.gw.patch(NODE, None, node, {"metadata": {"labels": {fuse_label(NS, NAME): "true"}}})
+    bound.settle(passes=3)
+    status = bound.get(ALLUXIO.resource, NAME)["status"]
+    assert status["desiredFuseNumberScheduled"] == 2
+    assert (fuse_condition("FusesScaledOut") or {})["message"] == "The fuses are scaled out from 0 to 2."
+    bound.gw.patch(NODE, None, "node-2", {"metadata": {"labels": {fuse_label(NS, NAME): None}}})
+    bound.settle(passes=3)
+    assert (fuse_condition("FusesScaledIn") or {})["message"] == "The fuses are scaled in from 2 to 1."
+    assert bound.event_reasons().count("FusesScaledOut") == 1 and "FusesScaledIn" in bound.event_reasons()
 
 
 def test_spec_changes_roll_out_in_place(bound: FakeCluster) -> None:
