@@ -196,7 +196,13 @@ class ImplementBase:
         return False
 
     def sync_dataset_mounts(self) -> None:
-        return None
+        """An engine without mounts of its own accepts changed mounts as they are. It must be
+        idempotent: it is called again while the Dataset's status lags its spec."""
+        import copy
+
+        ds = self.ctx.dataset
+        if ds is not None and ds.status is not None:
+            ds.status.mounts = copy.deepcopy(ds.spec.mounts or [])
 
     def should_update_ufs(self) -> bool:
         return False

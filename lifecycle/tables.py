@@ -140,10 +140,14 @@ RUNTIME = MachineTable(
 
 @attrs.frozen
 class SyncStep:
-    """One step of Sync. ``rate_limited`` steps run at most once per their interval."""
+    """One step of Sync. ``rate_limited`` steps run at most once per their interval. ``also`` names
+    a check of the template engine that makes the step run even when the engine's ``should`` says
+    no: the lifecycle's own record is behind (e.g. an operator died between the engine's work and
+    the status write that records it)."""
 
     hook: str
     should: str | None = None
+    also: str | None = None
     rate_limited: bool = False
     stop_if_changed: bool = False
 
@@ -157,7 +161,7 @@ SYNC_STEPS = (
     SyncStep("sync_runtime", stop_if_changed=True),
     SyncStep("check_and_update_runtime_status", rate_limited=True),
     SyncStep("update_cache_of_dataset"),
-    SyncStep("sync_dataset_mounts", should="should_sync_dataset_mounts"),
+    SyncStep("sync_dataset_mounts", should="should_sync_dataset_mounts", also="dataset_mounts_behind"),
     SyncStep("update_on_ufs_change", should="should_update_ufs", rate_limited=True),
     SyncStep("sync_schedule_info_to_cache_nodes"),
 )

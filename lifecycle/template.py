@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from lifecycle.api import to_json
 from lifecycle.api.runtime import LifecycleStatus, RuntimeStatus
 from lifecycle.api.validation import InvalidSpec, dataset_errors, runtime_errors
 from lifecycle.contract import EngineContext, Implement
@@ -113,13 +114,21 @@ class TemplateEngine:
         for step in SYNC_STEPS:
             if step.rate_limited and not self.sync_clock.due(uid, step.hook, now, intervals[step.hook]):
                 continue
-            if step.should and not self._call(step.should):
+            if step.should and not self._call(step.should) and not (step.also and getattr(self, step.also)()):
                 continue
             changed = self._call(step.hook)
             if step.rate_limited:
                 self.sync_clock.ran(uid, step.hook, now)
             if step.stop_if_changed and changed:
                 return
+
+    def dataset_mounts_behind(self) -> bool:
+        """The bound Dataset's status still shows other mounts than its spec: its ``Updating`` ends
+        only once ``sync_dataset_mounts`` records them, whatever the engine's own state says."""
+        ds = self.ctx.dataset
+        if ds is None or ds.status is None or ds.status.mounts is None:
+            return False
+        return [to_json(m) for m in ds.status.mounts] != [to_json(m) for m in ds.spec.mounts or []]
 
     def _call(self, hook: str) -> Any:
         try:

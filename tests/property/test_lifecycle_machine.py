@@ -61,6 +61,12 @@ class CrashingGateway(MemoryGateway):
         self._tick()
         return super().patch(res, namespace, name, patch)
 
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        if self.get(self._res_of(obj), meta.get("namespace"), meta["name"]) is not None:
+            self._tick()  # an apply that creates is counted by create
+        return super().apply(obj)
+
     def replace_status(self, obj: dict[str, Any]) -> dict[str, Any]:
         self._tick()
         return super().replace_status(obj)
@@ -340,3 +346,17 @@ PairLifecycle.TestCase.settings = settings(  # max_examples comes from the profi
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestPairLifecycle = PairLifecycle.TestCase
+
+
+def test_a_crash_after_the_engine_applied_changed_mounts_still_ends_updating() -> None:
+    """Found by the machine above: the engine applied the new mounts, the operator died before the
+    status write, and its restart saw nothing left to do for the engine, so Updating never ended."""
+    pair = PairLifecycle()
+    pair.start()
+    pair.create_dataset(mounts=MOUNT_SETS[0])
+    pair.create_runtime(replicas=0)
+    pair.converge()
+    pair.change_mounts(mounts=MOUNT_SETS[1])
+    pair.crash_during_reconcile(writes=1)  # the mount table's apply lands, the status writes do not
+    pair.converge()
+    assert pair.gw.get(DATASET, NS, NAME)["status"]["phase"] == "Bound"

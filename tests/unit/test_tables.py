@@ -59,6 +59,7 @@ def test_runtime_hooks_are_engine_hooks_or_generic() -> None:
             assert name in IMPLEMENT_HOOKS or name in generic, f"{t.trigger} uses unknown hook {name}"
     for step in SYNC_STEPS:
         assert step.hook in IMPLEMENT_HOOKS and (step.should is None or step.should in IMPLEMENT_HOOKS)
+        assert step.also is None or callable(getattr(TemplateEngine, step.also, None)), step.also
 
 
 def test_dataset_hooks_exist() -> None:
