@@ -163,7 +163,8 @@ class ScriptedEngine(ImplementBase):
         return worker is None or worker["spec"].get("replicas") != self.replicas
 
     def setup_workers(self) -> None:
-        self.script.worker_setups.append((self.check_master_ready(), self._ufs_prepared()))
+        # The UFS must have been prepared; mounts that changed since are Sync's to apply once Ready.
+        self.script.worker_setups.append((self.check_master_ready(), self._ufs_record() is not None))
         if self._sts("worker") is None:
             self._make_sts("worker", self.replicas)
         else:
