@@ -84,13 +84,18 @@ class AlluxioEngine(CacheEngine):
     def clean_cache_policy(self) -> CleanCachePolicy:
         return self.spec.effective_clean_cache_policy
 
-    def master_ports(self) -> dict[str, int]:
-        job = {f"job-{k}": v for k, v in (self._component("job_master").ports or {}).items()}
-        return {**MASTER_PORTS, **(self._component("master").ports or {}), **JOB_MASTER_PORTS, **job}
+    def default_ports(self) -> dict[str, dict[str, int]]:
+        return {"master": {**MASTER_PORTS, **JOB_MASTER_PORTS}, "worker": {**WORKER_PORTS, **JOB_WORKER_PORTS}}
 
-    def worker_ports(self) -> dict[str, int]:
-        job = {f"job-{k}": v for k, v in (self._component("job_worker").ports or {}).items()}
-        return {**WORKER_PORTS, **(self._component("worker").ports or {}), **JOB_WORKER_PORTS, **job}
+    def spec_ports(self) -> dict[str, dict[str, int]]:
+        def own(role: str) -> dict[str, int]:
+            job = {f"job-{k}": v for k, v in (self._component(f"job_{role}").ports or {}).items()}
+            return {**(self._component(role).ports or {}), **job}
+
+        return {"master": own("master"), "worker": own("worker")}
+
+    def on_host_network(self, component: str) -> bool:
+        return self._host_network(self._component(component).network_mode)
 
     def _host_network(self, mode: str | None) -> bool:
         return (mode or "HostNetwork") == "HostNetwork"

@@ -24,9 +24,10 @@ from typing import Any, ClassVar
 import attrs
 import yaml
 
-from engines.common import objects, placement, report, ufs
+from engines.common import objects, placement, ports, report, ufs
 from engines.common.metadata import CALCULATING, MetadataSync
 from engines.common.objects import Workload
+from engines.common.ports import Ports
 from engines.common.report import CacheReport
 from engines.common.ufs import ResolvedMount
 from lifecycle.api import from_json, to_json
@@ -128,6 +129,7 @@ class CacheEngine(ImplementBase):
         self.ns, self.name = ctx.namespace, ctx.name
         self._live: dict[tuple[str, str], Obj | None] = {}
         self._mounts_override: list[Mount] | None = None
+        self._ports: Ports | None = None
 
     # == what a subclass provides ==================================================================
 
@@ -155,8 +157,17 @@ class CacheEngine(ImplementBase):
     def clean_cache_policy(self) -> CleanCachePolicy:
         return CleanCachePolicy().with_defaults()
 
-    def master_ports(self) -> dict[str, int]:
+    def default_ports(self) -> Ports:
+        """Port name -> default number, per component that listens ("master", "worker")."""
         raise NotImplementedError
+
+    def spec_ports(self) -> Ports:
+        """The ports the runtime's spec sets itself; they are used as given, never allocated."""
+        return {}
+
+    def on_host_network(self, component: str) -> bool:
+        """Whether the component's pods use the node's network (and so its ports)."""
+        return False
 
     def workload(self, role: str) -> Workload:
         raise NotImplementedError
@@ -344,7 +355,10 @@ class CacheEngine(ImplementBase):
 
     def config_maps(self) -> list[Obj]:
         data = dict(self.config_data())
-        data[self.values_name] = {"data": yaml.safe_dump(self.values(), sort_keys=True)}
+        values = self.values()
+        if self.allocated_ports():
+            values[ports.PORTS_KEY] = self.allocated_ports()
+        data[self.values_name] = {ports.VALUES_KEY: yaml.safe_dump(values, sort_keys=True)}
         return [objects.config_map(name, self.ns, self.object_labels, d, self.owner) for name, d in data.items()]
 
     def services(self) -> list[Obj]:
@@ -378,6 +392,45 @@ class CacheEngine(ImplementBase):
         template = objects.pod_template(wl, selector, {DATASET_ID_LABEL: self.dataset_key})
         return objects.daemon_set(self.object_name("fuse"), self.ns, self.object_labels, selector, template,
                                   self.owner)
+
+    # -- ports ------------------------------------------------------------------------------------
+
+    def ports(self) -> Ports:
+        """Every component's ports: the spec's own, then those recorded for this runtime, then (on
+        the host network only) free ones from the operator's port range (see engines.common.ports)."""
+        if self._ports is None:
+            self._ports = self._resolve_ports()
+        return self._ports
+
+    def master_ports(self) -> dict[str, int]:
+        return self.ports().get("master", {})
+
+    def worker_ports(self) -> dict[str, int]:
+        return self.ports().get("worker", {})
+
+    def allocated_ports(self) -> Ports:
+        """What the values ConfigMap records: the ports this runtime holds on its nodes."""
+        present = {"master": self.has_master, "worker": self.has_workers}
+        return {c: named for c, named in self.ports().items() if present.get(c, True) and self.on_host_network(c)}
+
+    def _resolve_ports(self) -> Ports:
+        defaults, fixed = self.default_ports(), self.spec_ports()
+        present = {"master": self.has_master, "worker": self.has_workers}
+        on_host = [c for c in defaults if present.get(c, True) and self.on_host_network(c)]
+        values_cm = self._get(CONFIG_MAP, self.values_name)
+        held = ports.recorded(values_cm)
+        if held is None and values_cm is not None:
+            held = defaults  # made before ports were allocated: it keeps the ports it runs with
+        held = held or {}
+        kept = {c: {**held.get(c, {}), **fixed.get(c, {})} for c in on_host}
+        if any(set(defaults[c]) - set(kept[c]) for c in on_host):
+            kept = ports.allocate(self.gw, dict([objects.MANAGED_BY]), self.ctx.runtime.metadata.uid or self.ref,
+                                  {c: list(defaults[c]) for c in on_host}, kept, self.port_range, self.ref)
+        return {c: kept[c] if c in kept else {**named, **fixed.get(c, {})} for c, named in defaults.items()}
+
+    @property
+    def port_range(self) -> tuple[int, int]:
+        return ports.parse_range(self.ctx.settings.get("port_range"))
 
     def desired(self, worker_replicas: int) -> list[Obj]:
         """Everything the runtime runs on, in the order it is applied."""
@@ -964,6 +1017,7 @@ class CacheEngine(ImplementBase):
             self._delete(SERVICE, svc["metadata"]["name"])
         for cm in self.gw.list(CONFIG_MAP, self.ns, labels=self.object_labels):
             self._delete(CONFIG_MAP, cm["metadata"]["name"])
+        ports.release(self.ctx.runtime.metadata.uid or self.ref)
 
     def _clean_cache(self) -> None:
         """Free the cache, retried up to maxRetryAttempts times (``ctx.attempts`` counts failed

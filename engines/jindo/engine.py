@@ -97,11 +97,14 @@ class JindoEngine(CacheEngine):
     def clean_cache_policy(self) -> CleanCachePolicy:
         return self.spec.effective_clean_cache_policy
 
-    def master_ports(self) -> dict[str, int]:
-        return {**MASTER_PORTS, **(self._component("master").ports or {})}
+    def default_ports(self) -> dict[str, dict[str, int]]:
+        return {"master": dict(MASTER_PORTS), "worker": dict(WORKER_PORTS)}
 
-    def worker_ports(self) -> dict[str, int]:
-        return {**WORKER_PORTS, **(self._component("worker").ports or {})}
+    def spec_ports(self) -> dict[str, dict[str, int]]:
+        return {role: dict(self._component(role).ports or {}) for role in ("master", "worker")}
+
+    def on_host_network(self, component: str) -> bool:
+        return self.host_network
 
     @property
     def host_network(self) -> bool:

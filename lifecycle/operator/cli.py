@@ -27,8 +27,17 @@ def _settings(args: argparse.Namespace) -> Settings:
         lease_namespace=args.lease_namespace, lease_name=args.lease_name, lease_seconds=args.lease_seconds,
         renew_deadline=min(args.lease_seconds * 2 / 3, args.lease_seconds - 1),
         retry_period=max(0.5, args.lease_seconds / 7.5), stall_seconds=args.stall_seconds,
-        rollout_deadline=args.rollout_deadline,
+        rollout_deadline=args.rollout_deadline, port_range=args.port_range,
         **({"identity": args.identity} if args.identity else {}))
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    from engines.common.ports import parse_range
+
+    try:
+        return parse_range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_operator_flags(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +62,8 @@ def add_operator_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rollout-deadline", type=float, default=float(_env("ROLLOUT_DEADLINE", 600)),
                         help="seconds a rollout of a changed runtime spec may keep a component unready before "
                              "the Dataset counts as Failed (default 600)")
+    parser.add_argument("--port-range", type=_port_range, default=_port_range(_env("PORT_RANGE", "20000-26000")),
+                        help="host ports given to runtimes on the host network, FIRST-LAST (default 20000-26000)")
     parser.add_argument("--log-format", choices=("json", "text"), default=_env("LOG_FORMAT", "json"))
 
 

@@ -50,6 +50,7 @@ class Settings:
     stall_seconds: float = 120.0  # a watch silent (no event, no bookmark) this long is restarted
     sync_intervals: dict[str, float] = attrs.field(factory=dict)
     rollout_deadline: float = 600.0  # a changed spec's rollout may keep a component unready this long
+    port_range: tuple[int, int] = (20000, 26000)  # host ports for runtimes on the host network
 
 
 CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE)
@@ -100,7 +101,8 @@ class Operator:
         self.reconciler = Reconciler(
             self.gateway, self.registry, settings={"resync": settings.resync_seconds,
                                                    "sync_intervals": settings.sync_intervals,
-                                                   "rollout_deadline": settings.rollout_deadline},
+                                                   "rollout_deadline": settings.rollout_deadline,
+                                                   "port_range": settings.port_range},
             on_move=lambda m: self.metrics.transitions.labels(m.machine, m.source, m.dest).inc())
         self.elector = LeaderElector(self.kube, settings.lease_namespace, settings.lease_name, settings.identity,
                                      lease_seconds=settings.lease_seconds, renew_deadline=settings.renew_deadline,

@@ -240,6 +240,12 @@ class Driver:
         return sum(self.gw.writes.values())
 
 
+def allocated_ports(d: Driver, values_config_map: str) -> dict[str, dict[str, int]]:
+    held: dict[str, dict[str, int]] = yaml.safe_load(d.must(CONFIG_MAP, values_config_map)["data"]["data"])[
+        "allocatedPorts"]
+    return held
+
+
 def sample(file: str) -> list[Obj]:
     return [d for d in yaml.safe_load_all((SAMPLES / file).read_text()) if d]
 
@@ -327,7 +333,9 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
     row = d.until(name, lambda: d.table()[name], lambda r: r["Ufs Total Size"] == "9.00MiB", 30, "ufsTotal")
     assert (row["Cached"], row["Cache Capacity"], row["Cached Percentage"], row["Phase"]) == (
         "0.00B", "2.00GiB", "0.0%", "Bound")
-    assert row["HCFS URL"] == f"alluxio://imagenet-master-0.{d.ns}:19998" and row["TOTAL FILES"] == "3"
+    rpc = allocated_ports(d, "imagenet-alluxio-values")["master"]["rpc"]
+    assert 20000 <= rpc <= 26000  # on the host network, from the operator's port range
+    assert row["HCFS URL"] == f"alluxio://imagenet-master-0.{d.ns}:{rpc}" and row["TOTAL FILES"] == "3"
     assert ufs_total == 9 << 20
     pv = d.must(PV, f"{d.ns}-imagenet", namespaced=False)
     assert pv["spec"]["csi"]["driver"] == "fuse.csi.fluid.io"
@@ -506,7 +514,7 @@ def test_jindo_pair_binds_and_leaves_nothing(driver: Driver) -> None:
         d.must(CONFIG_MAP, cm)
     row = d.until(name, lambda: d.table()[name], lambda r: r["TOTAL FILES"] == "3", 30, "the file count")
     assert (row["Cached"], row["Cache Capacity"], row["Phase"]) == ("0.00B", "2.00GiB", "Bound")
-    assert row["HCFS URL"] == f"jindo://logs-jindofs-master-0.{d.ns}:8101"
+    assert row["HCFS URL"] == f"jindo://logs-jindofs-master-0.{d.ns}:8101"  # ContainerNetwork: the default port
     attributes = d.must(PV, f"{d.ns}-logs", namespaced=False)["spec"]["csi"]["volumeAttributes"]
     assert attributes["fluid_path"] == f"/runtime-mnt/jindo/{d.ns}/logs/jindofs-fuse"
     assert attributes["mount_type"] == "fuse.jindofs-fuse"
@@ -536,6 +544,50 @@ def test_jindo_fuse_only_follows_its_fuse_and_leaves_nothing(driver: Driver) -> 
             lambda n: n == 1, 30, "the fuse pod ready and counted")
     assert d.phase(name) == "Bound"
     d.delete_pair(name, JINDO.resource)
+
+
+# -- two runtimes on the host network ---------------------------------------------------------------
+
+
+def test_two_host_network_runtimes_share_every_node_on_ports_of_their_own(driver: Driver) -> None:
+    """On the host network a pod's ports are the node's: with the same ports the scheduler would put
+    the second runtime's workers nowhere. Each runtime gets its own ports, so both fill all nodes."""
+    d, names = driver, ("east", "west")
+    d.ufs_files({f"s3://{d.ns}/data/part-0": 1024})
+    for name in names:
+        d.apply_manifests([
+            {"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset", "metadata": {"name": name},
+             "spec": {"mounts": [{"mountPoint": f"s3://{d.ns}/data", "name": "data"}], "placement": "Shared"}},
+            fast_start({"apiVersion": "data.fluid.io/v1alpha1", "kind": "AlluxioRuntime", "metadata": {"name": name},
+                        "spec": {"replicas": NODES, "tieredstore": {"levels": [
+                            {"mediumtype": "MEM", "path": "/dev/shm", "quota": "1Gi"}]}}})])
+
+    def ready_workers() -> dict[str, int | None]:
+        for name in names:
+            d.reconcile(name)
+        return {n: (d.must(ALLUXIO.resource, n).get("status") or {}).get("workerNumberReady") for n in names}
+
+    eventually(ready_workers, lambda seen: seen == dict.fromkeys(names, NODES), 120,
+               f"{NODES} ready workers for each runtime")
+    host_ports = {}
+    for name in names:
+        assert d.phase(name) == "Bound"
+        pods = [p for p in d.gw.list(POD, d.ns) if p["metadata"]["name"].startswith(f"{name}-")]
+        assert pods and all(p["spec"].get("hostNetwork") for p in pods)
+        host_ports[name] = {port["hostPort"] for p in pods for c in p["spec"]["containers"]
+                            for port in c.get("ports") or []}
+    assert host_ports["east"] and host_ports["west"] and not host_ports["east"] & host_ports["west"]
+    assert all(20000 <= n <= 26000 for n in host_ports["east"] | host_ports["west"])
+    for name in names:
+        d.gw.delete(DATASET, d.ns, name)
+
+    def left() -> list[str]:
+        for name in names:
+            d.reconcile(name)
+        d.reap()
+        return d.leftovers(names[0]) + d.leftovers(names[1])
+
+    eventually(left, lambda found: not found, 90, "nothing left of either pair")
 
 
 # -- deletion in every lifecycle state --------------------------------------------------------------

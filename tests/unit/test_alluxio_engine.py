@@ -331,7 +331,8 @@ def test_the_volume_and_the_dataset_status_follow_the_reference(bound: FakeClust
         "runtime_namespace": NS, "runtime_name": NAME, "mount_pod_node_selector_key": "fluid.io/f-team-imagenet"}
     assert bound.get(PVC, NAME)["spec"]["volumeName"] == "team-imagenet"
     status = bound.dataset()["status"]
-    assert status["hcfs"]["endpoint"] == "alluxio://imagenet-master-0.team:19998"
+    # On the host network (the default) the ports come from the operator's range: rpc is the first.
+    assert status["hcfs"]["endpoint"] == "alluxio://imagenet-master-0.team:20000"
     assert status["runtimes"] == [{"name": NAME, "namespace": NS, "category": "Accelerate", "type": "alluxio",
                                    "masterReplicas": 1}]
     assert status["ufsTotal"] == "9.77KiB" and status["fileNum"] == "3"
@@ -780,6 +781,6 @@ def test_high_availability_masters_get_a_service_each_and_an_embedded_journal(cl
     assert [s["metadata"]["name"] for s in cluster.gw.list(SERVICE, NS)] == [
         "imagenet-master-0", "imagenet-master-1", "imagenet-master-2"]
     site = cluster.get(CONFIG_MAP, "imagenet-config")["data"]["alluxio-site.properties"]
-    assert "alluxio.master.embedded.journal.addresses=imagenet-master-0.team:19200,imagenet-master-1.team:19200," \
-        "imagenet-master-2.team:19200" in site
+    assert "alluxio.master.embedded.journal.addresses=imagenet-master-0.team:20002,imagenet-master-1.team:20002," \
+        "imagenet-master-2.team:20002" in site  # the third port of the range: rpc, web, embedded
     assert cluster.dataset()["status"]["runtimes"][0]["masterReplicas"] == 3

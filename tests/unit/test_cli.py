@@ -64,5 +64,18 @@ def test_operator_flags_and_environment_reach_the_reconciler_settings(monkeypatc
     parser = argparse.ArgumentParser()
     add_operator_flags(parser)
     assert _settings(parser.parse_args([])).rollout_deadline == 900.0
-    settings = _settings(parser.parse_args(["--rollout-deadline", "120", "--workers", "2"]))
-    assert (settings.rollout_deadline, settings.workers) == (120.0, 2)
+    flags = ["--rollout-deadline", "120", "--workers", "2", "--port-range", "30000-30100"]
+    settings = _settings(parser.parse_args(flags))
+    assert (settings.rollout_deadline, settings.workers, settings.port_range) == (120.0, 2, (30000, 30100))
+
+
+def test_a_bad_port_range_flag_is_refused_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from lifecycle.operator.cli import add_operator_flags
+
+    parser = argparse.ArgumentParser()
+    add_operator_flags(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--port-range", "26000-20000"])
+    assert "'26000-20000' is not FIRST-LAST within 1-65535, e.g. 20000-26000" in capsys.readouterr().err

@@ -64,14 +64,14 @@ def test_setup_creates_jindo_names_and_configuration(cluster: FakeCluster) -> No
     assert worker["metadata"]["labels"]["fluid.io/dataset"] == "team-hadoop"
     assert [c["name"] for c in worker["spec"]["containers"]] == ["jindofs-worker"]
     client = cluster.get(CONFIG_MAP, "hadoop-jindofs-client-config")["data"]["jindocache-client.cfg"]
-    assert "fs.jindocache.namespace.rpc.address = hadoop-jindofs-master-0.team:8101" in client
+    assert "fs.jindocache.namespace.rpc.address = hadoop-jindofs-master-0.team:20000" in client
     server = cluster.get(CONFIG_MAP, "hadoop-jindofs-config")["data"]["jindocache.cfg"]
     assert "storage.ram.cache.size = 1073741824" in server
     pv = cluster.get(PV, "team-hadoop", None)["spec"]["csi"]["volumeAttributes"]
     assert pv["fluid_path"] == "/runtime-mnt/jindo/team/hadoop/jindofs-fuse"
     assert pv["mount_type"] == "fuse.jindofs-fuse"
     ds = cluster.dataset(NAME)["status"]
-    assert ds["hcfs"]["endpoint"] == "jindo://hadoop-jindofs-master-0.team:8101"
+    assert ds["hcfs"]["endpoint"] == "jindo://hadoop-jindofs-master-0.team:20000"
     assert ds["runtimes"][0]["type"] == "jindo"
 
 

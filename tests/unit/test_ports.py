@@ -1,0 +1,119 @@
+"""Runtimes on the host network get ports of their own, recorded in the cluster, never in memory."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from engines.alluxio.kind import KIND_SPEC as ALLUXIO
+from engines.common import ports
+from lifecycle.gateway import CONFIG_MAP, STATEFUL_SET
+from lifecycle.reconcile import Reconciler
+from tests.unit.test_alluxio_engine import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
+
+ALLUXIO_PORT_NAMES = 11  # master rpc, web, embedded and three job ports; worker rpc, web and three job ports
+
+
+def pair(cluster: FakeCluster, name: str = NAME, **spec: Any) -> dict[str, dict[str, int]]:
+    """Create a Dataset and AlluxioRuntime, settle them, and return the ports they run with."""
+    cluster.gw.create(dataset_manifest(name))
+    cluster.gw.create(alluxio_manifest(name, **spec))
+    cluster.settle(name)
+    return running_ports(cluster, name)
+
+
+def running_ports(cluster: FakeCluster, name: str) -> dict[str, dict[str, int]]:
+    out = {}
+    for role in ("master", "worker"):
+        sts = cluster.get(STATEFUL_SET, f"{name}-{role}")
+        out[role] = {p["name"]: p["containerPort"] for c in sts["spec"]["template"]["spec"]["containers"]
+                     for p in c.get("ports") or []}
+    return out
+
+
+def numbers(held: dict[str, dict[str, int]]) -> set[int]:
+    return {n for named in held.values() for n in named.values()}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> FakeCluster:
+    made = FakeCluster(tmp_path)
+    seed(made)
+    return made
+
+
+def test_two_runtimes_on_the_host_network_get_disjoint_ports_from_the_range(cluster: FakeCluster) -> None:
+    first, second = pair(cluster), pair(cluster, "second")
+    assert cluster.dataset()["status"]["phase"] == "Bound"
+    assert len(numbers(first)) == len(numbers(second)) == ALLUXIO_PORT_NAMES
+    assert not numbers(first) & numbers(second)
+    assert numbers(first) | numbers(second) <= set(range(20000, 26001))
+    recorded = yaml.safe_load(cluster.get(CONFIG_MAP, "second-alluxio-values")["data"]["data"])
+    assert numbers(recorded[ports.PORTS_KEY]) == numbers(second)
+    site = cluster.get(CONFIG_MAP, "second-config")["data"]["alluxio-site.properties"]
+    assert f"alluxio.master.rpc.port={second['master']['rpc']}" in site
+
+
+def test_ports_stay_the_same_across_passes_and_operator_restarts(cluster: FakeCluster) -> None:
+    before = pair(cluster)
+    cluster.reconciler = Reconciler(cluster.gw, cluster.reconciler.registry, now=cluster.now,
+                                    settings=cluster.reconciler.settings)
+    ports._reserved.clear()  # a new process: nothing in memory
+    cluster.settle(passes=4)
+    assert running_ports(cluster, NAME) == before
+    assert "RuntimeUpdated" not in [e.reason for e in cluster.gw.events]
+
+
+def test_ports_the_spec_sets_are_used_as_given_and_kept_from_others(cluster: FakeCluster) -> None:
+    own = pair(cluster, master={"ports": {"rpc": 20000, "web": 20001}})
+    assert own["master"]["rpc"] == 20000 and own["master"]["web"] == 20001
+    other = pair(cluster, "second")
+    assert not numbers(own) & numbers(other)
+
+
+def test_container_network_runtimes_keep_the_default_ports(cluster: FakeCluster) -> None:
+    held = pair(cluster, master={"networkMode": "ContainerNetwork"}, worker={"networkMode": "ContainerNetwork"})
+    assert held["master"]["rpc"] == 19998 and held["worker"]["rpc"] == 29999
+    recorded = yaml.safe_load(cluster.get(CONFIG_MAP, f"{NAME}-alluxio-values")["data"]["data"])
+    assert ports.PORTS_KEY not in recorded  # holds nothing on the nodes, so nothing to keep from others
+
+
+def test_a_runtime_made_before_port_allocation_keeps_its_ports(cluster: FakeCluster) -> None:
+    pair(cluster)
+    values = cluster.get(CONFIG_MAP, f"{NAME}-alluxio-values")
+    old = yaml.safe_load(values["data"]["data"])
+    del old[ports.PORTS_KEY]
+    cluster.gw.patch(CONFIG_MAP, NS, values["metadata"]["name"], {"data": {"data": yaml.safe_dump(old)}})
+    cluster.settle(passes=3)
+    assert running_ports(cluster, NAME)["master"]["rpc"] == 19998  # the defaults it ran with before
+
+
+def test_an_exhausted_range_is_a_clear_failure_naming_the_fix(cluster: FakeCluster) -> None:
+    cluster.reconciler.settings["port_range"] = "20000-20005"
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest())
+    outcome = cluster.settle(passes=3)
+    assert outcome.failure is not None
+    assert "AlluxioRuntime team/imagenet: no free host port left in 20000-20005" in outcome.failure
+    assert "widen the operator's --port-range" in outcome.failure
+    assert cluster.get(ALLUXIO.resource, NAME)["status"]["lifecycle"]["state"] == "SettingUpMaster"
+
+
+def test_shutdown_gives_the_ports_back(cluster: FakeCluster) -> None:
+    first = pair(cluster)
+    cluster.gw.delete(ALLUXIO.resource, NS, NAME)
+    cluster.settle(passes=6)
+    assert cluster.gw.get(ALLUXIO.resource, NS, NAME) is None
+    again = pair(cluster, "second")
+    assert numbers(again) == numbers(first)
+
+
+@pytest.mark.parametrize("text", ["20000", "b-c", "26000-20000", "0-10", "1-70000"])
+def test_a_bad_port_range_is_refused_with_an_example(text: str) -> None:
+    with pytest.raises(ValueError, match=re.escape("is not FIRST-LAST within 1-65535, e.g. 20000-26000")):
+        ports.parse_range(text)
+    assert ports.parse_range("20000-26000") == (20000, 26000)
