@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from lifecycle.events import EventCounts
 from lifecycle.gateway import (
     ApiError,
     Argv,
@@ -74,6 +75,7 @@ class KubeGateway(KnownResources):
         self.component = component
         self._lock = threading.Lock()
         self.requests = 0
+        self.event_counts = EventCounts()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -193,27 +195,42 @@ class KubeGateway(KnownResources):
         return ExecResult(result.stdout, result.stderr, result.returncode)
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        """Record an event; a repeat is counted on the first one (see lifecycle.events)."""
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or "default"
+        message = message[:1024]
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{meta.get('name', 'object')}.{secrets.token_hex(8)}", "namespace": namespace},
-            "involvedObject": {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
-                               "name": meta.get("name"), "namespace": meta.get("namespace"),
-                               "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},
-            "reason": reason,
-            "message": message[:1024],
-            "type": type_,
-            "source": {"component": self.component},
-            "reportingComponent": self.component,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        key = (namespace, str(meta.get("uid") or meta.get("name")), type_, reason, message)
+        events = f"/api/v1/namespaces/{quote(namespace)}/events"
         try:
-            self.request("POST", f"/api/v1/namespaces/{quote(namespace)}/events", body=event)
+            repeat = self.event_counts.repeat_of(key)
+            if repeat is not None:
+                first, count = repeat
+                try:
+                    self.request("PATCH", f"{events}/{quote(first)}", body={"count": count + 1, "lastTimestamp": now},
+                                 content_type="application/merge-patch+json")
+                    self.event_counts.recorded(key, first, count + 1)
+                    return
+                except NotFound:
+                    self.event_counts.forget(key)  # expired or deleted: start a new one
+            name = f"{meta.get('name', 'object')}.{secrets.token_hex(8)}"
+            self.request("POST", events, body={
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace},
+                "involvedObject": {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+                                   "name": meta.get("name"), "namespace": meta.get("namespace"),
+                                   "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},
+                "reason": reason,
+                "message": message,
+                "type": type_,
+                "source": {"component": self.component},
+                "reportingComponent": self.component,
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            })
+            self.event_counts.recorded(key, name, 1)
         except ApiError as exc:  # an event is best effort: never fail a reconcile over it
             log.warning("could not record event %s on %s/%s: %s", reason, namespace, meta.get("name"), exc)
 

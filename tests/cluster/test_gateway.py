@@ -6,7 +6,7 @@ import threading
 
 from kubernetes import client
 
-from lifecycle.gateway import NAMESPACE, POD
+from lifecycle.gateway import EVENT, NAMESPACE, POD
 from lifecycle.kube import KubeGateway
 from tests.cluster import IMMEDIATE_START, eventually
 
@@ -46,3 +46,19 @@ def test_execs_and_reads_from_many_threads_do_not_disturb_each_other(kube: clien
         t.join(120)
     assert errors == []
     assert len(outputs) == 20 and all(out.startswith("run ") for out in outputs)
+
+
+def test_a_repeated_event_is_counted_on_one_object(kube: client.ApiClient, namespace: str) -> None:
+    gw = KubeGateway(kube)
+    involved = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "subject", "namespace": namespace,
+                                                                       "uid": "0000-subject"}}
+    for _ in range(3):
+        gw.event(involved, "Warning", "ErrorValidateSpecFields", "spec.replicas: must be at least 0")
+    gw.event(involved, "Warning", "ErrorValidateSpecFields", "spec.replicas: must be a number")
+    events = sorted(gw.list(EVENT, namespace), key=lambda e: e["count"])
+    assert [(e["message"], e["count"]) for e in events] == [
+        ("spec.replicas: must be a number", 1), ("spec.replicas: must be at least 0", 3)]
+    # An Event that expired (or was deleted) is made again rather than lost.
+    gw.delete(EVENT, namespace, events[1]["metadata"]["name"])
+    gw.event(involved, "Warning", "ErrorValidateSpecFields", "spec.replicas: must be at least 0")
+    assert sorted(e["count"] for e in gw.list(EVENT, namespace)) == [1, 1]
