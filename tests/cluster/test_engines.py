@@ -546,6 +546,55 @@ def test_jindo_fuse_only_follows_its_fuse_and_leaves_nothing(driver: Driver) -> 
     d.delete_pair(name, JINDO.resource)
 
 
+# -- local:// and pvc:// mounts ---------------------------------------------------------------------
+
+
+def test_local_and_pvc_mounts_reach_the_cache_pods_as_volumes(driver: Driver) -> None:
+    """Native mounts are not mounted by a cache command: the pods get them as volumes below the
+    root UFS, so the scheduler must find the claim bound and the pods must carry both volumes."""
+    d, name, pv = driver, "native", f"{driver.ns}-native-source"
+    d.ufs_files({f"s3://{d.ns}/data/part-0": 1024})
+    d.gw.create({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+                 "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadOnlyMany"], "storageClassName": "",
+                          "hostPath": {"path": "/srv/images"},
+                          "claimRef": {"namespace": d.ns, "name": "images-claim"}}})
+    d.gw.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                 "metadata": {"name": "images-claim", "namespace": d.ns},
+                 "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": pv,
+                          "resources": {"requests": {"storage": "1Gi"}}}})
+    try:
+        d.apply_manifests([
+            {"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset", "metadata": {"name": name},
+             "spec": {"mounts": [{"mountPoint": f"s3://{d.ns}/data", "name": "data"},
+                                 {"mountPoint": "local:///srv/local-data", "name": "local"},
+                                 {"mountPoint": "pvc://images-claim/2024", "name": "images", "readOnly": True}]}},
+            fast_start({"apiVersion": "data.fluid.io/v1alpha1", "kind": "AlluxioRuntime", "metadata": {"name": name},
+                        "spec": {"replicas": 1, "tieredstore": {"levels": [
+                            {"mediumtype": "MEM", "path": "/dev/shm", "quota": "1Gi"}]}}})])
+        d.until(name, lambda: d.phase(name), lambda p: p == "Bound", 90, "Dataset Bound")
+        for pod_name in ("native-master-0", "native-worker-0"):
+            pod = d.must(POD, pod_name)
+            assert pod["status"]["phase"] == "Running", pod_name
+            volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+            assert volumes["native-1"]["hostPath"]["path"] == "/srv/local-data"
+            assert volumes["native-2"]["persistentVolumeClaim"]["claimName"] == "images-claim"
+            mounts = {m["mountPath"]: m for c in pod["spec"]["containers"] for m in c.get("volumeMounts") or []}
+            images = mounts["/underFSStorage/images"]
+            assert images["subPath"] == "2024" and images["readOnly"]
+            assert "/underFSStorage/local" in mounts
+        assert sorted(m["path"] for m in standin.mounts(d.state_dir("native-master-0"))) == ["/data"]
+        assert [m["name"] for m in d.must(DATASET, name)["status"]["mounts"]] == ["data", "local", "images"]
+        d.gw.delete(DATASET, d.ns, name)
+        d.until(name, lambda: (d.get(DATASET, name), d.get(ALLUXIO.resource, name)),
+                lambda seen: seen == (None, None), 60, "the pair gone")
+        eventually(lambda: [x for x in d.leftovers(name) if "images-claim" not in x], lambda left: not left, 60,
+                   "nothing of the pair left (the user's own claim stays)")
+        assert d.get(PVC, "images-claim") is not None
+    finally:
+        d.gw.delete(PVC, d.ns, "images-claim")
+        d.gw.delete(PV, None, pv)
+
+
 # -- two runtimes on the host network ---------------------------------------------------------------
 
 

@@ -429,6 +429,30 @@ def test_a_deleted_secret_leaves_the_working_mount_alone(bound: FakeCluster) -> 
     assert bound.dataset()["status"]["phase"] == "Bound"
 
 
+def test_local_and_pvc_mounts_are_pod_volumes_below_the_root_ufs_not_cache_mounts(cluster: FakeCluster) -> None:
+    s3 = dataset_manifest()["spec"]["mounts"][:1]
+    cluster.gw.create(dataset_manifest(mounts=[
+        *s3, {"mountPoint": "local:///mnt/datasets/local", "name": "local"},
+        {"mountPoint": "pvc://team-claim/images/2024", "name": "images", "readOnly": True}]))
+    cluster.gw.create(alluxio_manifest())
+    cluster.settle()
+    assert cluster.dataset()["status"]["phase"] == "Bound"
+    assert [m["name"] for m in cluster.dataset()["status"]["mounts"]] == ["train", "local", "images"]
+    for sts in ("imagenet-master", "imagenet-worker", "imagenet-fuse"):
+        kind = DAEMON_SET if sts.endswith("fuse") else STATEFUL_SET
+        pod = cluster.get(kind, sts)["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["native-1"]["hostPath"] == {"path": "/mnt/datasets/local", "type": "Directory"}, sts
+        assert volumes["native-2"]["persistentVolumeClaim"] == {"claimName": "team-claim"}, sts
+        mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts["native-1"] == {"name": "native-1", "mountPath": "/underFSStorage/local"}, sts
+        assert mounts["native-2"] == {"name": "native-2", "mountPath": "/underFSStorage/images",
+                                      "subPath": "images/2024", "readOnly": True}, sts
+    # The cache sees them through its root UFS: only the s3 mount is mounted by command.
+    assert sorted(m["path"] for m in standin.mounts(cluster.state_dir("imagenet-master-0"))) == ["/train"]
+    assert [argv[-1] for argv in mount_commands(cluster)] == ["s3://imagenet/train"]
+
+
 def test_a_missing_secret_is_named_with_its_fix(cluster: FakeCluster) -> None:
     cluster.gw.delete(SECRET, NS, "s3-keys")
     cluster.gw.create(dataset_manifest())
