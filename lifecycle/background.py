@@ -64,6 +64,19 @@ class Background:
         with self._lock:
             return self._finished.get(key)
 
+    def forget(self, matches: Callable[[Hashable], bool]) -> None:
+        """Drop the jobs and finish times of keys ``matches`` accepts (their owner is gone)."""
+        with self._lock:
+            for key in [k for k in self._jobs if matches(k)]:
+                self._jobs.pop(key).future.cancel()
+            for key in [k for k in self._finished if matches(k)]:
+                del self._finished[key]
+
+    def remembered(self) -> set[Hashable]:
+        """Every key this runner remembers: running jobs and finish times."""
+        with self._lock:
+            return set(self._jobs) | set(self._finished)
+
     def drain(self, timeout: float | None = None) -> None:
         """Wait until every running job has finished (for tests and orderly shutdown)."""
         with self._lock:

@@ -1018,6 +1018,7 @@ class CacheEngine(ImplementBase):
         for cm in self.gw.list(CONFIG_MAP, self.ns, labels=self.object_labels):
             self._delete(CONFIG_MAP, cm["metadata"]["name"])
         ports.release(self.ctx.runtime.metadata.uid or self.ref)
+        MetadataSync(self).forget()
 
     def _clean_cache(self) -> None:
         """Free the cache, retried up to maxRetryAttempts times (``ctx.attempts`` counts failed

@@ -46,10 +46,17 @@ class MetadataSync:
         return (ds is not None and ds.status is not None and bool(ds.status.runtimes) and e.has_master
                 and e.auto_sync and e.master_running())
 
-    def key(self) -> tuple[str, str, int, str]:
-        ds, st = self.ctx.dataset, self.ctx.runtime.status
+    def key(self) -> tuple[str, str, str, int, str]:
+        """The runtime first (so its shutdown can forget its jobs), then what makes a sync stale."""
+        ds, rt = self.ctx.dataset, self.ctx.runtime
         assert ds is not None
-        return ("metadata", ds.metadata.uid or "", ds.metadata.generation or 0, (st.mount_time if st else "") or "")
+        return ("metadata", rt.metadata.uid or "", ds.metadata.uid or "", ds.metadata.generation or 0,
+                (rt.status.mount_time if rt.status else "") or "")
+
+    def forget(self) -> None:
+        """The runtime is shutting down: its running or finished syncs are of no use any more."""
+        uid = self.ctx.runtime.metadata.uid or ""
+        self.ctx.background.forget(lambda other: isinstance(other, tuple) and other[:2] == ("metadata", uid))
 
     def tick(self) -> None:
         """Start, follow or collect the sync of this pass's Dataset; called by every Sync."""
@@ -91,7 +98,7 @@ class MetadataSync:
 
     # -- the three moments ----------------------------------------------------------------------
 
-    def _start(self, key: tuple[str, str, int, str], load: bool) -> None:
+    def _start(self, key: tuple[str, str, str, int, str], load: bool) -> None:
         ds = self.ctx.dataset
         assert ds is not None and ds.status is not None
         paths = [m.effective_path for m in self.engine.ufs_mount_list()]
@@ -114,7 +121,7 @@ class MetadataSync:
         self._set("False", SYNCING, f"loading the metadata of {mounts} mounts: running for {elapsed}s" if elapsed
                   else f"loading the metadata of {mounts} mounts: started")
 
-    def _collect(self, key: tuple[str, str, int, str]) -> None:
+    def _collect(self, key: tuple[str, str, str, int, str]) -> None:
         from engines.common.engine import CacheCommandError
         from engines.common.report import format_bytes, with_cached_percentage
 

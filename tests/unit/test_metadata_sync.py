@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import engines.alluxio
+from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.gateway import ExecResult
 from lifecycle.reconcile import Reconciler
 from lifecycle.registry import Registry
@@ -131,3 +132,18 @@ def test_synced_counts_are_refreshed_once_per_interval_not_on_every_pass(tmp_pat
     cluster.time += timedelta(seconds=300)
     cluster.settle(passes=6)  # the refresh finds the same counts: the condition does not move
     assert len(cluster.commands("count")) == counts + 1, "one refresh per interval"
+
+
+def test_a_deleted_runtime_leaves_nothing_behind_in_the_background_runner(tmp_path: Path) -> None:
+    cluster = FakeCluster(tmp_path)
+    seed(cluster)
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest())
+    cluster.settle()
+    uid = cluster.get(ALLUXIO.resource, NAME)["metadata"]["uid"]
+    background = cluster.reconciler.background
+    assert any(key[1] == uid for key in background.remembered()), "the sync's finish time is remembered for pacing"
+    cluster.gw.delete(ALLUXIO.resource, NS, NAME)
+    cluster.settle(passes=6)
+    assert cluster.gw.get(ALLUXIO.resource, NS, NAME) is None
+    assert not [key for key in background.remembered() if key[1] == uid]
