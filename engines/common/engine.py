@@ -359,7 +359,9 @@ class CacheEngine(ImplementBase):
         if self.allocated_ports():
             values[ports.PORTS_KEY] = self.allocated_ports()
         data[self.values_name] = {ports.VALUES_KEY: yaml.safe_dump(values, sort_keys=True)}
-        return [objects.config_map(name, self.ns, self.object_labels, d, self.owner) for name, d in data.items()]
+        held = {ports.HOLDS_PORTS_LABEL: "true"} if ports.PORTS_KEY in values else {}
+        return [objects.config_map(name, self.ns, {**self.object_labels, **(held if name == self.values_name else {})},
+                                   d, self.owner) for name, d in data.items()]
 
     def services(self) -> list[Obj]:
         selector = self.selector("master")
@@ -424,7 +426,7 @@ class CacheEngine(ImplementBase):
         held = held or {}
         kept = {c: {**held.get(c, {}), **fixed.get(c, {})} for c in on_host}
         if any(set(defaults[c]) - set(kept[c]) for c in on_host):
-            kept = ports.allocate(self.gw, dict([objects.MANAGED_BY]), self.ctx.runtime.metadata.uid or self.ref,
+            kept = ports.allocate(self.gw, self.ctx.runtime.metadata.uid or self.ref,
                                   {c: list(defaults[c]) for c in on_host}, kept, self.port_range, self.ref)
         return {c: kept[c] if c in kept else {**named, **fixed.get(c, {})} for c, named in defaults.items()}
 

@@ -19,9 +19,13 @@ from collections.abc import Iterable, Mapping
 
 import yaml
 
+from engines.common.objects import MANAGED_BY
 from lifecycle.gateway import CONFIG_MAP, Gateway, Obj
 
 DEFAULT_RANGE = (20000, 26000)
+# On the values ConfigMaps that record ports, so allocation lists only those (one list per new
+# runtime, of the runtimes on the host network).
+HOLDS_PORTS_LABEL = "data.fluid.io/holds-host-ports"
 VALUES_KEY = "data"  # the key of the values ConfigMap that holds the rendered values
 PORTS_KEY = "allocatedPorts"
 
@@ -70,10 +74,10 @@ def _numbers(ports: Mapping[str, Mapping[str, int]]) -> set[int]:
     return {n for named in ports.values() for n in named.values()}
 
 
-def in_use(gateway: Gateway, labels: Mapping[str, str], exclude_uid: str) -> set[int]:
+def in_use(gateway: Gateway, exclude_uid: str) -> set[int]:
     """Host ports held by every other runtime: recorded in their values ConfigMaps, or just chosen."""
     used: set[int] = set()
-    for cm in gateway.list(CONFIG_MAP, None, labels=dict(labels)):
+    for cm in gateway.list(CONFIG_MAP, None, labels={MANAGED_BY[0]: MANAGED_BY[1], HOLDS_PORTS_LABEL: "true"}):
         owners = {r.get("uid") for r in cm["metadata"].get("ownerReferences") or []}
         if exclude_uid in owners:
             continue
@@ -84,12 +88,12 @@ def in_use(gateway: Gateway, labels: Mapping[str, str], exclude_uid: str) -> set
     return used
 
 
-def allocate(gateway: Gateway, labels: Mapping[str, str], uid: str, wanted: Mapping[str, Iterable[str]],
-             fixed: Ports, port_range: tuple[int, int], who: str) -> Ports:
+def allocate(gateway: Gateway, uid: str, wanted: Mapping[str, Iterable[str]], fixed: Ports,
+             port_range: tuple[int, int], who: str) -> Ports:
     """Ports for every name in ``wanted`` that ``fixed`` (the spec's own) does not set, the lowest
     free ones of the range; the choice is reserved for ``uid`` until its ConfigMap shows it."""
     with _lock:
-        used = in_use(gateway, labels, uid) | _numbers(fixed)
+        used = in_use(gateway, uid) | _numbers(fixed)
         free = (n for n in range(port_range[0], port_range[1] + 1) if n not in used)
         out: Ports = {}
         for component, names in wanted.items():

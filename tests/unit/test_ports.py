@@ -52,8 +52,10 @@ def test_two_runtimes_on_the_host_network_get_disjoint_ports_from_the_range(clus
     assert len(numbers(first)) == len(numbers(second)) == ALLUXIO_PORT_NAMES
     assert not numbers(first) & numbers(second)
     assert numbers(first) | numbers(second) <= set(range(20000, 26001))
-    recorded = yaml.safe_load(cluster.get(CONFIG_MAP, "second-alluxio-values")["data"]["data"])
-    assert numbers(recorded[ports.PORTS_KEY]) == numbers(second)
+    values = cluster.get(CONFIG_MAP, "second-alluxio-values")
+    assert numbers(yaml.safe_load(values["data"]["data"])[ports.PORTS_KEY]) == numbers(second)
+    assert values["metadata"]["labels"][ports.HOLDS_PORTS_LABEL] == "true"  # what allocation lists
+    assert ports.HOLDS_PORTS_LABEL not in cluster.get(CONFIG_MAP, "second-config")["metadata"]["labels"]
     site = cluster.get(CONFIG_MAP, "second-config")["data"]["alluxio-site.properties"]
     assert f"alluxio.master.rpc.port={second['master']['rpc']}" in site
 
@@ -78,8 +80,9 @@ def test_ports_the_spec_sets_are_used_as_given_and_kept_from_others(cluster: Fak
 def test_container_network_runtimes_keep_the_default_ports(cluster: FakeCluster) -> None:
     held = pair(cluster, master={"networkMode": "ContainerNetwork"}, worker={"networkMode": "ContainerNetwork"})
     assert held["master"]["rpc"] == 19998 and held["worker"]["rpc"] == 29999
-    recorded = yaml.safe_load(cluster.get(CONFIG_MAP, f"{NAME}-alluxio-values")["data"]["data"])
-    assert ports.PORTS_KEY not in recorded  # holds nothing on the nodes, so nothing to keep from others
+    values = cluster.get(CONFIG_MAP, f"{NAME}-alluxio-values")
+    assert ports.PORTS_KEY not in yaml.safe_load(values["data"]["data"])  # holds nothing on the nodes
+    assert ports.HOLDS_PORTS_LABEL not in values["metadata"]["labels"]
 
 
 def test_a_runtime_made_before_port_allocation_keeps_its_ports(cluster: FakeCluster) -> None:
