@@ -38,6 +38,9 @@ class EngineContext:
     attempts: int = 0  # consecutive failed attempts in the current lifecycle state
     settings: dict[str, Any] = attrs.field(factory=dict)
     background: Background = attrs.field(factory=Background)  # long work; see lifecycle.background
+    # What engines share between passes and threads of one process, e.g. host ports being handed
+    # out (engines.common.ports). Never needed after a restart: the cluster holds the truth.
+    shared: dict[str, Any] = attrs.field(factory=dict)
     requeue_hint: float | None = None
 
     def requeue_after(self, seconds: float) -> None:

@@ -93,6 +93,7 @@ class Reconciler:
         self.on_move = on_move or (lambda move: None)
         self.sync_clock = SyncClock()
         self.background = Background()
+        self.shared: dict[str, Any] = {}  # engines' per-process state (EngineContext.shared)
 
     def reconcile(self, namespace: str, name: str) -> Outcome:
         for attempt in range(CONFLICT_RETRIES + 1):
@@ -160,7 +161,7 @@ class Reconciler:
         if runtime is not None and kind is not None:
             ctx = EngineContext(runtime=runtime, dataset=dataset, gateway=self.gateway, kind=kind, now=self.now,
                                 log=key_log, attempts=(prior_lifecycle.attempts or 0) if prior_lifecycle else 0,
-                                settings=self.settings, background=self.background)
+                                settings=self.settings, background=self.background, shared=self.shared)
             engine = TemplateEngine(self.registry.implement(kind.kind, ctx), ctx, pair, self.sync_clock)
             runtime_runner = Runner(RUNTIME, restore_runtime_state(runtime.status), engine.hook)
             pair.runtime_state = lambda: runtime_runner.state

@@ -27,7 +27,7 @@ import yaml
 from engines.common import objects, placement, ports, report, ufs
 from engines.common.metadata import CALCULATING, MetadataSync
 from engines.common.objects import Workload
-from engines.common.ports import Ports
+from engines.common.ports import Ports, Reservations
 from engines.common.report import CacheReport
 from engines.common.ufs import ResolvedMount
 from lifecycle.api import from_json, to_json
@@ -412,13 +412,15 @@ class CacheEngine(ImplementBase):
 
     def allocated_ports(self) -> Ports:
         """What the values ConfigMap records: the ports this runtime holds on its nodes."""
+        return {c: self.ports()[c] for c in self._on_host()}
+
+    def _on_host(self) -> list[str]:
+        """The components that exist and listen on the node's own network."""
         present = {"master": self.has_master, "worker": self.has_workers}
-        return {c: named for c, named in self.ports().items() if present.get(c, True) and self.on_host_network(c)}
+        return [c for c in self.default_ports() if present.get(c, True) and self.on_host_network(c)]
 
     def _resolve_ports(self) -> Ports:
-        defaults, fixed = self.default_ports(), self.spec_ports()
-        present = {"master": self.has_master, "worker": self.has_workers}
-        on_host = [c for c in defaults if present.get(c, True) and self.on_host_network(c)]
+        defaults, fixed, on_host = self.default_ports(), self.spec_ports(), self._on_host()
         values_cm = self._get(CONFIG_MAP, self.values_name)
         held = ports.recorded(values_cm)
         if held is None and values_cm is not None:
@@ -426,9 +428,15 @@ class CacheEngine(ImplementBase):
         held = held or {}
         kept = {c: {**held.get(c, {}), **fixed.get(c, {})} for c in on_host}
         if any(set(defaults[c]) - set(kept[c]) for c in on_host):
-            kept = ports.allocate(self.gw, self.ctx.runtime.metadata.uid or self.ref,
-                                  {c: list(defaults[c]) for c in on_host}, kept, self.port_range, self.ref)
+            kept = self._port_reservations.allocate(self.gw, self.ctx.runtime.metadata.uid or self.ref,
+                                                    {c: list(defaults[c]) for c in on_host}, kept, self.port_range,
+                                                    self.ref)
         return {c: kept[c] if c in kept else {**named, **fixed.get(c, {})} for c, named in defaults.items()}
+
+    @property
+    def _port_reservations(self) -> Reservations:
+        found: Reservations = self.ctx.shared.setdefault("host-ports", Reservations())
+        return found
 
     @property
     def port_range(self) -> tuple[int, int]:
@@ -1019,7 +1027,7 @@ class CacheEngine(ImplementBase):
             self._delete(SERVICE, svc["metadata"]["name"])
         for cm in self.gw.list(CONFIG_MAP, self.ns, labels=self.object_labels):
             self._delete(CONFIG_MAP, cm["metadata"]["name"])
-        ports.release(self.ctx.runtime.metadata.uid or self.ref)
+        self._port_reservations.release(self.ctx.runtime.metadata.uid or self.ref)
         MetadataSync(self).forget()
 
     def _clean_cache(self) -> None:

@@ -7,9 +7,9 @@ one's pods. As the reference does, each such runtime gets its own ports from a r
 
 Nothing is kept in memory across passes: a runtime's ports are recorded in its values ConfigMap
 (``allocatedPorts``), which the engine writes before any workload, so the next pass, another
-operator process and the allocation of other runtimes all read them from the API server. An
-in-process reservation covers the moment between choosing ports and writing that ConfigMap, when
-another worker thread could choose the same ones.
+operator process and the allocation of other runtimes all read them from the API server.
+``Reservations`` (one per operator process, shared by its worker threads) covers the moment between
+choosing ports and writing that ConfigMap, when another thread could choose the same ones.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ VALUES_KEY = "data"  # the key of the values ConfigMap that holds the rendered v
 PORTS_KEY = "allocatedPorts"
 
 Ports = dict[str, dict[str, int]]  # component ("master", "worker") -> port name -> number
-
-_lock = threading.Lock()
-_reserved: dict[str, set[int]] = {}  # runtime UID -> ports chosen, possibly not written yet
 
 
 class PortsExhausted(RuntimeError):
@@ -74,45 +71,50 @@ def _numbers(ports: Mapping[str, Mapping[str, int]]) -> set[int]:
     return {n for named in ports.values() for n in named.values()}
 
 
+class Reservations:
+    """Ports chosen by this process and perhaps not written yet, and the lock of choosing them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chosen: dict[str, set[int]] = {}  # runtime UID -> ports
+
+    def allocate(self, gateway: Gateway, uid: str, wanted: Mapping[str, Iterable[str]], fixed: Ports,
+                 port_range: tuple[int, int], who: str) -> Ports:
+        """Ports for every name in ``wanted`` that ``fixed`` (the spec's own) does not set, the
+        lowest free ones of the range; the choice is held for ``uid`` until it is released."""
+        with self._lock:
+            used = in_use(gateway, uid) | _numbers(fixed)
+            for other, numbers in self._chosen.items():
+                if other != uid:
+                    used |= numbers
+            free = (n for n in range(port_range[0], port_range[1] + 1) if n not in used)
+            out: Ports = {}
+            for component, names in wanted.items():
+                out[component] = dict(fixed.get(component, {}))
+                for name in names:
+                    if name in out[component]:
+                        continue
+                    number = next(free, None)
+                    if number is None:
+                        raise PortsExhausted(
+                            f"{who}: no free host port left in {port_range[0]}-{port_range[1]} ({len(used)} held "
+                            "by other runtimes); widen the operator's --port-range, delete unused runtimes, or set "
+                            "networkmode: ContainerNetwork")
+                    out[component][name] = number
+            self._chosen[uid] = _numbers(out)
+            return out
+
+    def release(self, uid: str) -> None:
+        """Forget the ports of a runtime that is gone (its ConfigMap goes with it)."""
+        with self._lock:
+            self._chosen.pop(uid, None)
+
+
 def in_use(gateway: Gateway, exclude_uid: str) -> set[int]:
-    """Host ports held by every other runtime: recorded in their values ConfigMaps, or just chosen."""
+    """Host ports other runtimes record in their values ConfigMaps."""
     used: set[int] = set()
     for cm in gateway.list(CONFIG_MAP, None, labels={MANAGED_BY[0]: MANAGED_BY[1], HOLDS_PORTS_LABEL: "true"}):
         owners = {r.get("uid") for r in cm["metadata"].get("ownerReferences") or []}
-        if exclude_uid in owners:
-            continue
-        used |= _numbers(recorded(cm) or {})
-    for uid, numbers in _reserved.items():
-        if uid != exclude_uid:
-            used |= numbers
+        if exclude_uid not in owners:
+            used |= _numbers(recorded(cm) or {})
     return used
-
-
-def allocate(gateway: Gateway, uid: str, wanted: Mapping[str, Iterable[str]], fixed: Ports,
-             port_range: tuple[int, int], who: str) -> Ports:
-    """Ports for every name in ``wanted`` that ``fixed`` (the spec's own) does not set, the lowest
-    free ones of the range; the choice is reserved for ``uid`` until its ConfigMap shows it."""
-    with _lock:
-        used = in_use(gateway, uid) | _numbers(fixed)
-        free = (n for n in range(port_range[0], port_range[1] + 1) if n not in used)
-        out: Ports = {}
-        for component, names in wanted.items():
-            out[component] = dict(fixed.get(component, {}))
-            for name in names:
-                if name in out[component]:
-                    continue
-                number = next(free, None)
-                if number is None:
-                    raise PortsExhausted(
-                        f"{who}: no free host port left in {port_range[0]}-{port_range[1]} ({len(used)} held by "
-                        "other runtimes); widen the operator's --port-range, delete unused runtimes, or set "
-                        "networkmode: ContainerNetwork")
-                out[component][name] = number
-        _reserved[uid] = _numbers(out)
-        return out
-
-
-def release(uid: str) -> None:
-    """Forget the reservation of a runtime that is gone (its ConfigMap goes with it)."""
-    with _lock:
-        _reserved.pop(uid, None)

@@ -63,8 +63,7 @@ def test_two_runtimes_on_the_host_network_get_disjoint_ports_from_the_range(clus
 def test_ports_stay_the_same_across_passes_and_operator_restarts(cluster: FakeCluster) -> None:
     before = pair(cluster)
     cluster.reconciler = Reconciler(cluster.gw, cluster.reconciler.registry, now=cluster.now,
-                                    settings=cluster.reconciler.settings)
-    ports._reserved.clear()  # a new process: nothing in memory
+                                    settings=cluster.reconciler.settings)  # a new process: nothing in memory
     cluster.settle(passes=4)
     assert running_ports(cluster, NAME) == before
     assert "RuntimeUpdated" not in [e.reason for e in cluster.gw.events]
