@@ -30,6 +30,7 @@ JOB_MASTER_PORTS = {"job-rpc": 20001, "job-web": 20002, "job-embedded": 20003}
 WORKER_PORTS = {"rpc": 29999, "web": 30000}
 JOB_WORKER_PORTS = {"job-rpc": 30001, "job-data": 30002, "job-web": 30003}
 API_GATEWAY_PORT = 39999
+PROXY_PORT = "proxy-rest"  # the API gateway's port, among the master's
 CONF_DIR = "/opt/alluxio/conf"
 SITE = "alluxio-site.properties"
 # Environment keys of <name>-config, and which components read them.
@@ -85,14 +86,19 @@ class AlluxioEngine(CacheEngine):
         return self.spec.effective_clean_cache_policy
 
     def default_ports(self) -> dict[str, dict[str, int]]:
-        return {"master": {**MASTER_PORTS, **JOB_MASTER_PORTS}, "worker": {**WORKER_PORTS, **JOB_WORKER_PORTS}}
+        # The API gateway (proxy) runs in the master pod, so its port is one of the master's.
+        proxy = {PROXY_PORT: API_GATEWAY_PORT} if self.spec.api_gateway_enabled else {}
+        return {"master": {**MASTER_PORTS, **JOB_MASTER_PORTS, **proxy},
+                "worker": {**WORKER_PORTS, **JOB_WORKER_PORTS}}
 
     def spec_ports(self) -> dict[str, dict[str, int]]:
         def own(role: str) -> dict[str, int]:
             job = {f"job-{k}": v for k, v in (self._component(f"job_{role}").ports or {}).items()}
             return {**(self._component(role).ports or {}), **job}
 
-        return {"master": own("master"), "worker": own("worker")}
+        rest = (self.spec.api_gateway.ports or {}).get("rest") if self.spec.api_gateway else None
+        proxy = {PROXY_PORT: rest} if rest and self.spec.api_gateway_enabled else {}
+        return {"master": {**own("master"), **proxy}, "worker": own("worker")}
 
     def on_host_network(self, component: str) -> bool:
         return self._host_network(self._component(component).network_mode)
@@ -116,6 +122,7 @@ class AlluxioEngine(CacheEngine):
             "alluxio.job.worker.rpc.port": str(wp["job-rpc"]),
             "alluxio.job.worker.data.port": str(wp["job-data"]),
             "alluxio.job.worker.web.port": str(wp["job-web"]),
+            **({"alluxio.proxy.web.port": str(mp[PROXY_PORT])} if PROXY_PORT in mp else {}),
             "alluxio.master.mount.table.root.ufs": ufs.UFS_ROOT,
             "alluxio.master.journal.type": "EMBEDDED" if self.master_replicas > 1 else "UFS",
             "alluxio.worker.tieredstore.levels": str(len(self.levels)),
@@ -260,7 +267,7 @@ class AlluxioEngine(CacheEngine):
         user_vols, user_mounts = self.user_volumes(comp.volume_mounts)
         labels, annotations = self._pod_metadata(comp.pod_metadata)
         ports = self.master_ports() if role == "master" else self.worker_ports()
-        own = {k: v for k, v in ports.items() if not k.startswith("job-")}
+        own = {k: v for k, v in ports.items() if not k.startswith("job-") and k != PROXY_PORT}
         jobs = {k: v for k, v in ports.items() if k.startswith("job-")}
         volumes = [self._conf_volume(), *native_vols, *user_vols]
         mounts = [*native_mounts, *user_mounts]
@@ -271,8 +278,8 @@ class AlluxioEngine(CacheEngine):
             ]
             if self.spec.api_gateway_enabled:
                 gateway = self.spec.api_gateway or AlluxioCompTemplateSpec()
-                rest = (gateway.ports or {}).get("rest", API_GATEWAY_PORT)
-                containers.append(self._container("alluxio-proxy", role, gateway, ["proxy"], {"rest": rest}, mounts))
+                containers.append(self._container("alluxio-proxy", role, gateway, ["proxy"],
+                                                  {"rest": ports[PROXY_PORT]}, mounts))
         else:
             tier_vols, tier_mounts = self.tier_volumes()
             volumes += tier_vols
@@ -332,9 +339,7 @@ class AlluxioEngine(CacheEngine):
 
     def status_extras(self, status: RuntimeStatus) -> None:
         if self.spec.api_gateway_enabled:
-            gateway = self.spec.api_gateway or AlluxioCompTemplateSpec()
-            rest = (gateway.ports or {}).get("rest", API_GATEWAY_PORT)
-            status.api_gateway = APIGatewayStatus(endpoint=f"{self._master_host(0)}:{rest}")
+            status.api_gateway = APIGatewayStatus(endpoint=f"{self._master_host(0)}:{self.master_ports()[PROXY_PORT]}")
         else:
             status.api_gateway = None
 

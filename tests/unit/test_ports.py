@@ -119,3 +119,17 @@ def test_a_bad_port_range_is_refused_with_an_example(text: str) -> None:
     with pytest.raises(ValueError, match=re.escape("is not FIRST-LAST within 1-65535, e.g. 20000-26000")):
         ports.parse_range(text)
     assert ports.parse_range("20000-26000") == (20000, 26000)
+
+
+def test_the_api_gateway_port_is_the_masters_and_allocated_too(cluster: FakeCluster) -> None:
+    first = pair(cluster, apiGateway={"enabled": True})
+    second = pair(cluster, "second", apiGateway={"enabled": True})
+    assert first["master"]["rest"] != second["master"]["rest"]  # the proxy container's port
+    assert not numbers(first) & numbers(second)
+    for name, held in ((NAME, first), ("second", second)):
+        status = cluster.get(ALLUXIO.resource, name)["status"]
+        assert status["apiGateway"]["endpoint"] == f"{name}-master-0.{NS}:{held['master']['rest']}"
+        site = cluster.get(CONFIG_MAP, f"{name}-config")["data"]["alluxio-site.properties"]
+        assert f"alluxio.proxy.web.port={held['master']['rest']}\n" in site
+    own = pair(cluster, "third", apiGateway={"enabled": True, "ports": {"rest": 24000}})
+    assert own["master"]["rest"] == 24000
