@@ -37,6 +37,16 @@ def _rv(obj: Obj) -> int:
         return 0
 
 
+def slim(obj: Obj) -> Obj:
+    """The object without ``metadata.managedFields``: the API server's bookkeeping of who set which
+    field, often the largest part of an object and never read here. (An update that leaves it out
+    keeps it on the server.)"""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
+
+
 class Informer:
     def __init__(self, gateway: KubeGateway, res: Resource, handler: Handler, namespace: str | None = None,
                  watch_seconds: int = 300, stall_seconds: float = 120.0):
@@ -74,7 +84,7 @@ class Informer:
             key = object_key(obj)
             current = self._cache.get(key)
             if current is None or _rv(obj) > _rv(current):
-                self._cache[key] = clone(obj)
+                self._cache[key] = slim(clone(obj))
 
     # -- running --------------------------------------------------------------------------------
 
@@ -113,7 +123,7 @@ class Informer:
 
     def _relist(self) -> str:
         items, version = self.gateway.list_with_version(self.res, self.namespace)
-        fresh = {object_key(o): o for o in items}
+        fresh = {object_key(o): slim(o) for o in items}
         with self._lock:
             old, self._cache = self._cache, dict(fresh)
         for key, obj in fresh.items():
@@ -135,6 +145,7 @@ class Informer:
             version = (obj.get("metadata") or {}).get("resourceVersion") or version
             if kind == "BOOKMARK":
                 continue
+            slim(obj)
             with self._lock:
                 if kind == "DELETED":
                     self._cache.pop(object_key(obj), None)

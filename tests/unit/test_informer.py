@@ -68,3 +68,18 @@ def test_a_stalled_or_dropped_watch_resumes_from_the_last_version_seen() -> None
     informer, seen = run(server, stop)
     assert server.watched_from[:2] == ["1", "9"]  # the bookmark's version is where it resumes
     assert server.listed == 2 and seen[-1] == ("DELETED", "a") and informer.cached_keys() == []
+
+
+def test_the_cache_keeps_objects_without_their_managed_fields() -> None:
+    stop = threading.Event()
+    fields = [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]
+    listed, watched, ours = obj("a", 1), obj("b", 2), obj("c", 3)
+    for o in (listed, watched, ours):
+        o["metadata"]["managedFields"] = fields
+    server = ScriptedServer(stop, lists=[[listed]], watches=[[("ADDED", watched)]])
+    informer, _ = run(server, stop)
+    informer.remember(ours)
+    for name in ("a", "b", "c"):
+        cached = informer.get("ns", name)
+        assert cached is not None and "managedFields" not in cached["metadata"], name
+    assert ours["metadata"]["managedFields"] == fields  # the caller's own object is left alone
