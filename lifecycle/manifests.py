@@ -46,8 +46,8 @@ def cluster_rules(registry: Registry) -> list[dict[str, Any]]:
         {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
         # Nodes: cache placement labels.
         {"apiGroups": [""], "resources": ["nodes"], "verbs": [*READ, "patch"]},
-        # Mount options from encryptOptions.
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+        # Secrets: read for encryptOptions; watched (values dropped) to wake the pairs that read them.
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": READ},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     ]
 

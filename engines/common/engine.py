@@ -792,12 +792,16 @@ class CacheEngine(ImplementBase):
         return False
 
     def should_sync_dataset_mounts(self) -> bool:
+        """Changed mounts, a restarted master, or a changed Secret behind the mount options (the
+        operator watches Secrets, so a rotation is applied at once, not at the next drift check)."""
         ds = self.ctx.dataset
         if ds is None or ds.status is None or ds.status.mounts is None:
             return False
         if [to_json(m) for m in ds.status.mounts] != [to_json(m) for m in ds.spec.mounts or []]:
             return True
-        return bool(self.has_master and ufs.ufs_mounts(ds) and self._master_restarted())
+        if not (self.has_master and ufs.ufs_mounts(ds)):
+            return False
+        return self._master_restarted() or (self._master_running() and bool(self._rotated_secrets()))
 
     def sync_dataset_mounts(self) -> None:
         ds = self.ctx.dataset
@@ -822,12 +826,9 @@ class CacheEngine(ImplementBase):
                 MetadataSync(self).tick()
 
     def should_update_ufs(self) -> bool:
-        """The cache's mount table drifted from the Dataset (unmounted by hand, lost by the master),
-        or a Secret the mounts read changed (rotated credentials)."""
+        """The cache's mount table drifted from the Dataset (unmounted by hand, lost by the master)."""
         if not self.has_master or not ufs.ufs_mounts(self.ctx.dataset) or not self._master_running():
             return False
-        if self._rotated_secrets():
-            return True
         try:
             live = self.list_mounts()
         except CacheCommandError as exc:

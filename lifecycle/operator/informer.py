@@ -49,8 +49,11 @@ def slim(obj: Obj) -> Obj:
 
 class Informer:
     def __init__(self, gateway: KubeGateway, res: Resource, handler: Handler, namespace: str | None = None,
-                 watch_seconds: int = 300, stall_seconds: float = 120.0):
+                 watch_seconds: int = 300, stall_seconds: float = 120.0, transform: Callable[[Obj], Obj] = slim,
+                 notify: Callable[[Obj, Obj], bool] | None = None):
         self.gateway, self.res, self.handler, self.namespace = gateway, res, handler, namespace
+        self.transform = transform  # applied to every object before it is cached or handed on
+        self.notify = notify  # (old, new) -> whether an update is handed on; None: every update
         self.watch_seconds, self.stall_seconds = watch_seconds, stall_seconds
         self.synced = threading.Event()
         self.restarts = 0
@@ -84,7 +87,7 @@ class Informer:
             key = object_key(obj)
             current = self._cache.get(key)
             if current is None or _rv(obj) > _rv(current):
-                self._cache[key] = slim(clone(obj))
+                self._cache[key] = self.transform(clone(obj))
 
     # -- running --------------------------------------------------------------------------------
 
@@ -123,13 +126,13 @@ class Informer:
 
     def _relist(self) -> str:
         items, version = self.gateway.list_with_version(self.res, self.namespace)
-        fresh = {object_key(o): slim(o) for o in items}
+        fresh = {object_key(o): self.transform(o) for o in items}
         with self._lock:
             old, self._cache = self._cache, dict(fresh)
         for key, obj in fresh.items():
             if key not in old:
                 self.handler("ADDED", obj)
-            elif _rv(old[key]) != _rv(obj):
+            elif _rv(old[key]) != _rv(obj) and self._notable(old[key], obj):
                 self.handler("MODIFIED", obj)
         for key, obj in old.items():
             if key not in fresh:
@@ -138,6 +141,9 @@ class Informer:
         self.last_activity = time.monotonic()
         return version
 
+    def _notable(self, old: Obj, new: Obj) -> bool:
+        return self.notify is None or self.notify(old, new)
+
     def _watch(self, version: str, stop: threading.Event) -> str:
         for kind, obj in self.gateway.watch(self.res, version, self.namespace, self.watch_seconds,
                                             self.stall_seconds):
@@ -145,12 +151,14 @@ class Informer:
             version = (obj.get("metadata") or {}).get("resourceVersion") or version
             if kind == "BOOKMARK":
                 continue
-            slim(obj)
+            obj = self.transform(obj)
             with self._lock:
                 if kind == "DELETED":
-                    self._cache.pop(object_key(obj), None)
+                    previous = self._cache.pop(object_key(obj), None)
                 else:
-                    self._cache[object_key(obj)] = obj
+                    previous, self._cache[object_key(obj)] = self._cache.get(object_key(obj)), obj
+            if kind == "MODIFIED" and previous is not None and not self._notable(previous, obj):
+                continue
             self.handler(kind, obj)
             if stop.is_set():
                 break

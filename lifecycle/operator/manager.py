@@ -17,11 +17,11 @@ from typing import Any
 
 import attrs
 
-from lifecycle.gateway import DAEMON_SET, DATASET, NODE, POD, PV, PVC, STATEFUL_SET, Obj
+from lifecycle.gateway import DAEMON_SET, DATASET, NODE, POD, PV, PVC, SECRET, STATEFUL_SET, Obj, Objs
 from lifecycle.kube import KubeGateway, api_client
 from lifecycle.naming import DATASET_ID_LABEL
 from lifecycle.operator.cache import CachedGateway
-from lifecycle.operator.informer import Informer, Key
+from lifecycle.operator.informer import Informer, Key, slim
 from lifecycle.operator.leader import LeaderElector
 from lifecycle.operator.metrics import CONTROLLER, Metrics, ProbeServer
 from lifecycle.operator.workqueue import ShutDown, WorkQueue
@@ -54,6 +54,40 @@ class Settings:
 
 
 CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE)
+# Watched only to wake the pairs that read them (a Secret created or rotated); read from the API
+# server when needed, so their values are never kept in the operator's memory.
+NOTIFY_ONLY = (SECRET,)
+
+
+def without_values(obj: Obj) -> Obj:
+    obj.pop("data", None)
+    obj.pop("stringData", None)
+    return slim(obj)
+
+
+def beyond_status(old: Obj, new: Obj) -> bool:
+    """Whether an update of a Dataset or runtime is more than a status write. Status is written by
+    this operator alone, and its own write must not wake the pair again: a failing pair would then
+    retry at once, for ever, instead of backing off."""
+    def parts(obj: Obj) -> tuple[Any, ...]:
+        meta = obj.get("metadata") or {}
+        return (obj.get("spec"), meta.get("generation"), meta.get("labels"), meta.get("annotations"),
+                meta.get("finalizers"), meta.get("deletionTimestamp"), meta.get("ownerReferences"))
+
+    return parts(old) != parts(new)
+
+
+def secret_readers(secret: Obj, datasets: Objs) -> list[Key]:
+    """The Datasets whose encryptOptions read ``secret`` (all in its namespace)."""
+    name = (secret.get("metadata") or {}).get("name")
+    keys = []
+    for ds in datasets:
+        spec = ds.get("spec") or {}
+        options = [*(spec.get("sharedEncryptOptions") or []),
+                   *(o for m in spec.get("mounts") or [] for o in m.get("encryptOptions") or [])]
+        if any(((o.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") == name for o in options):
+            keys.append((ds["metadata"].get("namespace") or "", ds["metadata"]["name"]))
+    return keys
 
 
 def keys_for(obj: Obj, runtime_kinds: set[str]) -> list[Key]:
@@ -92,11 +126,14 @@ class Operator:
                                on_retry=lambda: self.metrics.workqueue_retries.labels(CONTROLLER).inc())
         self._runtime_kinds = {k.kind for k in self.registry.kinds()}
         self.informers: dict[str, Informer] = {}
-        for res in (DATASET, *(k.resource for k in self.registry.kinds()), *CACHED_BUILTINS):
+        pairs = (DATASET, *(k.resource for k in self.registry.kinds()))
+        for res in (*pairs, *CACHED_BUILTINS, *NOTIFY_ONLY):
             for ns in (settings.namespaces if res.namespaced and settings.namespaces else (None,)):
                 key = res.plural if ns is None else f"{res.plural}@{ns}"
                 self.informers[key] = Informer(self.kube, res, self._on_event, ns,
-                                               stall_seconds=settings.stall_seconds)
+                                               stall_seconds=settings.stall_seconds,
+                                               transform=without_values if res in NOTIFY_ONLY else slim,
+                                               notify=beyond_status if res in pairs else None)
         self.gateway = CachedGateway(self.kube, self._by_plural())
         self.reconciler = Reconciler(
             self.gateway, self.registry, settings={"resync": settings.resync_seconds,
@@ -114,16 +151,22 @@ class Operator:
         self.probes: ProbeServer | None = None
 
     def _by_plural(self) -> dict[str, Informer]:
-        """Namespace-scoped informers of one resource act as one cache for the gateway."""
+        """Namespace-scoped informers of one resource act as one cache for the gateway; the
+        notify-only ones are no cache at all."""
+        caches = {k: i for k, i in self.informers.items() if i.res not in NOTIFY_ONLY}
         if not self.settings.namespaces:
-            return dict(self.informers)
-        return {plural: _Union([i for k, i in self.informers.items() if k.split("@")[0] == plural])  # type: ignore[misc]
-                for plural in {k.split("@")[0] for k in self.informers}}
+            return caches
+        return {plural: _Union([i for k, i in caches.items() if k.split("@")[0] == plural])  # type: ignore[misc]
+                for plural in {k.split("@")[0] for k in caches}}
 
     # -- events to keys -------------------------------------------------------------------------
 
     def _on_event(self, _type: str, obj: Obj) -> None:
-        for key in keys_for(obj, self._runtime_kinds):
+        if obj.get("kind") == "Secret":
+            keys = secret_readers(obj, self.gateway.list(DATASET, (obj.get("metadata") or {}).get("namespace")))
+        else:
+            keys = keys_for(obj, self._runtime_kinds)
+        for key in keys:
             if key[1] and (not self.settings.namespaces or key[0] in self.settings.namespaces):
                 self.queue.add(key)
 

@@ -422,7 +422,7 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
     d.gw.patch(SECRET, d.ns, "imagenet-s3-keys", {"stringData": {"secret-access-key": rotated_key}})
     d.until(name, lambda: {m["path"]: m["options"].get("aws.secretKey") for m in standin.mounts(state)},
             lambda t: t.get("/train") == rotated_key and "/val" in t, 30, "the rotated key in the cache's mount")
-    assert any(e["reason"] == "UFSRemounted" and "changed Secret imagenet-s3-keys" in e["message"]
+    assert any(e["reason"] == "MountsUpdated" and "changed Secret imagenet-s3-keys" in e["message"]
                for e in d.gw.list(EVENT, d.ns))
     assert rotated_key not in json.dumps([o for res in (CONFIG_MAP, EVENT, DATASET, ALLUXIO.resource)
                                           for o in d.gw.list(res, d.ns)])

@@ -201,3 +201,42 @@ def test_an_idle_minute_writes_nothing(tmp_path: Path) -> None:
     print(f"idle minute: {reconciles:.0f} reconciles, writes {grown or 'none'}")
     assert reconciles >= 8, "the operator must keep resyncing while idle (every 10 s here)"
     assert grown == {}, f"write requests while idle: {grown}"
+
+
+def test_creating_a_missing_secret_wakes_the_pair_that_waits_for_it(
+        scripted_crds: KubeGateway, operators: list[OperatorProcess], cluster: LocalCluster, namespace: str,
+        tmp_path: Path) -> None:
+    """A pair failing on a missing Secret backs off exponentially; the operator watches Secrets, so
+    creating it wakes the pair at once instead of at the next retry (resync is off here)."""
+    from engines.alluxio.kind import KIND_SPEC as ALLUXIO
+    from tests.cluster import IMMEDIATE_START
+    from tests.standin.cache import ufs_local_path
+
+    gw = KubeGateway(scripted_crds.api, (ALLUXIO.resource,))
+    data = ufs_local_path(cluster.dir / "ufs", f"s3://{namespace}/data/part-0")
+    data.parent.mkdir(parents=True, exist_ok=True)
+    data.write_bytes(b"\0" * 1024)
+    operators.append(OperatorProcess(cluster, namespace, tmp_path, "secrets", extra=("--resync", "900")))
+    keys = {"name": "aws.secretKey", "valueFrom": {"secretKeyRef": {"name": "late-keys", "key": "secret"}}}
+    gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset", "metadata": {"name": "late",
+                                                                                      "namespace": namespace},
+               "spec": {"mounts": [{"mountPoint": f"s3://{namespace}/data", "name": "data",
+                                    "encryptOptions": [keys]}]}})
+    gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "AlluxioRuntime", "metadata": {"name": "late",
+                                                                                             "namespace": namespace},
+               "spec": {"replicas": 1, "podMetadata": {"annotations": IMMEDIATE_START},
+                        "tieredstore": {"levels": [{"mediumtype": "MEM", "path": "/dev/shm", "quota": "1Gi"}]}}})
+
+    def attempts() -> int:
+        lifecycle = ((gw.get(ALLUXIO.resource, namespace, "late") or {}).get("status") or {}).get("lifecycle") or {}
+        return int(lifecycle.get("attempts") or 0) if lifecycle.get("state") == "PreparingUFS" else 0
+
+    # 14 failures in a row take about 41 s of backoff (5 ms doubling), and the next retry is 41 s
+    # away. Each failure writes the runtime's status; that write must not wake the pair again, or
+    # it retries at once, hundreds of times (it did).
+    wait_for("14 failed attempts to mount without the Secret", lambda: attempts() >= 14, 150)
+    assert attempts() <= 16, "the failing pair did not back off"
+    assert "Secret" in str(gw.get(ALLUXIO.resource, namespace, "late")["status"]["lifecycle"].get("message"))
+    gw.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late-keys", "namespace": namespace},
+               "stringData": {"secret": "s3cr3t"}})
+    wait_for("the pair Bound before its next retry", lambda: phase(gw, namespace, "late") == "Bound", 30)

@@ -413,7 +413,7 @@ def test_a_rotated_secret_remounts_only_the_mounts_that_read_it(bound: FakeClust
     assert table["/train"]["options"]["aws.secretKey"] == "rotated-Key+43"
     remounted = [argv[-2] for argv in mount_commands(bound)[mounts_before:]]
     assert remounted == ["/train"]  # /val reads no Secret and stays mounted
-    reasons = [e.message for e in bound.gw.events if e.reason == "UFSRemounted"]
+    reasons = [e.message for e in bound.gw.events if e.reason == "MountsUpdated"]
     assert reasons and "changed Secret s3-keys" in reasons[-1] and "rotated-Key" not in reasons[-1]
     assert bound.get(ALLUXIO.resource, NAME)["status"]["mountSecretVersions"] != recorded
     assert bound.dataset()["status"]["phase"] == "Bound"

@@ -83,3 +83,19 @@ def test_the_cache_keeps_objects_without_their_managed_fields() -> None:
         cached = informer.get("ns", name)
         assert cached is not None and "managedFields" not in cached["metadata"], name
     assert ours["metadata"]["managedFields"] == fields  # the caller's own object is left alone
+
+
+def test_updates_the_filter_finds_dull_are_cached_but_not_handed_on() -> None:
+    stop = threading.Event()
+    status_only = obj("a", 2)
+    status_only["status"] = {"phase": "Bound"}
+    respec = obj("a", 3)
+    respec["spec"] = {"replicas": 2}
+    server = ScriptedServer(stop, lists=[[obj("a", 1)]], watches=[[("MODIFIED", status_only), ("MODIFIED", respec)]])
+    seen: list[tuple[str, str]] = []
+    informer = Informer(server, DATASET, lambda kind, o: seen.append((kind, o["metadata"]["resourceVersion"])),  # type: ignore[arg-type]
+                        notify=lambda old, new: old.get("spec") != new.get("spec"))
+    informer.run(stop)
+    assert seen == [("ADDED", "1"), ("MODIFIED", "3")]
+    cached = informer.get("ns", "a")
+    assert cached is not None and cached["metadata"]["resourceVersion"] == "3"

@@ -20,7 +20,7 @@ def test_every_registered_kind_gets_its_rules_and_nothing_cluster_wide_is_wildca
     assert {"datasets", "alluxioruntimes", "jindoruntimes"} <= set(fluid[0]["resources"])
     assert {"alluxioruntimes/status", "jindoruntimes/status"} <= set(fluid[1]["resources"])
     assert all("*" not in r["verbs"] and "*" not in r["resources"] for r in rules)
-    assert next(r for r in rules if r["resources"] == ["secrets"])["verbs"] == ["get"]
+    assert next(r for r in rules if r["resources"] == ["secrets"])["verbs"] == ["get", "list", "watch"]  # never written
     container = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"

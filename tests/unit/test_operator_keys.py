@@ -1,0 +1,59 @@
+"""Which pairs a watched object wakes: the mapping from events to work-queue keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle.naming import DATASET_ID_LABEL
+from lifecycle.operator.manager import beyond_status, keys_for, secret_readers, without_values
+
+KINDS = {"AlluxioRuntime", "JindoRuntime"}
+
+
+def dataset(name: str, **spec: Any) -> dict[str, Any]:
+    return {"kind": "Dataset", "metadata": {"name": name, "namespace": "team"}, "spec": spec}
+
+
+def secret_ref(name: str) -> dict[str, Any]:
+    return {"name": "aws.secretKey", "valueFrom": {"secretKeyRef": {"name": name, "key": "secret"}}}
+
+
+def test_owned_objects_claims_and_pods_map_to_their_pair() -> None:
+    owned = {"kind": "StatefulSet", "metadata": {"name": "imagenet-worker", "namespace": "team", "ownerReferences": [
+        {"kind": "AlluxioRuntime", "name": "imagenet"}, {"kind": "ReplicaSet", "name": "other"}]}}
+    assert keys_for(owned, KINDS) == [("team", "imagenet")]
+    claim = {"kind": "PersistentVolumeClaim", "metadata": {"name": "imagenet", "namespace": "team",
+                                                           "labels": {DATASET_ID_LABEL: "team-imagenet"}}}
+    assert keys_for(claim, KINDS) == [("team", "imagenet")]
+    assert keys_for({**claim, "metadata": {**claim["metadata"], "labels": {}}}, KINDS) == []  # not ours
+    reader = {"kind": "Pod", "metadata": {"name": "trainer", "namespace": "team"},
+              "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "imagenet"}}]}}
+    assert keys_for(reader, KINDS) == [("team", "imagenet")]
+    assert keys_for(dataset("mix", mounts=[{"mountPoint": "dataset://base/imagenet"}]), KINDS) == [
+        ("team", "mix"), ("base", "imagenet")]
+
+
+def test_a_secret_wakes_the_datasets_that_read_it_and_no_others() -> None:
+    datasets = [
+        dataset("reads-in-a-mount", mounts=[{"mountPoint": "s3://a", "encryptOptions": [secret_ref("s3-keys")]}]),
+        dataset("reads-shared", sharedEncryptOptions=[secret_ref("s3-keys")], mounts=[{"mountPoint": "s3://b"}]),
+        dataset("reads-another", mounts=[{"mountPoint": "s3://c", "encryptOptions": [secret_ref("oss-keys")]}]),
+        dataset("reads-none", mounts=[{"mountPoint": "s3://d"}]),
+    ]
+    secret = {"kind": "Secret", "metadata": {"name": "s3-keys", "namespace": "team"}}
+    assert secret_readers(secret, datasets) == [("team", "reads-in-a-mount"), ("team", "reads-shared")]
+
+
+def test_watched_secrets_lose_their_values_before_they_are_kept() -> None:
+    secret = {"kind": "Secret", "metadata": {"name": "s3-keys", "resourceVersion": "7", "managedFields": [{}]},
+              "data": {"secret": "czNjcjN0"}, "stringData": {"plain": "value"}}
+    assert without_values(secret) == {"kind": "Secret", "metadata": {"name": "s3-keys", "resourceVersion": "7"}}
+
+
+def test_only_updates_beyond_status_wake_a_pair() -> None:
+    old = {**dataset("a", mounts=[]), "status": {"phase": "NotBound"}}
+    old["metadata"]["generation"] = 1
+    assert not beyond_status(old, {**old, "status": {"phase": "Bound", "attempts": 3}})
+    assert beyond_status(old, {**old, "spec": {"mounts": [{"mountPoint": "s3://x"}]}})
+    assert beyond_status(old, {**old, "metadata": {**old["metadata"], "deletionTimestamp": "2026-11-25T00:00:00Z"}})
+    assert beyond_status(old, {**old, "metadata": {**old["metadata"], "finalizers": ["x"]}})
