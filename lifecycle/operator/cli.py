@@ -27,7 +27,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         lease_namespace=args.lease_namespace, lease_name=args.lease_name, lease_seconds=args.lease_seconds,
         renew_deadline=min(args.lease_seconds * 2 / 3, args.lease_seconds - 1),
         retry_period=max(0.5, args.lease_seconds / 7.5), stall_seconds=args.stall_seconds,
-        rollout_deadline=args.rollout_deadline, port_range=args.port_range,
+        rollout_deadline=args.rollout_deadline, port_range=args.port_range, watch_secrets=args.watch_secrets,
         **({"identity": args.identity} if args.identity else {}))
 
 
@@ -64,6 +64,10 @@ def add_operator_flags(parser: argparse.ArgumentParser) -> None:
                              "the Dataset counts as Failed (default 600)")
     parser.add_argument("--port-range", type=_port_range, default=_port_range(_env("PORT_RANGE", "20000-26000")),
                         help="host ports given to runtimes on the host network, FIRST-LAST (default 20000-26000)")
+    parser.add_argument("--watch-secrets", action=argparse.BooleanOptionalAction,
+                        default=_env("WATCH_SECRETS", "true") == "true",
+                        help="watch Secrets so a created or rotated one wakes the Datasets that read it at once "
+                             "(needs list/watch on secrets; off: seen at the next resync)")
     parser.add_argument("--log-format", choices=("json", "text"), default=_env("LOG_FORMAT", "json"))
 
 

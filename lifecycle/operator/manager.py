@@ -51,6 +51,7 @@ class Settings:
     sync_intervals: dict[str, float] = attrs.field(factory=dict)
     rollout_deadline: float = 600.0  # a changed spec's rollout may keep a component unready this long
     port_range: tuple[int, int] = (20000, 26000)  # host ports for runtimes on the host network
+    watch_secrets: bool = True  # off: no list/watch on Secrets; a change is seen at the next resync
 
 
 CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE)
@@ -127,7 +128,7 @@ class Operator:
         self._runtime_kinds = {k.kind for k in self.registry.kinds()}
         self.informers: dict[str, Informer] = {}
         pairs = (DATASET, *(k.resource for k in self.registry.kinds()))
-        for res in (*pairs, *CACHED_BUILTINS, *NOTIFY_ONLY):
+        for res in (*pairs, *CACHED_BUILTINS, *(NOTIFY_ONLY if settings.watch_secrets else ())):
             for ns in (settings.namespaces if res.namespaced and settings.namespaces else (None,)):
                 key = res.plural if ns is None else f"{res.plural}@{ns}"
                 self.informers[key] = Informer(self.kube, res, self._on_event, ns,

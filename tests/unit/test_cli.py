@@ -67,6 +67,7 @@ def test_operator_flags_and_environment_reach_the_reconciler_settings(monkeypatc
     flags = ["--rollout-deadline", "120", "--workers", "2", "--port-range", "30000-30100"]
     settings = _settings(parser.parse_args(flags))
     assert (settings.rollout_deadline, settings.workers, settings.port_range) == (120.0, 2, (30000, 30100))
+    assert settings.watch_secrets and not _settings(parser.parse_args(["--no-watch-secrets"])).watch_secrets
 
 
 def test_a_bad_port_range_flag_is_refused_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:

@@ -57,3 +57,16 @@ def test_only_updates_beyond_status_wake_a_pair() -> None:
     assert beyond_status(old, {**old, "spec": {"mounts": [{"mountPoint": "s3://x"}]}})
     assert beyond_status(old, {**old, "metadata": {**old["metadata"], "deletionTimestamp": "2026-11-25T00:00:00Z"}})
     assert beyond_status(old, {**old, "metadata": {**old["metadata"], "finalizers": ["x"]}})
+
+
+def test_secrets_are_watched_unless_switched_off() -> None:
+    from lifecycle.operator.manager import Operator, Settings
+    from lifecycle.registry import Registry
+
+    def informed(settings: Settings) -> set[str]:
+        operator = Operator(settings, Registry(), api=object())  # nothing is called before start()
+        return set(operator.informers)
+
+    assert "secrets" in informed(Settings())
+    assert "secrets" not in informed(Settings(watch_secrets=False))
+    assert "secrets" not in Operator(Settings(), Registry(), api=object()).gateway.informers  # never a cache
