@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lifecycle.api import to_json
 from lifecycle.api.dataset import FINALIZER, DatasetStatus
 from lifecycle.api.meta import Condition, find_condition, set_condition
 from lifecycle.api.validation import scheme_of
@@ -79,10 +78,7 @@ class DatasetLifecycle:
     def mounts_changed(self) -> bool:
         ds = self.pair.dataset
         assert ds is not None
-        applied = self.status.mounts
-        if applied is None:
-            return False
-        return [to_json(m) for m in ds.spec.mounts or []] != [to_json(m) for m in applied]
+        return ds.mounts_behind()
 
     def migration_running(self) -> bool:
         return bool((self.status.operation_ref or {}).get(MIGRATE_OPERATION))

@@ -125,10 +125,7 @@ class TemplateEngine:
     def dataset_mounts_behind(self) -> bool:
         """The bound Dataset's status still shows other mounts than its spec: its ``Updating`` ends
         only once ``sync_dataset_mounts`` records them, whatever the engine's own state says."""
-        ds = self.ctx.dataset
-        if ds is None or ds.status is None or ds.status.mounts is None:
-            return False
-        return [to_json(m) for m in ds.status.mounts] != [to_json(m) for m in ds.spec.mounts or []]
+        return self.ctx.dataset is not None and self.ctx.dataset.mounts_behind()
 
     def _call(self, hook: str) -> Any:
         try:
@@ -188,8 +185,6 @@ class TemplateEngine:
         if self.ctx.kind.finalizer not in finalizers:
             patch["finalizers"] = [*finalizers, self.ctx.kind.finalizer]
         if len(owners) == len(rt.metadata.owner_references or []):
-            from lifecycle.api import to_json
-
             patch["ownerReferences"] = [*(to_json(o) for o in owners), {
                 "apiVersion": ds.api_version, "kind": ds.kind, "name": ds.metadata.name,
                 "uid": ds.metadata.uid, "controller": True, "blockOwnerDeletion": False,

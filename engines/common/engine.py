@@ -797,7 +797,7 @@ class CacheEngine(ImplementBase):
         ds = self.ctx.dataset
         if ds is None or ds.status is None or ds.status.mounts is None:
             return False
-        if [to_json(m) for m in ds.status.mounts] != [to_json(m) for m in ds.spec.mounts or []]:
+        if ds.mounts_behind():
             return True
         if not (self.has_master and ufs.ufs_mounts(ds)):
             return False

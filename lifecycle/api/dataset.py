@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from lifecycle.api._model import extra_field, field
+from lifecycle.api._model import extra_field, field, to_json
 from lifecycle.api.meta import API_VERSION, Condition, ObjectMeta
 
 KIND = "Dataset"
@@ -155,3 +155,10 @@ class Dataset:
     @property
     def ref(self) -> str:
         return f"{KIND} {self.key}"
+
+    def mounts_behind(self) -> bool:
+        """The mounts last applied (``status.mounts``) are not the spec's; False before any were."""
+        applied = self.status.mounts if self.status is not None else None
+        if applied is None:
+            return False
+        return [to_json(m) for m in applied] != [to_json(m) for m in self.spec.mounts or []]
