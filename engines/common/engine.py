@@ -903,11 +903,13 @@ class CacheEngine(ImplementBase):
         if secret_versions is not None:
             st.mount_secret_versions = secret_versions or None
 
+    def _recorded_secret_versions(self) -> dict[str, str]:
+        st = self.ctx.runtime.status
+        return dict(st.mount_secret_versions or {}) if st is not None else {}
+
     def _rotated_secrets(self) -> list[str]:
-        st, ds = self.ctx.runtime.status, self.ctx.dataset
-        if ds is None or st is None:
-            return []
-        return ufs.rotated_secrets(ds, st.mount_secret_versions, self.gw)
+        recorded = self._recorded_secret_versions()
+        return ufs.rotated_secrets(recorded, ufs.live_versions(self.gw, self.ns, recorded))
 
     def _reconcile_mounts(self) -> list[str]:
         """Make the cache's mount table match the Dataset; returns what it did, for events."""
@@ -922,7 +924,7 @@ class CacheEngine(ImplementBase):
         live = self.list_mounts() if resolved or self._applied_ufs_records() else {}
         applied = {from_json(Mount, r).effective_path: r for r in self._applied_ufs_records()}
         wanted = {m.path: m for m in resolved}
-        rotated = set(self._rotated_secrets())
+        rotated = set(ufs.rotated_secrets(self._recorded_secret_versions(), ufs.secret_versions(resolved)))
         actions = []
         for path, entry in sorted(live.items()):
             if path == "/":

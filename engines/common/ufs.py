@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -20,7 +20,7 @@ import attrs
 from lifecycle.api import to_json
 from lifecycle.api.dataset import Dataset, EncryptOption, Mount
 from lifecycle.api.validation import scheme_of
-from lifecycle.gateway import SECRET, Gateway
+from lifecycle.gateway import SECRET, Gateway, Obj
 
 # Served from a path the pods mount themselves, not mounted by a cache command.
 NATIVE_SCHEMES = ("local", "pvc")
@@ -78,11 +78,10 @@ def native_mounts(mounts: Sequence[Mount]) -> list[tuple[int, Mount]]:
 def _secret_value(gateway: Gateway, namespace: str, name: str, key: str, where: str,
                   versions: dict[str, str]) -> str:
     secret = gateway.get(SECRET, namespace, name)
-    if secret is not None:
-        versions[name] = str(secret["metadata"].get("resourceVersion") or "")
     if secret is None:
         raise MountSecretMissing(f"{where} reads Secret {namespace}/{name}, which does not exist; "
                                  "create it or fix valueFrom.secretKeyRef.name")
+    versions[name] = _version(secret)
     raw = (secret.get("data") or {}).get(key)
     if raw is not None:
         try:
@@ -130,18 +129,21 @@ def secret_versions(mounts: Iterable[ResolvedMount]) -> dict[str, str]:
     return {name: version for m in mounts for name, version in m.secret_versions.items()}
 
 
-def rotated_secrets(dataset: Dataset, recorded: dict[str, str] | None, gateway: Gateway) -> list[str]:
-    """Secrets the cache's mounts read that changed since they were mounted (none when nothing was
-    recorded yet, so an upgrade does not remount everything)."""
-    if not recorded:
-        return []
-    ns = dataset.metadata.namespace or ""
-    rotated = []
-    for name, version in sorted(recorded.items()):
-        secret = gateway.get(SECRET, ns, name)
-        if secret is not None and str(secret["metadata"].get("resourceVersion") or "") != version:
-            rotated.append(name)  # a deleted Secret is not a rotation: the mount keeps working meanwhile
-    return rotated
+def _version(secret: Obj) -> str:
+    return str(secret["metadata"].get("resourceVersion") or "")
+
+
+def live_versions(gateway: Gateway, namespace: str, names: Iterable[str]) -> dict[str, str]:
+    """The current resourceVersion of each named Secret that exists."""
+    found = {name: gateway.get(SECRET, namespace, name) for name in names}
+    return {name: _version(secret) for name, secret in found.items() if secret is not None}
+
+
+def rotated_secrets(recorded: Mapping[str, str] | None, current: Mapping[str, str]) -> list[str]:
+    """Secrets the mounts were made with that have another version now. None when nothing was
+    recorded (an upgrade does not remount everything); a Secret gone from ``current`` (deleted)
+    is no rotation: the mount keeps working meanwhile."""
+    return sorted(name for name, version in (recorded or {}).items() if current.get(name, version) != version)
 
 
 def option_records(dataset: Dataset | None, mounts: Sequence[Mount]) -> list[dict[str, Any]]:
