@@ -355,12 +355,12 @@ class CacheEngine(ImplementBase):
 
     def config_maps(self) -> list[Obj]:
         data = dict(self.config_data())
-        values = self.values()
-        if self.allocated_ports():
-            values[ports.PORTS_KEY] = self.allocated_ports()
+        values, held = self.values(), self.allocated_ports()
+        if held:
+            values[ports.PORTS_KEY] = held
         data[self.values_name] = {ports.VALUES_KEY: yaml.safe_dump(values, sort_keys=True)}
-        held = {ports.HOLDS_PORTS_LABEL: "true"} if ports.PORTS_KEY in values else {}
-        return [objects.config_map(name, self.ns, {**self.object_labels, **(held if name == self.values_name else {})},
+        holds = {ports.HOLDS_PORTS_LABEL: "true"} if held else {}
+        return [objects.config_map(name, self.ns, {**self.object_labels, **(holds if name == self.values_name else {})},
                                    d, self.owner) for name, d in data.items()]
 
     def services(self) -> list[Obj]:

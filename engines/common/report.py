@@ -41,7 +41,7 @@ class CacheReport:
 def cache_states(report: CacheReport, ufs_total: int | None) -> dict[str, str]:
     states = {"cached": format_bytes(report.used), "cacheCapacity": format_bytes(report.capacity)}
     if ufs_total is not None:
-        states["cachedPercentage"] = format_ratio(min(report.used, ufs_total), ufs_total)
+        states["cachedPercentage"] = cached_percentage(report.used, ufs_total)
     hits = report.hits
     if hits is not None:
         total = hits.local + hits.remote + hits.ufs
@@ -64,7 +64,12 @@ def with_cached_percentage(states: dict[str, str] | None, ufs_total: int) -> dic
         cached = parse_tool_size(states["cached"])
     except ValueError:
         return states
-    return {**states, "cachedPercentage": format_ratio(min(cached, ufs_total), ufs_total)}
+    return {**states, "cachedPercentage": cached_percentage(cached, ufs_total)}
+
+
+def cached_percentage(cached: int, ufs_total: int) -> str:
+    """How much of the UFS is cached, as the Cached Percentage column shows it (capped at 100%)."""
+    return format_ratio(min(cached, ufs_total), ufs_total)
 
 
 def ufs_total_bytes(text: str | None) -> int | None:
