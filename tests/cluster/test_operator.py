@@ -240,3 +240,7 @@ def test_creating_a_missing_secret_wakes_the_pair_that_waits_for_it(
     gw.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late-keys", "namespace": namespace},
                "stringData": {"secret": "s3cr3t"}})
     wait_for("the pair Bound before its next retry", lambda: phase(gw, namespace, "late") == "Bound", 30)
+    # Leave the shared nodes as found: the operator deletes the pair and its node labels.
+    gw.delete(DATASET, namespace, "late")
+    wait_for("the pair deleted", lambda: gw.get(ALLUXIO.resource, namespace, "late") is None, 90)
+    assert pair_labels_on_nodes(gw, namespace) == []
