@@ -111,6 +111,10 @@ class Gateway(Protocol):
 
     def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None: ...
 
+    def resource_version(self, res: Resource, namespace: str | None, name: str) -> str | None:
+        """The object's resourceVersion (None if it does not exist), from a watch where one knows it."""
+        ...
+
     def list(self, res: Resource, namespace: str | None = None,
              labels: dict[str, str] | None = None) -> Objs: ...
 
@@ -136,6 +140,10 @@ class Gateway(Protocol):
              timeout: float = 60.0) -> ExecResult: ...
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None: ...
+
+
+def version_of(obj: Obj | None) -> str | None:
+    return None if obj is None else str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def clone(value: Any) -> Any:

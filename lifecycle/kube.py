@@ -29,6 +29,7 @@ from lifecycle.gateway import (
     Obj,
     Objs,
     Resource,
+    version_of,
 )
 from lifecycle.naming import FIELD_MANAGER
 
@@ -120,6 +121,9 @@ class KubeGateway(KnownResources):
         obj.setdefault("apiVersion", res.api_version)
         obj.setdefault("kind", res.kind)
         return obj
+
+    def resource_version(self, res: Resource, namespace: str | None, name: str) -> str | None:
+        return version_of(self.get(res, namespace, name))
 
     def list_with_version(self, res: Resource, namespace: str | None = None,
                           labels: dict[str, str] | None = None) -> tuple[Objs, str]:

@@ -25,6 +25,7 @@ from lifecycle.gateway import (
     Objs,
     Resource,
     clone,
+    version_of,
 )
 
 ExecHandler = Callable[[str, str, str | None, list[str]], ExecResult]
@@ -76,6 +77,9 @@ class MemoryGateway(KnownResources):
     def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
         obj = self._objects.get(self._key(res, namespace, name))
         return clone(obj) if obj is not None else None
+
+    def resource_version(self, res: Resource, namespace: str | None, name: str) -> str | None:
+        return version_of(self._objects.get(self._key(res, namespace, name)))
 
     def list(self, res: Resource, namespace: str | None = None,
              labels: dict[str, str] | None = None) -> Objs:

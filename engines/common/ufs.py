@@ -20,7 +20,7 @@ import attrs
 from lifecycle.api import to_json
 from lifecycle.api.dataset import Dataset, EncryptOption, Mount
 from lifecycle.api.validation import scheme_of
-from lifecycle.gateway import SECRET, Gateway, Obj
+from lifecycle.gateway import SECRET, Gateway, version_of
 
 # Served from a path the pods mount themselves, not mounted by a cache command.
 NATIVE_SCHEMES = ("local", "pvc")
@@ -81,7 +81,7 @@ def _secret_value(gateway: Gateway, namespace: str, name: str, key: str, where: 
     if secret is None:
         raise MountSecretMissing(f"{where} reads Secret {namespace}/{name}, which does not exist; "
                                  "create it or fix valueFrom.secretKeyRef.name")
-    versions[name] = _version(secret)
+    versions[name] = version_of(secret) or ""
     raw = (secret.get("data") or {}).get(key)
     if raw is not None:
         try:
@@ -129,14 +129,11 @@ def secret_versions(mounts: Iterable[ResolvedMount]) -> dict[str, str]:
     return {name: version for m in mounts for name, version in m.secret_versions.items()}
 
 
-def _version(secret: Obj) -> str:
-    return str(secret["metadata"].get("resourceVersion") or "")
-
-
 def live_versions(gateway: Gateway, namespace: str, names: Iterable[str]) -> dict[str, str]:
-    """The current resourceVersion of each named Secret that exists."""
-    found = {name: gateway.get(SECRET, namespace, name) for name in names}
-    return {name: _version(secret) for name, secret in found.items() if secret is not None}
+    """The current resourceVersion of each named Secret that exists (from the operator's watch of
+    Secrets when it has one: checked on every pass, this must not cost a request each)."""
+    found = {name: gateway.resource_version(SECRET, namespace, name) for name in names}
+    return {name: version for name, version in found.items() if version is not None}
 
 
 def rotated_secrets(recorded: Mapping[str, str] | None, current: Mapping[str, str]) -> list[str]:

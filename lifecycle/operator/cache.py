@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle.gateway import Argv, ExecResult, Obj, Objs, Resource
+from lifecycle.gateway import Argv, ExecResult, Obj, Objs, Resource, version_of
 from lifecycle.kube import KubeGateway
 from lifecycle.operator.informer import Informer
 
 
 class CachedGateway:
-    def __init__(self, api: KubeGateway, informers: dict[str, Informer]):
+    def __init__(self, api: KubeGateway, informers: dict[str, Informer], watched: dict[str, Informer] | None = None):
         self.api = api
         self.informers = informers  # by resource plural
+        # Watched without being a cache (Secrets: values dropped), so only their versions are known here.
+        self.watched = watched or {}
 
     def _informer(self, res: Resource) -> Informer | None:
         return self.informers.get(res.plural)
@@ -30,6 +32,12 @@ class CachedGateway:
         if informer is None:
             return self.api.get(res, namespace, name)
         return informer.get(namespace if res.namespaced else None, name)
+
+    def resource_version(self, res: Resource, namespace: str | None, name: str) -> str | None:
+        watched = self.watched.get(res.plural)
+        if watched is not None:
+            return version_of(watched.get(namespace if res.namespaced else None, name))
+        return version_of(self.get(res, namespace, name))
 
     def list(self, res: Resource, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
         informer = self._informer(res)

@@ -135,7 +135,7 @@ class Operator:
                                                stall_seconds=settings.stall_seconds,
                                                transform=without_values if res in NOTIFY_ONLY else slim,
                                                notify=beyond_status if res in pairs else None)
-        self.gateway = CachedGateway(self.kube, self._by_plural())
+        self.gateway = CachedGateway(self.kube, self._by_plural(cache=True), watched=self._by_plural(cache=False))
         self.reconciler = Reconciler(
             self.gateway, self.registry, settings={"resync": settings.resync_seconds,
                                                    "sync_intervals": settings.sync_intervals,
@@ -151,14 +151,14 @@ class Operator:
         self._lock = threading.Lock()
         self.probes: ProbeServer | None = None
 
-    def _by_plural(self) -> dict[str, Informer]:
-        """Namespace-scoped informers of one resource act as one cache for the gateway; the
-        notify-only ones are no cache at all."""
-        caches = {k: i for k, i in self.informers.items() if i.res not in NOTIFY_ONLY}
+    def _by_plural(self, cache: bool) -> dict[str, Informer]:
+        """Namespace-scoped informers of one resource act as one for the gateway: the caches, or
+        (``cache=False``) the notify-only ones, which only tell versions."""
+        chosen = {k: i for k, i in self.informers.items() if (i.res not in NOTIFY_ONLY) == cache}
         if not self.settings.namespaces:
-            return caches
-        return {plural: _Union([i for k, i in caches.items() if k.split("@")[0] == plural])  # type: ignore[misc]
-                for plural in {k.split("@")[0] for k in caches}}
+            return chosen
+        return {plural: _Union([i for k, i in chosen.items() if k.split("@")[0] == plural])  # type: ignore[misc]
+                for plural in {k.split("@")[0] for k in chosen}}
 
     # -- events to keys -------------------------------------------------------------------------
 

@@ -69,4 +69,22 @@ def test_secrets_are_watched_unless_switched_off() -> None:
 
     assert "secrets" in informed(Settings())
     assert "secrets" not in informed(Settings(watch_secrets=False))
-    assert "secrets" not in Operator(Settings(), Registry(), api=object()).gateway.informers  # never a cache
+    gateway = Operator(Settings(), Registry(), api=object()).gateway
+    assert "secrets" not in gateway.informers and "secrets" in gateway.watched  # never a cache: versions only
+
+
+def test_versions_of_watched_secrets_come_from_the_watch_without_a_request() -> None:
+    from lifecycle.gateway import SECRET
+    from lifecycle.operator.cache import CachedGateway
+
+    class NoRequests:
+        def get(self, *args: Any) -> None:
+            raise AssertionError("a request to the API server")
+
+    class Watched:
+        def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
+            return {"metadata": {"name": name, "resourceVersion": "42"}} if name == "s3-keys" else None
+
+    gateway = CachedGateway(NoRequests(), {}, watched={"secrets": Watched()})  # type: ignore[arg-type,dict-item]
+    assert gateway.resource_version(SECRET, "team", "s3-keys") == "42"
+    assert gateway.resource_version(SECRET, "team", "gone") is None
