@@ -120,8 +120,6 @@ class CacheEngine(ImplementBase):
     VALUES_SUFFIX: ClassVar[str] = ""
     FUSE_DIR: ClassVar[str] = ""
     MOUNT_TYPE: ClassVar[str] = ""
-    # Whether `metadata` can tell the UFS size (so ufsTotal is shown, with "[Calculating]" before).
-    REPORTS_UFS_SIZE: ClassVar[bool] = True
 
     def __init__(self, ctx: EngineContext):
         super().__init__(ctx)
@@ -673,7 +671,7 @@ class CacheEngine(ImplementBase):
         if applied is not None:
             ds.status.mounts = [from_json(Mount, m, f"{self.ref} status.mounts") for m in applied]
         ds.status.hcfs = HCFSStatus(endpoint=self.hcfs_endpoint())
-        if self.has_master and self.auto_sync and self.REPORTS_UFS_SIZE and not ds.status.ufs_total:
+        if self.has_master and self.auto_sync and not ds.status.ufs_total:
             ds.status.ufs_total = CALCULATING
 
     def update_dataset_status(self, phase: str) -> None:

@@ -35,7 +35,6 @@ SERVER_CFG = "jindocache.cfg"
 CLIENT_CFG = "jindocache-client.cfg"
 NOT_AVAILABLE = "N/A"
 _MOUNT_ROW = re.compile(r"^Mount point:\s*(\S+)\s+Real path:\s*(\S+)\s*$")
-_LOADED = re.compile(r"^Load .*: (\d+) files")
 
 
 def _cfg(sections: dict[str, dict[str, str]]) -> str:
@@ -61,8 +60,6 @@ class JindoEngine(CacheEngine):
     VALUES_SUFFIX = "jindocache-values"
     FUSE_DIR = "jindofs-fuse"
     MOUNT_TYPE = "fuse.jindofs-fuse"
-    # jindocache has no command that sizes the UFS: ufsTotal stays unset, fileNum comes from loads.
-    REPORTS_UFS_SIZE = False
 
     @property
     def spec(self) -> JindoRuntimeSpec:
@@ -352,16 +349,21 @@ class JindoEngine(CacheEngine):
         return CacheReport(capacity=capacity, used=used)
 
     def metadata(self, paths: Sequence[str], load: bool) -> tuple[int, int | None]:
-        """``jindocache -load -meta -R <path>`` per mount; each prints how many files it saw."""
+        """``jindocache -load -meta -R <path>`` per mount when loading, then ``jindo fs -count
+        jindo://<path>``, whose Hadoop columns (directories, files, bytes, path) size the UFS."""
         timeout = self.metadata_timeout
-        files = 0
+        files = size = 0
         for path in paths:
-            out = self.run(["jindocache", "-load", "-meta", "-R", path], timeout=timeout)
-            found = next((m for m in map(_LOADED.match, out.splitlines()) if m), None)
-            if found is None:
-                raise CacheCommandError(f"{self.ref}: `jindocache -load -meta -R {path}` printed no file count")
-            files += int(found.group(1))
-        return files, None
+            if load:
+                self.run(["jindocache", "-load", "-meta", "-R", path], timeout=timeout)
+            url = "jindo://" + path
+            columns = self.run(["jindo", "fs", "-count", url], timeout=timeout).split()
+            if len(columns) < 3 or not (columns[1].isdigit() and columns[2].isdigit()):
+                raise CacheCommandError(f"{self.ref}: `jindo fs -count {url}` printed {columns!r}, "
+                                        "not 'DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME'")
+            files += int(columns[1])
+            size += int(columns[2])
+        return files, size
 
     def clean_cache_argv(self) -> list[str]:
         return ["jindocache", "-formatCache", "-force"]

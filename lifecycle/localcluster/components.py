@@ -213,7 +213,7 @@ def environment(component: str) -> dict[str, str] | None:
     env = dict(os.environ)
     if component == "kwok":
         # Exec commands run as kwok's children and resolve through its PATH: the stand-in cache CLIs
-        # (`alluxio`, `jindocache`) first, then this interpreter's bin directory for `python3`.
+        # (`alluxio`, `jindocache`, `jindo`) first, then this interpreter's bin directory for `python3`.
         path = [str(STANDIN_BIN), str(Path(sys.executable).parent), env.get("PATH", os.defpath)]
         env["PATH"] = os.pathsep.join(path)
         return env

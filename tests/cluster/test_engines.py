@@ -2,7 +2,7 @@
 
 A ``Driver`` runs ``lifecycle.reconcile.Reconciler`` over a ``KubeGateway`` in a loop (every half
 second, as a busy operator would), while the control plane's own controllers, the scheduler and
-kwok make the pods, and the stand-in ``alluxio``/``jindocache`` CLIs answer the execs into the
+kwok make the pods, and the stand-in ``alluxio``/``jindocache``/``jindo`` CLIs answer the execs into the
 master pods. The tests state end conditions: a reference-style pair reaches Bound with the table
 columns filled, scales 3 -> 5 -> 1, rolls a changed spec in place, heals a deleted StatefulSet,
 passes a hostile mount option as one literal argument, and leaves no object and no node label
@@ -513,7 +513,11 @@ def test_jindo_pair_binds_and_leaves_nothing(driver: Driver) -> None:
     for cm in ("logs-jindofs-config", "logs-jindofs-client-config", "logs-jindocache-values"):
         d.must(CONFIG_MAP, cm)
     row = d.until(name, lambda: d.table()[name], lambda r: r["TOTAL FILES"] == "3", 30, "the file count")
-    assert (row["Cached"], row["Cache Capacity"], row["Phase"]) == ("0.00B", "2.00GiB", "Bound")
+    row = d.until(name, lambda: d.table()[name], lambda r: r["Cached Percentage"] != "", 30, "the percentage")
+    assert (row["Ufs Total Size"], row["Cached"], row["Cache Capacity"], row["Cached Percentage"], row["Phase"]) == (
+        "3.00MiB", "0.00B", "2.00GiB", "0.0%", "Bound")
+    counts = [i["argv"] for i in standin.invocations(d.state_dir("logs-jindofs-master-0"), "jindo")]
+    assert ["fs", "-count", "jindo:///y2024"] in counts and ["fs", "-count", "jindo:///y2025"] in counts
     assert row["HCFS URL"] == f"jindo://logs-jindofs-master-0.{d.ns}:8101"  # ContainerNetwork: the default port
     attributes = d.must(PV, f"{d.ns}-logs", namespaced=False)["spec"]["csi"]["volumeAttributes"]
     assert attributes["fluid_path"] == f"/runtime-mnt/jindo/{d.ns}/logs/jindofs-fuse"

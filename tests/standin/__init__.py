@@ -1,4 +1,4 @@
-"""Stand-ins for the cache CLIs (`alluxio`, `jindocache`) that engines exec inside master pods.
+"""Stand-ins for the cache CLIs (`alluxio`, `jindocache`, `jindo`) that engines exec inside master pods.
 
 Under kwok an exec into a pod runs the command as a local process, so these programs answer in the
 real tools' output formats over a local directory tree that plays the under file system. The package

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 STATE_FILE = "standin-state.json"
 LOCK_FILE = ".standin-state.lock"
-TOOLS = ("alluxio", "jindocache")
+TOOLS = ("alluxio", "jindocache", "jindo")
 INVOCATION_LOG_LIMIT = 2000
 GIB = 1024**3
 MEDIUMS = ("MEM", "SSD", "HDD")

@@ -1,7 +1,9 @@
-"""The `jindocache` stand-in: the JindoCache admin commands Fluid's jindocache engine execs in masters.
+"""The `jindocache` and `jindo` stand-ins: the JindoCache commands Fluid's jindocache engine execs in masters.
 
 The capacity report uses JindoCache's `Total/Used Disk|MEM Capacity:` lines, which engines read to
 fill the runtime's cache status; mounts, loads and format-cache act on the shared stand-in state.
+`jindo fs -count jindo:///<mount>` sizes the UFS behind a mount in Hadoop's count columns
+(directories, files, bytes, path), as Fluid reads it for the Dataset's ufsTotal.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .cache import (
 )
 
 TOOL = "jindocache"
+FS_TOOL = "jindo"
 VERSION = "6.2.0"
 RPC_PORT = 8101
 
@@ -40,6 +43,9 @@ USAGE = """Usage: jindocache [COMMAND]
   -listCacheSet
   -refreshCacheSet [-path] <localPath>"""
 
+FS_USAGE = """Usage: jindo fs [COMMAND]
+  -count [-h] <path> ..."""
+
 Handler = Callable[[Context], None]
 
 LOAD_FLAGS = {"-meta", "-data", "-atomic", "-m", "-dryrun", "-f", "-s", "-R"}
@@ -48,6 +54,40 @@ LOAD_VALUED = {"-replica", "-filter", "-thread", "-cachelist"}
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     return run_cli(TOOL, sys.argv[1:] if argv is None else argv, os.environ if env is None else env, resolve)
+
+
+def fs_main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """The `jindo` CLI: the file-system commands, over the namespace `jindocache` mounted."""
+    return run_cli(FS_TOOL, sys.argv[1:] if argv is None else argv, os.environ if env is None else env, resolve_fs)
+
+
+def resolve_fs(argv: Sequence[str]) -> Command:
+    if len(argv) < 2 or argv[0] != "fs" or argv[1] != "-count":
+        raise UsageError(f"Unknown or malformed command: {' '.join(argv)}\n{FS_USAGE}")
+    rest = list(argv[2:])
+    human = "-h" in rest
+    targets = [arg for arg in rest if arg != "-h"]
+    if not targets or any(arg.startswith("-") for arg in targets):
+        raise UsageError(f"-count takes one or more paths and the flag -h\n{FS_USAGE}")
+    return Command(("count",), _counter(targets, human))
+
+
+def _counter(targets: list[str], human: bool) -> Handler:
+    def count(ctx: Context) -> None:
+        cache = ctx.state["tools"][TOOL]
+        ns = Namespace(cache["mounts"], ctx.settings.ufs_root)
+        for target in targets:
+            path = _namespace_path(cache["mounts"], target)
+            entry = ns.stat(path)
+            if entry is None:
+                raise StandinError(f"count: `{target}': No such file or directory")
+            dirs, files, size = (1, 0, 0) if entry.is_dir else (0, 1, entry.size)
+            for item in ns.walk(path) if entry.is_dir else ():
+                dirs, files, size = (dirs + 1, files, size) if item.is_dir else (dirs, files + 1, size + item.size)
+            shown = format_size(size) if human else str(size)
+            ctx.print(f"{dirs:>12} {files:>12} {shown:>18} {target}")
+
+    return count
 
 
 def resolve(argv: Sequence[str]) -> Command:
@@ -146,14 +186,14 @@ def _format_cache(ctx: Context) -> None:
     ctx.tool_state["cached"] = {}
 
 
-def _namespace_path(ctx: Context, target: str) -> str:
+def _namespace_path(mounts: list[dict[str, str]], target: str) -> str:
     """Accept jindo:///path, a namespace path, or a mounted UFS URI; return the namespace path."""
     parts = urlsplit(target)
     if parts.scheme == "jindo":
         return normalize_path("/" + parts.netloc + parts.path)
     if target.startswith("/"):
         return normalize_path(target)
-    for mount in ctx.tool_state["mounts"]:
+    for mount in mounts:
         ufs = mount["ufs"].rstrip("/")
         if target.rstrip("/") == ufs or target.startswith(ufs + "/"):
             return normalize_path(posixpath.join(mount["path"], target[len(ufs) :].lstrip("/")))
@@ -162,7 +202,7 @@ def _namespace_path(ctx: Context, target: str) -> str:
 
 def _uncacher(target: str) -> Handler:
     def uncache(ctx: Context) -> None:
-        _drop_cached(ctx, _namespace_path(ctx, target))
+        _drop_cached(ctx, _namespace_path(ctx.tool_state["mounts"], target))
 
     return uncache
 
@@ -189,7 +229,7 @@ def _loader(args: list[str]) -> Handler:
 
     def load(ctx: Context) -> None:
         ns = _namespace(ctx)
-        path = _namespace_path(ctx, targets[0])
+        path = _namespace_path(ctx.tool_state["mounts"], targets[0])
         if ns.stat(path) is None:
             raise StandinError(f"{targets[0]}: No such file or directory")
         files = list(ns.files(path))

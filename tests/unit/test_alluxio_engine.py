@@ -55,7 +55,7 @@ NS, NAME = "team", "imagenet"
 SECRET_VALUE = "s3cr3t-Key/value+42"
 NO_RATE_LIMITS = {"sync_intervals": {"sync_metadata": 0, "check_and_update_runtime_status": 0,
                                      "update_on_ufs_change": 0}}
-TOOLS = {"alluxio": standin_alluxio.resolve, "jindocache": standin_jindo.resolve}
+TOOLS = {"alluxio": standin_alluxio.resolve, "jindocache": standin_jindo.resolve, "jindo": standin_jindo.resolve_fs}
 T0 = datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)
 
 

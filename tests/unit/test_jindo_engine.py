@@ -75,7 +75,7 @@ def test_setup_creates_jindo_names_and_configuration(cluster: FakeCluster) -> No
     assert ds["runtimes"][0]["type"] == "jindo"
 
 
-def test_mounts_reports_and_file_counts_use_jindocache(cluster: FakeCluster) -> None:
+def test_mounts_reports_and_ufs_counts_use_jindocache_and_jindo_fs(cluster: FakeCluster) -> None:
     pair(cluster)
     mounts = [argv for argv in cluster.commands("-mount") if len(argv) == 4]
     assert mounts == [["jindocache", "-mount", "/train", "s3://imagenet/train"],
@@ -86,8 +86,10 @@ def test_mounts_reports_and_file_counts_use_jindocache(cluster: FakeCluster) -> 
     standin.set_cached(cluster.state_dir("hadoop-jindofs-master-0"), {"/train/a.jpg": 3000}, tool="jindocache")
     cluster.settle(NAME, passes=2)
     status = cluster.dataset(NAME)["status"]
-    assert status["fileNum"] == "3" and "ufsTotal" not in status
-    assert status["cacheStates"] == {"cached": "2.93KiB", "cacheCapacity": "2.00GiB"}
+    # `jindo fs -count` per mount sizes the UFS (3000 + 5000 + 2000 bytes), as Fluid's jindocache engine does.
+    assert ["jindo", "fs", "-count", "jindo:///train"] in [argv for _, _, argv in cluster.execs]
+    assert status["fileNum"] == "3" and status["ufsTotal"] == "9.77KiB"
+    assert status["cacheStates"] == {"cached": "2.93KiB", "cacheCapacity": "2.00GiB", "cachedPercentage": "30.0%"}
 
 
 def test_secret_options_reach_pods_as_secret_references_only(cluster: FakeCluster) -> None:

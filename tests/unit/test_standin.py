@@ -312,6 +312,10 @@ def test_concurrent_invocations_keep_every_update(cluster: Cluster) -> None:
         ("jindocache", []),
         ("jindocache", ["-bogus"]),
         ("jindocache", ["-mount", "/only-one-arg"]),
+        ("jindo", []),
+        ("jindo", ["fs", "-ls", "/"]),
+        ("jindo", ["fs", "-count"]),
+        ("jindo", ["fs", "-count", "-q", "jindo:///data"]),
     ],
 )
 def test_unknown_or_malformed_commands_exit_non_zero_with_usage(
@@ -363,13 +367,31 @@ def test_jindocache_cache_sets_are_listed_once_refreshed(cluster: Cluster) -> No
     assert any("cacheStrategy" in line for line in after.stdout.splitlines())
 
 
+def test_jindo_fs_count_sizes_a_mount_in_hadoop_columns(cluster: Cluster) -> None:
+    cluster.ufs_file("oss/bucket/data/a", 1000)
+    cluster.ufs_file("oss/bucket/data/sub/b", 3000)
+    cluster.jindo("-mount", "/data", "oss://bucket/data")
+
+    counted = cluster.run("jindo", "fs", "-count", "jindo:///data", "jindo:///data/sub/b")
+    human = cluster.run("jindo", "fs", "-count", "-h", "/data")
+    missing = cluster.run("jindo", "fs", "-count", "jindo:///none")
+
+    assert counted.returncode == 0
+    assert [line.split() for line in counted.stdout.splitlines()] == [
+        ["2", "2", "4000", "jindo:///data"], ["0", "1", "3000", "jindo:///data/sub/b"]]
+    assert human.stdout.split()[2] == "4000B"
+    assert missing.returncode == 1
+    assert "No such file or directory" in missing.stderr
+    assert not cache.cached_bytes(cluster.state_dir, "jindocache")
+
+
 def test_scripts_run_through_their_shebang_with_only_a_path(cluster: Cluster) -> None:
     env = {
         "PATH": os.environ["PATH"],
         "STANDIN_STATE_DIR": cluster.env["STANDIN_STATE_DIR"],
         "STANDIN_UFS_ROOT": cluster.env["STANDIN_UFS_ROOT"],
     }
-    for tool, argv in (("alluxio", ["version"]), ("jindocache", ["-report"])):
+    for tool, argv in (("alluxio", ["version"]), ("jindocache", ["-report"]), ("jindo", ["fs", "-count", "/"])):
         script = BIN / tool
         assert os.access(script, os.X_OK)
         result = subprocess.run(
