@@ -354,8 +354,9 @@ class CacheEngine(ImplementBase):
     def config_maps(self) -> list[Obj]:
         data = dict(self.config_data())
         values, held = self.values(), self.allocated_ports()
-        if held:
-            values[ports.PORTS_KEY] = held
+        # Recorded even when empty: a runtime on the container network that moves to the host network
+        # then gets ports of its own, where one made before allocation (no record) keeps its defaults.
+        values[ports.PORTS_KEY] = held
         data[self.values_name] = {ports.VALUES_KEY: yaml.safe_dump(values, sort_keys=True)}
         holds = {ports.HOLDS_PORTS_LABEL: "true"} if held else {}
         return [objects.config_map(name, self.ns, {**self.object_labels, **(holds if name == self.values_name else {})},

@@ -80,8 +80,21 @@ def test_container_network_runtimes_keep_the_default_ports(cluster: FakeCluster)
     held = pair(cluster, master={"networkMode": "ContainerNetwork"}, worker={"networkMode": "ContainerNetwork"})
     assert held["master"]["rpc"] == 19998 and held["worker"]["rpc"] == 29999
     values = cluster.get(CONFIG_MAP, f"{NAME}-alluxio-values")
-    assert ports.PORTS_KEY not in yaml.safe_load(values["data"]["data"])  # holds nothing on the nodes
+    assert yaml.safe_load(values["data"]["data"])[ports.PORTS_KEY] == {}  # holds nothing on the nodes
     assert ports.HOLDS_PORTS_LABEL not in values["metadata"]["labels"]
+
+
+def test_a_runtime_moved_to_the_host_network_in_place_gets_ports_from_the_range(cluster: FakeCluster) -> None:
+    other = pair(cluster, "other")
+    pair(cluster, master={"networkMode": "ContainerNetwork"}, worker={"networkMode": "ContainerNetwork"})
+    cluster.gw.patch(ALLUXIO.resource, NS, NAME, {"spec": {"master": {"networkMode": "HostNetwork"},
+                                                           "worker": {"networkMode": "HostNetwork"}}})
+    cluster.settle(passes=4)
+    moved = running_ports(cluster, NAME)
+    assert numbers(moved) <= set(range(20000, 26001)) and not numbers(moved) & numbers(other)
+    values = cluster.get(CONFIG_MAP, f"{NAME}-alluxio-values")
+    assert numbers(yaml.safe_load(values["data"]["data"])[ports.PORTS_KEY]) == numbers(moved)
+    assert values["metadata"]["labels"][ports.HOLDS_PORTS_LABEL] == "true"
 
 
 def test_a_runtime_made_before_port_allocation_keeps_its_ports(cluster: FakeCluster) -> None:
