@@ -2,7 +2,9 @@
 
 It keeps the semantics the lifecycle depends on, and nothing more: resourceVersion and
 conflicts, generation bumps on spec changes, the status subresource, finalizers holding a
-deleted object with a deletionTimestamp, and garbage collection of objects whose owner is gone.
+deleted object with a deletionTimestamp, garbage collection of objects whose owner is gone, and
+the part of server-side apply the engines rely on: a field the last apply set and this one leaves
+out is removed (lists are replaced whole, as for atomic lists).
 Every mutating call is counted, so a test can assert that an idle reconcile writes nothing.
 """
 
@@ -45,6 +47,19 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def _dropped(previous: Obj, config: Obj) -> Obj:
+    """Merge-patch nulls for the map keys ``previous`` applied and ``config`` leaves out."""
+    out: Obj = {}
+    for key, value in previous.items():
+        if key not in config:
+            out[key] = None
+        elif isinstance(value, dict) and isinstance(config[key], dict):
+            nested = _dropped(value, config[key])
+            if nested:
+                out[key] = nested
+    return out
+
+
 @attrs.define
 class RecordedEvent:
     kind: str
@@ -59,6 +74,7 @@ class MemoryGateway(KnownResources):
     def __init__(self, resources: tuple[Resource, ...] = (), clock: Callable[[], str] | None = None):
         super().__init__(resources)
         self._objects: dict[Key, Obj] = {}
+        self._applied: dict[Key, Obj] = {}  # the last configuration applied to each object
         self._rv = itertools.count(1)
         self._uid = itertools.count(1)
         self._clock = clock or (lambda: "2026-01-01T00:00:00Z")
@@ -121,11 +137,17 @@ class MemoryGateway(KnownResources):
     def apply(self, obj: Obj) -> Obj:
         res = self._res_of(obj)
         meta = obj["metadata"]
-        current = self._objects.get(self._key(res, meta.get("namespace"), meta["name"]))
+        key = self._key(res, meta.get("namespace"), meta["name"])
+        current = self._objects.get(key)
+        config = {k: v for k, v in clone(obj).items() if k != "status"}
+        previous = self._applied.get(key, {}) if current is not None else {}
         if current is None:
-            return self.create(obj)
-        patch = {k: v for k, v in clone(obj).items() if k != "status"}
-        return self._update(res, current, merge_patch(current, patch), "apply")
+            applied = self.create(obj)
+        else:
+            applied = self._update(res, current, merge_patch(current, merge_patch(_dropped(previous, config), config)),
+                                   "apply")
+        self._applied[key] = config
+        return applied
 
     def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
         current = self._objects.get(self._key(res, namespace, name))
@@ -196,6 +218,7 @@ class MemoryGateway(KnownResources):
 
     def _remove(self, key: Key) -> None:
         gone = self._objects.pop(key)
+        self._applied.pop(key, None)
         uid = gone["metadata"]["uid"]
         dependents = [k for k, o in self._objects.items()
                       if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or ())]

@@ -9,6 +9,7 @@ from kubernetes import client
 from lifecycle.gateway import EVENT, NAMESPACE, POD
 from lifecycle.kube import KubeGateway
 from tests.cluster import IMMEDIATE_START, eventually
+from tests.unit.test_memory_gateway import assert_only_our_dropped_fields_are_gone, reapply_leaving_fields_out
 
 
 def test_execs_and_reads_from_many_threads_do_not_disturb_each_other(kube: client.ApiClient,
@@ -62,3 +63,8 @@ def test_a_repeated_event_is_counted_on_one_object(kube: client.ApiClient, names
     gw.delete(EVENT, namespace, events[1]["metadata"]["name"])
     gw.event(involved, "Warning", "ErrorValidateSpecFields", "spec.replicas: must be at least 0")
     assert sorted(e["count"] for e in gw.list(EVENT, namespace)) == [1, 1]
+
+
+def test_apply_removes_only_the_fields_it_no_longer_sets(kube: client.ApiClient, namespace: str) -> None:
+    """The scenario the in-memory gateway is held to, on kube-apiserver's server-side apply."""
+    assert_only_our_dropped_fields_are_gone(reapply_leaving_fields_out(KubeGateway(kube), namespace))
