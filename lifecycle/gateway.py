@@ -69,6 +69,12 @@ class ApiError(Exception):
             self.status = status
 
 
+class Forbidden(ApiError):
+    """The operator's account may not do this: its RBAC lacks a rule."""
+
+    status = 403
+
+
 class NotFound(ApiError):
     status = 404
 

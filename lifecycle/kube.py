@@ -23,6 +23,7 @@ from lifecycle.gateway import (
     Argv,
     Conflict,
     ExecResult,
+    Forbidden,
     Invalid,
     KnownResources,
     NotFound,
@@ -62,7 +63,7 @@ def _error(status: int, body: bytes, what: str) -> ApiError:
     except (ValueError, AttributeError):
         message = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
     text = f"{what}: {message}"
-    kinds: dict[int, type[ApiError]] = {404: NotFound, 409: Conflict, 410: Gone, 422: Invalid}
+    kinds: dict[int, type[ApiError]] = {403: Forbidden, 404: NotFound, 409: Conflict, 410: Gone, 422: Invalid}
     cls = kinds.get(status, ApiError)
     return cls(text) if cls is not ApiError else ApiError(text, status)
 

@@ -35,7 +35,7 @@ class CachedGateway:
 
     def resource_version(self, res: Resource, namespace: str | None, name: str) -> str | None:
         watched = self.watched.get(res.plural)
-        if watched is not None:
+        if watched is not None and watched.available:
             return version_of(watched.get(namespace if res.namespaced else None, name))
         return version_of(self.get(res, namespace, name))
 

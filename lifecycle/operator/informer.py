@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from lifecycle.gateway import NotFound, Obj, Objs, Resource, clone
+from lifecycle.gateway import Forbidden, NotFound, Obj, Objs, Resource, clone
 from lifecycle.kube import Gone, KubeGateway
 
 log = logging.getLogger("lifecycle.informer")
@@ -50,12 +50,16 @@ def slim(obj: Obj) -> Obj:
 class Informer:
     def __init__(self, gateway: KubeGateway, res: Resource, handler: Handler, namespace: str | None = None,
                  watch_seconds: int = 300, stall_seconds: float = 120.0, transform: Callable[[Obj], Obj] = slim,
-                 notify: Callable[[Obj, Obj], bool] | None = None):
+                 notify: Callable[[Obj, Obj], bool] | None = None, optional: str | None = None):
         self.gateway, self.res, self.handler, self.namespace = gateway, res, handler, namespace
+        # Set for a watch the operator can do without: what it costs to miss it, and the fix. Such a
+        # watch that is forbidden counts as synced, and ``available`` says whether it works.
+        self.optional = optional
         self.transform = transform  # applied to every object before it is cached or handed on
         self.notify = notify  # (old, new) -> whether an update is handed on; None: every update
         self.watch_seconds, self.stall_seconds = watch_seconds, stall_seconds
         self.synced = threading.Event()
+        self.available = True
         self.restarts = 0
         self.last_activity = time.monotonic()
         self._cache: dict[Key, Obj] = {}
@@ -109,6 +113,19 @@ class Informer:
                     version = self._watch(version, stop)
             except Gone:
                 log.info("watch of %s: version too old, listing again", self.res.plural)
+            except Forbidden as exc:
+                if self.optional is None:
+                    log.error("%s; grant list and watch on %s to the operator's account (deploy/operator.yaml, "
+                              "`fluidlc manifests`) — retrying in %.1fs", exc, self.res.plural, backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                else:
+                    if self.available:
+                        log.warning("%s; carrying on without this watch: %s — looking again every 60s",
+                                    exc, self.optional)
+                    self.available = False
+                    self.synced.set()
+                    stop.wait(60.0)
             except NotFound:
                 # The kind is not installed (yet): nothing to cache; look again now and then.
                 if not self.synced.is_set():
@@ -138,6 +155,7 @@ class Informer:
             if key not in fresh:
                 self.handler("DELETED", obj)
         self.synced.set()
+        self.available = True
         self.last_activity = time.monotonic()
         return version
 

@@ -58,6 +58,9 @@ CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE)
 # Watched only to wake the pairs that read them (a Secret created or rotated); read from the API
 # server when needed, so their values are never kept in the operator's memory.
 NOTIFY_ONLY = (SECRET,)
+# What missing such a watch costs, and the fix: said once if the operator's account may not watch.
+NOTIFY_WHY = {SECRET.plural: "a created or rotated Secret is noticed only at the next resync; grant list and "
+                             "watch on secrets (`fluidlc manifests`) or run with --no-watch-secrets"}
 
 
 def without_values(obj: Obj) -> Obj:
@@ -134,7 +137,8 @@ class Operator:
                 self.informers[key] = Informer(self.kube, res, self._on_event, ns,
                                                stall_seconds=settings.stall_seconds,
                                                transform=without_values if res in NOTIFY_ONLY else slim,
-                                               notify=beyond_status if res in pairs else None)
+                                               notify=beyond_status if res in pairs else None,
+                                               optional=NOTIFY_WHY.get(res.plural))
         self.gateway = CachedGateway(self.kube, self._by_plural(cache=True), watched=self._by_plural(cache=False))
         self.reconciler = Reconciler(
             self.gateway, self.registry, settings={"resync": settings.resync_seconds,
@@ -295,6 +299,10 @@ class _Union:
 
     def __init__(self, informers: list[Informer]):
         self.informers = informers
+
+    @property
+    def available(self) -> bool:
+        return all(i.available for i in self.informers)
 
     def get(self, namespace: str | None, name: str) -> Obj | None:
         for informer in self.informers:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
 import yaml
 from kubernetes import client
 
@@ -58,22 +59,34 @@ def service_account_kubeconfig(cluster: LocalCluster, kube: client.ApiClient, pa
     return path
 
 
+@pytest.mark.parametrize(("watch_secrets", "flag"), [(True, ()), (False, ("--no-watch-secrets",)), (False, ())],
+                         ids=["default", "no-watch-secrets", "secret-watch-forbidden"])
 def test_the_operator_works_with_only_its_service_accounts_rights(
         scripted_crds: KubeGateway, operators: list[OperatorProcess], cluster: LocalCluster, kube: client.ApiClient,
-        namespace: str, tmp_path: Path) -> None:
+        namespace: str, tmp_path: Path, watch_secrets: bool, flag: tuple[str, ...]) -> None:
+    """The last case runs the operator without --no-watch-secrets on the RBAC made for it: it says
+    what it does without the watch, once, and works."""
     registry = Registry().discover()
     scripted.register(registry)  # the test engine's kind gets its rules like any installed engine
     gw = scripted_crds
-    for doc in manifests(registry):
+    docs = manifests(registry, watch_secrets=watch_secrets)
+    for doc in docs:
         if doc["kind"] != "Deployment":
-            gw.apply(doc)
+            gw.apply(doc)  # a re-apply narrows the ClusterRole as written
+    args = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert ("--no-watch-secrets" in args) == (not watch_secrets)
     kubeconfig = service_account_kubeconfig(cluster, kube, tmp_path / "operator.kubeconfig")
     op = OperatorProcess(cluster, namespace, tmp_path, "least-privilege", kubeconfig=kubeconfig,
-                         lease_namespace=NAMESPACE)
+                         lease_namespace=NAMESPACE, extra=flag)
     operators.append(op)
     create_pair(gw, namespace, "rbac", replicas=2)
     wait_for("Bound with the ServiceAccount's rights", lambda: phase(gw, namespace, "rbac") == "Bound", 90)
     gw.delete(DATASET, namespace, "rbac")
     wait_for("the pair to be deleted", lambda: gw.get(DATASET, namespace, "rbac") is None
              and gw.get(SCRIPTED, namespace, "rbac") is None, 90)
-    assert "Forbidden" not in op.log() and "forbidden" not in op.log(), op.log()[-3000:]
+    log = op.log()
+    if watch_secrets or flag:
+        assert "Forbidden" not in log and "forbidden" not in log, log[-3000:]
+    else:
+        assert log.count("carrying on without this watch") == 1, log[-3000:]
+        assert "run with --no-watch-secrets" in log

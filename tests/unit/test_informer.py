@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from lifecycle.gateway import DATASET
+from lifecycle.gateway import DATASET, SECRET, Forbidden
 from lifecycle.kube import Gone
 from lifecycle.operator.informer import Informer
 
@@ -99,3 +99,34 @@ def test_updates_the_filter_finds_dull_are_cached_but_not_handed_on() -> None:
     assert seen == [("ADDED", "1"), ("MODIFIED", "3")]
     cached = informer.get("ns", "a")
     assert cached is not None and cached["metadata"]["resourceVersion"] == "3"
+
+
+class ForbiddingServer:
+    """Refuses every list, as an API server does for an account without the RBAC rule."""
+
+    def __init__(self, stop: threading.Event, refusals: int):
+        self.stop, self.refusals, self.lists = stop, refusals, 0
+
+    def list_with_version(self, res: Any, namespace: Any = None, labels: Any = None) -> tuple[list[Any], str]:
+        self.lists += 1
+        if self.lists >= self.refusals:
+            self.stop.set()
+        raise Forbidden(f'GET /api/v1/{res.plural}: {res.plural} is forbidden', 403)
+
+
+def test_a_forbidden_optional_watch_counts_as_synced_and_says_what_it_costs(caplog: Any) -> None:
+    stop = threading.Event()
+    informer = Informer(ForbiddingServer(stop, 1), SECRET, lambda *_: None,  # type: ignore[arg-type]
+                        optional="changes are seen at the next resync; grant list and watch")
+    informer.run(stop)
+    assert informer.synced.is_set() and not informer.available
+    assert "carrying on without this watch: changes are seen at the next resync" in caplog.text
+
+
+def test_a_forbidden_required_watch_keeps_trying_and_names_the_fix(caplog: Any) -> None:
+    stop = threading.Event()
+    server = ForbiddingServer(stop, 2)
+    informer = Informer(server, DATASET, lambda *_: None)  # type: ignore[arg-type]
+    informer.run(stop)
+    assert server.lists == 2 and not informer.synced.is_set()
+    assert "grant list and watch on datasets to the operator's account" in caplog.text

@@ -82,9 +82,29 @@ def test_versions_of_watched_secrets_come_from_the_watch_without_a_request() -> 
             raise AssertionError("a request to the API server")
 
     class Watched:
+        available = True
+
         def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
             return {"metadata": {"name": name, "resourceVersion": "42"}} if name == "s3-keys" else None
 
     gateway = CachedGateway(NoRequests(), {}, watched={"secrets": Watched()})  # type: ignore[arg-type,dict-item]
     assert gateway.resource_version(SECRET, "team", "s3-keys") == "42"
     assert gateway.resource_version(SECRET, "team", "gone") is None
+
+
+def test_versions_of_secrets_the_operator_may_not_watch_are_read_from_the_api_server() -> None:
+    from lifecycle.gateway import SECRET
+    from lifecycle.operator.cache import CachedGateway
+
+    class Api:
+        def get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any]:
+            return {"metadata": {"name": name, "resourceVersion": "7"}}
+
+    class Forbidden:
+        available = False
+
+        def get(self, namespace: str | None, name: str) -> None:
+            return None  # an empty cache: it never listed
+
+    gateway = CachedGateway(Api(), {}, watched={"secrets": Forbidden()})  # type: ignore[arg-type,dict-item]
+    assert gateway.resource_version(SECRET, "team", "s3-keys") == "7"
