@@ -73,7 +73,7 @@ class LeaderElector:
         while not stop.is_set():
             if self._attempt():
                 break
-            stop.wait(self.retry_period)
+            stop.wait(self.next_try())
         if stop.is_set():
             return
         log.info("became leader as %s (lease %s/%s)", self.identity, self.namespace, self.name)
@@ -89,6 +89,15 @@ class LeaderElector:
                 self.leading.clear()
                 self.lost.set()
                 return
+
+    def next_try(self) -> float:
+        """Seconds a candidate waits before trying again: the retry period, or less when the
+        holder's lease runs out sooner, so a dead holder is replaced the moment its lease ends
+        rather than up to a retry period later."""
+        left = self._observed_at + self.lease_seconds - self.clock()
+        if self._observed is None or not self._observed[0] or left <= 0:
+            return self.retry_period
+        return min(self.retry_period, left + 0.01)
 
     def _attempt(self) -> bool:
         try:

@@ -140,7 +140,7 @@ def test_only_the_lease_holder_reconciles_and_a_standby_takes_over(
 
     a.kill(signal.SIGKILL)
     killed = time.monotonic()
-    wait_for("b to take the lease", b.leading, lease_seconds * 3)
+    wait_for("b to take the lease", b.leading, lease_seconds * 3, interval=0.1)
     handover = time.monotonic() - killed
     assert handover <= lease_seconds + 4, f"handover took {handover:.1f}s with a {lease_seconds:.0f}s lease"
     lease = gw.get(LEASE, namespace, "fluid-lifecycle-operator")
@@ -154,7 +154,7 @@ def test_only_the_lease_holder_reconciles_and_a_standby_takes_over(
     wait_for("c to serve metrics", c.serving, 30)
     assert b.stop() == 0
     released = time.monotonic()
-    wait_for("c to take the released lease", c.leading, lease_seconds)
+    wait_for("c to take the released lease", c.leading, lease_seconds, interval=0.1)
     graceful = time.monotonic() - released
     assert graceful < lease_seconds, f"a released lease took {graceful:.1f}s to change hands"
     assert "released lease" in b.log()
