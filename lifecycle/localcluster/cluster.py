@@ -94,8 +94,11 @@ class LocalCluster:
         bin_dir: Path | str | None = None,
         timeouts: dict[str, float] | None = None,
         tie_to_caller: bool = False,
+        extra_args: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.name = name
+        # Flags added to a component's command line, e.g. {"kube-controller-manager": ("--kube-api-qps=200",)}.
+        self.extra_args = dict(extra_args or {})
         self.dir = Path(dir if dir is not None else default_dir(name)).resolve()
         self.layout = Layout(self.dir)
         self.kubeconfig = self.layout.kubeconfig
@@ -142,7 +145,8 @@ class LocalCluster:
                 raise self._not_set_up()
             self._processes[component] = Process(
                 component,
-                components.command(component, self.layout, ports, build or self._build()),
+                [*components.command(component, self.layout, ports, build or self._build()),
+                 *self.extra_args.get(component, ())],
                 self.layout.log(component),
                 self.layout.pid_file(component),
                 env=components.environment(component),
