@@ -222,3 +222,16 @@ def test_an_exec_timeout_names_the_program_but_not_its_arguments(monkeypatch: py
         podexec._exec_once(None, "ns", "master-0", ["alluxio", "fs", "mount", "--option", "secret=hunter2"],
                            None, 0.1)
     assert "'alluxio'" in str(err.value) and "hunter2" not in str(err.value)
+
+
+def test_extra_flags_reach_only_their_component(tmp_path: Path) -> None:
+    import json
+
+    from lifecycle.localcluster import LocalCluster
+
+    cluster = LocalCluster("flags", tmp_path, extra_args={"kube-controller-manager": ("--kube-api-qps=200",)})
+    cluster.layout.state_file.parent.mkdir(parents=True, exist_ok=True)
+    cluster.layout.state_file.write_text(json.dumps({
+        "ports": Ports(2379, 2380, 6443, 10257, 10259, 10250).to_json(), "bin_dir": str(tmp_path / "bin")}))
+    assert cluster._process("kube-controller-manager").argv[-1] == "--kube-api-qps=200"
+    assert "--kube-api-qps=200" not in cluster._process("kube-scheduler").argv
