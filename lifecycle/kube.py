@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -78,6 +78,8 @@ class KubeGateway(KnownResources):
         self._lock = threading.Lock()
         self.requests = 0
         self.event_counts = EventCounts()
+        # Told (method, HTTP status) of every request: the operator's rest_client_requests_total.
+        self.on_response: Callable[[str, int], None] = lambda method, status: None
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -103,6 +105,7 @@ class KubeGateway(KnownResources):
         with self._lock:
             self.requests += 1
         response = self.api.call_api(method_, url, headers, body_, _request_timeout=timeout or self.timeout)
+        self.on_response(method, response.status)
         if stream:
             if response.status >= 300:
                 raise _error(response.status, response.read(), what or f"{method} {path}")

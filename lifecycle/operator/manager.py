@@ -125,6 +125,7 @@ class Operator:
         self.kube = KubeGateway(api or api_client(settings.kubeconfig),
                                 tuple(k.resource for k in self.registry.kinds()))
         self.metrics = Metrics()
+        self.kube.on_response = lambda method, status: self.metrics.requests.labels(str(status), method).inc()
         self.queue = WorkQueue(on_depth=lambda d: self.metrics.workqueue_depth.labels(CONTROLLER).set(d),
                                on_add=lambda: self.metrics.workqueue_adds.labels(CONTROLLER).inc(),
                                on_retry=lambda: self.metrics.workqueue_retries.labels(CONTROLLER).inc())

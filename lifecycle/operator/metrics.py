@@ -29,6 +29,8 @@ class Metrics:
                                          registry=self.registry)
         self.transitions = Counter("lifecycle_transitions_total", "Lifecycle machine transitions.",
                                    ["machine", "from", "to"], registry=self.registry)
+        self.requests = Counter("rest_client_requests_total", "Requests to the API server, by method and status.",
+                                ["code", "method"], registry=self.registry)
         self.leader = Gauge("leader_election_master_status", "1 while this process holds the Lease.", ["name"],
                             registry=self.registry)
 

@@ -141,6 +141,11 @@ def on_cluster(figures: list[tuple[str, str]], pairs: int, manager_qps: int | No
                     samples = op.metrics()
                     busy = sum(v for k, v in samples.items()
                                if k.startswith("controller_runtime_reconcile_time_seconds_sum"))
+                    own: dict[str, float] = {}  # the operator's requests by method, from its own metrics
+                    for k, v in samples.items():
+                        if k.startswith("rest_client_requests_total{"):
+                            method = k.split('method="', 1)[1].split('"', 1)[0]
+                            own[method] = own.get(method, 0) + v
                     if manager_qps:
                         figures.append((f"cluster, controller-manager at {manager_qps} requests/s: {pairs} pairs, "
                                         "all Bound after", f"{total:.1f} s  ({len(bound)}/{pairs} Bound), "
@@ -179,6 +184,8 @@ def on_cluster(figures: list[tuple[str, str]], pairs: int, manager_qps: int | No
          if latencies else "n/a"),
         ("cluster: API write requests per pair (setup, all clients)", f"{writes / max(1, pairs):.1f}" + "".join(
             f"\n{k}: {v / max(1, pairs):.1f}" for k, v in sorted(setup_by.items(), key=lambda kv: -kv[1])[:8])),
+        ("cluster: the operator's own requests per pair (setup)", ", ".join(
+            f"{m} {v / max(1, pairs):.1f}" for m, v in sorted(own.items(), key=lambda kv: -kv[1]))),
         ("cluster: reconciles per pair (setup)", f"{reconciles / max(1, pairs):.1f}"),
         ("cluster: operator CPU for the setup", f"{cpu:.1f} s ({cpu * 1000 / max(1, pairs):.0f} ms per pair); "
                                                 f"reconcile time {busy:.1f} s"),

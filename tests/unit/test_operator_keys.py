@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from lifecycle.naming import DATASET_ID_LABEL
 from lifecycle.operator.manager import beyond_status, keys_for, secret_readers, without_values
 
@@ -108,3 +110,35 @@ def test_versions_of_secrets_the_operator_may_not_watch_are_read_from_the_api_se
 
     gateway = CachedGateway(Api(), {}, watched={"secrets": Forbidden()})  # type: ignore[arg-type,dict-item]
     assert gateway.resource_version(SECRET, "team", "s3-keys") == "7"
+
+
+def test_every_request_is_counted_by_method_and_status() -> None:
+    from lifecycle.gateway import CONFIG_MAP, NotFound
+    from lifecycle.operator.manager import Operator, Settings
+    from lifecycle.registry import Registry
+
+    class Response:
+        def __init__(self, status: int, body: bytes):
+            self.status, self.body = status, body
+
+        def read(self) -> bytes:
+            return self.body
+
+    class Api:
+        def param_serialize(self, method: str, path: str, **_: Any) -> tuple[str, str, dict[str, str], Any, None]:
+            return method, path, {}, None, None
+
+        def call_api(self, method: str, url: str, *_: Any, **__: Any) -> Response:
+            return Response(404, b'{"message": "not found"}') if url.endswith("/gone") else Response(200, b"{}")
+
+    operator = Operator(Settings(), Registry(), api=Api())
+    operator.kube.get(CONFIG_MAP, "team", "here")
+    assert operator.kube.get(CONFIG_MAP, "team", "gone") is None
+    operator.kube.patch(CONFIG_MAP, "team", "here", {"data": {}})
+    with pytest.raises(NotFound):
+        operator.kube.patch(CONFIG_MAP, "team", "gone", {"data": {}})
+    text = operator.metrics.exposition().decode()
+    assert 'rest_client_requests_total{code="200",method="GET"} 1.0' in text
+    assert 'rest_client_requests_total{code="404",method="GET"} 1.0' in text
+    assert 'rest_client_requests_total{code="200",method="PATCH"} 1.0' in text
+    assert 'rest_client_requests_total{code="404",method="PATCH"} 1.0' in text
