@@ -85,6 +85,21 @@ def test_the_cache_keeps_objects_without_their_managed_fields() -> None:
     assert ours["metadata"]["managedFields"] == fields  # the caller's own object is left alone
 
 
+def test_cached_objects_share_their_keys_and_short_strings() -> None:
+    import json
+
+    stop = threading.Event()
+    long_value = "x" * 100
+    a, b = (json.loads(json.dumps({**obj(n, 1), "spec": {"phase": "Running", "note": long_value}})) for n in "ab")
+    assert a["spec"]["phase"] is not b["spec"]["phase"]  # decoded apart: copies of their own
+    informer, _ = run(ScriptedServer(stop, lists=[[a, b]], watches=[]), stop)
+    first, second = (informer._cache[("ns", n)] for n in "ab")
+    assert first == a and second == b  # equal objects
+    assert first["spec"]["phase"] is second["spec"]["phase"]
+    assert next(iter(first["spec"])) is next(iter(second["spec"]))  # the key "phase" too
+    assert first["spec"]["note"] is not second["spec"]["note"]  # long strings are left alone
+
+
 def test_updates_the_filter_finds_dull_are_cached_but_not_handed_on() -> None:
     stop = threading.Event()
     status_only = obj("a", 2)
