@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from lifecycle.gateway import DATASET, PV, PVC, STATEFUL_SET
+from lifecycle.gateway import DATASET, STATEFUL_SET
 from lifecycle.kube import KubeGateway
 from lifecycle.localcluster import LocalCluster
 from lifecycle.memory import MemoryGateway
@@ -34,6 +34,7 @@ from tests.cluster.operator_harness import (
     apiserver_writes,
     fresh_namespace,
     scripted_crds_on,
+    unbound_volumes,
     wait_for,
 )
 from tests.engines import scripted
@@ -156,14 +157,10 @@ def on_cluster(figures: list[tuple[str, str]], pairs: int, manager_qps: int | No
                     console.print("[bold]waiting for the controller-manager to bind the volumes ...")
                     binding = time.monotonic()
                     volumes_deadline = binding + 60 + pairs
-                    unbound = pairs
-                    while time.monotonic() < volumes_deadline:
-                        phases = [(o.get("status") or {}).get("phase") for o in (*gw.list(PVC, "bench"),
-                                                                                  *gw.list(PV, None))]
-                        unbound = sum(p != "Bound" for p in phases) + max(0, 2 * pairs - len(phases))
-                        if not unbound:
-                            break
+                    unbound = unbound_volumes(gw, "bench", list(created))
+                    while unbound and time.monotonic() < volumes_deadline:
                         time.sleep(1)
+                        unbound = unbound_volumes(gw, "bench", list(created))
                     bound_volumes = time.monotonic() - binding
                     time.sleep(5)
                     idle_before = apiserver_writes(gw)

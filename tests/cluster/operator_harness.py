@@ -21,10 +21,11 @@ import yaml
 from kubernetes import client
 
 from lifecycle.crds import render, runtime_crd
-from lifecycle.gateway import DATASET, SERVICE_ACCOUNT, NotFound
+from lifecycle.gateway import DATASET, PV, PVC, SERVICE_ACCOUNT, NotFound
 from lifecycle.kube import KubeGateway
 from lifecycle.localcluster import LocalCluster
 from lifecycle.localcluster.processes import free_port
+from lifecycle.naming import pv_name
 from lifecycle.operator.demo import install_crds
 from tests.engines import scripted
 
@@ -155,6 +156,17 @@ def wait_for(what: str, check: Any, timeout: float, interval: float = 0.5) -> An
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+def unbound_volumes(gateway: KubeGateway, namespace: str, names: list[str]) -> int:
+    """How many of the pairs' PVCs and PVs do not report phase Bound yet (a missing one counts).
+
+    The controller-manager binds each PV to its claim on its own pace, after the pair is Bound;
+    its writes must not fall into a window that measures the operator's."""
+    claims = {o["metadata"]["name"]: o for o in gateway.list(PVC, namespace)}
+    volumes = {o["metadata"]["name"]: o for o in gateway.list(PV)}
+    wanted = [claims.get(n) for n in names] + [volumes.get(pv_name(namespace, n)) for n in names]
+    return sum(o is None or (o.get("status") or {}).get("phase") != "Bound" for o in wanted)
 
 
 def apiserver_writes(gateway: KubeGateway) -> dict[str, float]:
