@@ -136,8 +136,7 @@ class Informer:
                 if self.optional is None:
                     log.error("%s; grant list and watch on %s to the operator's account (deploy/operator.yaml, "
                               "`fluidlc manifests`) — retrying in %.1fs", exc, self.res.plural, backoff)
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    backoff = self._pause(stop, backoff)
                 else:
                     if self.available:
                         log.warning("%s; carrying on without this watch: %s — looking again every 60s",
@@ -156,9 +155,14 @@ class Informer:
                 if stop.is_set():
                     return
                 log.warning("watch of %s failed (%s); retrying in %.1fs", self.res.plural, exc, backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = self._pause(stop, backoff)
             self.restarts += 1
+
+    @staticmethod
+    def _pause(stop: threading.Event, backoff: float) -> float:
+        """Wait ``backoff`` seconds (less if stopped); the next wait, doubled up to 10 s."""
+        stop.wait(backoff)
+        return min(backoff * 2, 10.0)
 
     def _relist(self) -> str:
         items, version = self.gateway.list_with_version(self.res, self.namespace)
