@@ -940,10 +940,9 @@ class CacheEngine(ImplementBase):
                 self.run(self.unmount_argv(path), secrets)
                 actions.append(f"unmounted {path} to mount it again with its new settings")
                 del live[path]
-            elif path in applied and rotated & set(want.secret_versions):
+            elif path in applied and (changed := sorted(rotated & set(want.secret_versions))):
                 self.run(self.unmount_argv(path), secrets)
-                names = ", ".join(sorted(rotated & set(want.secret_versions)))
-                actions.append(f"unmounted {path} to mount it again with the changed Secret {names}")
+                actions.append(f"unmounted {path} to mount it again with the changed Secret {', '.join(changed)}")
                 del live[path]
         restarted = self._master_restarted()
         for path, want in wanted.items():
