@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from engines.alluxio.api import AlluxioCompTemplateSpec, AlluxioRuntime, AlluxioRuntimeSpec
-from engines.common import objects, report, ufs
-from engines.common.engine import CacheCommandError, CacheEngine, MountedUFS
-from engines.common.objects import Workload, env_list, port_list, properties_text
-from engines.common.report import CacheReport, HitCounters
-from engines.common.ufs import ResolvedMount
+from engines.cache import objects, report, ufs
+from engines.cache.engine import CacheCommandError, CacheEngine, MountedUFS
+from engines.cache.objects import Workload, env_list, port_list, properties_text
+from engines.cache.report import CacheReport, HitCounters
+from engines.cache.ufs import ResolvedMount
 from lifecycle.api.runtime import APIGatewayStatus, CleanCachePolicy, PodMetadata, RuntimeStatus
 from lifecycle.api.validation import FieldError
-from lifecycle.gateway import Obj
+from lifecycle.k8s.gateway import Obj
 
 DEFAULT_IMAGE = "alluxio/alluxio"
 DEFAULT_TAG = "2.9.0"

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from engines.jindo.kind import KIND_SPEC
 
 if TYPE_CHECKING:
-    from lifecycle.contract import EngineContext, Implement
-    from lifecycle.registry import Registry
+    from lifecycle.engine.contract import EngineContext, Implement
+    from lifecycle.engine.registry import Registry
 
 
 def build(ctx: EngineContext) -> Implement:

@@ -15,15 +15,15 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
-from engines.common import objects, report, ufs
-from engines.common.engine import CacheCommandError, CacheEngine, MountedUFS
-from engines.common.objects import Workload, env_list, port_list
-from engines.common.report import CacheReport
-from engines.common.ufs import ResolvedMount
+from engines.cache import objects, report, ufs
+from engines.cache.engine import CacheCommandError, CacheEngine, MountedUFS
+from engines.cache.objects import Workload, env_list, port_list
+from engines.cache.report import CacheReport
+from engines.cache.ufs import ResolvedMount
 from engines.jindo.api import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntime, JindoRuntimeSpec
 from lifecycle.api.runtime import CleanCachePolicy, PodMetadata
 from lifecycle.api.validation import FieldError
-from lifecycle.gateway import Obj
+from lifecycle.k8s.gateway import Obj
 
 DEFAULT_IMAGE = "registry.cn-shanghai.aliyuncs.com/jindofs/smartdata"
 DEFAULT_FUSE_IMAGE = "registry.cn-shanghai.aliyuncs.com/jindofs/jindo-fuse"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle.gateway import Argv, ExecResult, Obj, Objs, Resource, version_of
-from lifecycle.kube import KubeGateway
+from lifecycle.k8s.gateway import Argv, ExecResult, Obj, Objs, Resource, version_of
+from lifecycle.k8s.kube import KubeGateway
 from lifecycle.operator.informer import Informer
 
 

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lifecycle.gateway import Forbidden, NotFound, Obj, Objs, Resource, clone
-from lifecycle.kube import Gone, KubeGateway
+from lifecycle.k8s.gateway import Forbidden, NotFound, Obj, Objs, Resource, clone
+from lifecycle.k8s.kube import Gone, KubeGateway
 
 log = logging.getLogger("lifecycle.informer")
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from lifecycle.gateway import LEASE, ApiError, Conflict, Gateway
+from lifecycle.k8s.gateway import LEASE, ApiError, Conflict, Gateway
 
 log = logging.getLogger("lifecycle.leader")
 

@@ -17,16 +17,16 @@ from typing import Any
 
 import attrs
 
-from lifecycle.gateway import DAEMON_SET, DATASET, NODE, POD, PV, PVC, SECRET, STATEFUL_SET, Obj, Objs
-from lifecycle.kube import KubeGateway, api_client
-from lifecycle.naming import DATASET_ID_LABEL
+from lifecycle.engine.registry import Registry
+from lifecycle.k8s.gateway import DAEMON_SET, DATASET, NODE, POD, PV, PVC, SECRET, STATEFUL_SET, Obj, Objs
+from lifecycle.k8s.kube import KubeGateway, api_client
+from lifecycle.k8s.naming import DATASET_ID_LABEL
 from lifecycle.operator.cache import CachedGateway
 from lifecycle.operator.informer import Informer, Key, slim
 from lifecycle.operator.leader import LeaderElector
 from lifecycle.operator.metrics import CONTROLLER, Metrics, ProbeServer
 from lifecycle.operator.workqueue import ShutDown, WorkQueue
-from lifecycle.reconcile import Reconciler
-from lifecycle.registry import Registry
+from lifecycle.reconcile.reconciler import Reconciler
 
 log = logging.getLogger("lifecycle.operator")
 

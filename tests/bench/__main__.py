@@ -21,12 +21,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from lifecycle.gateway import DATASET, STATEFUL_SET
-from lifecycle.kube import KubeGateway
-from lifecycle.localcluster import LocalCluster
-from lifecycle.memory import MemoryGateway
-from lifecycle.reconcile import Reconciler
-from lifecycle.registry import Registry
+from lifecycle.engine.registry import Registry
+from lifecycle.k8s.gateway import DATASET, STATEFUL_SET
+from lifecycle.k8s.kube import KubeGateway
+from lifecycle.k8s.memory import MemoryGateway
+from lifecycle.local import LocalCluster
+from lifecycle.reconcile.reconciler import Reconciler
+from lifecycle.testing import scripted
 from tests.cluster import IMMEDIATE_START
 from tests.cluster.operator_harness import (
     SCRIPTED,
@@ -37,7 +38,6 @@ from tests.cluster.operator_harness import (
     unbound_volumes,
     wait_for,
 )
-from tests.engines import scripted
 
 console = Console()
 NO_RATE_LIMITS = {"sync_intervals": {"sync_metadata": 0, "check_and_update_runtime_status": 0,

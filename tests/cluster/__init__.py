@@ -1,4 +1,4 @@
-"""Tests against the real local control plane (lifecycle.localcluster); all of them carry the
+"""Tests against the real local control plane (lifecycle.local); all of them carry the
 `cluster` marker. `eventually` is the one waiting helper they share: Kubernetes converges, so a
 test states the end condition and a deadline rather than sleeping.
 """

@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from lifecycle.localcluster import LocalCluster
+from lifecycle.local import LocalCluster
 from tests.cluster import eventually
 
 HERE = Path(__file__).resolve().parent

@@ -20,14 +20,14 @@ import pytest
 import yaml
 from kubernetes import client
 
-from lifecycle.crds import render, runtime_crd
-from lifecycle.gateway import DATASET, PV, PVC, SERVICE_ACCOUNT, NotFound
-from lifecycle.kube import KubeGateway
-from lifecycle.localcluster import LocalCluster
-from lifecycle.localcluster.processes import free_port
-from lifecycle.naming import pv_name
-from lifecycle.operator.demo import install_crds
-from tests.engines import scripted
+from lifecycle.cli.run import install_crds
+from lifecycle.generate.crds import render, runtime_crd
+from lifecycle.k8s.gateway import DATASET, PV, PVC, SERVICE_ACCOUNT, NotFound
+from lifecycle.k8s.kube import KubeGateway
+from lifecycle.k8s.naming import pv_name
+from lifecycle.local import LocalCluster
+from lifecycle.local.processes import free_port
+from lifecycle.testing import scripted
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTED = scripted.KIND.resource
@@ -42,8 +42,8 @@ class OperatorProcess:
         self.identity = identity
         self.log_path = log_dir / f"operator-{identity}.log"
         env = {**os.environ, "KUBECONFIG": str(kubeconfig or cluster.kubeconfig), "PYTHONPATH": str(REPO),
-               "FLUIDLC_ENGINES": "tests.engines.scripted:register"}
-        args = [sys.executable, "-m", "lifecycle.cli", "operator", "--namespace", namespace,
+               "FLUIDLC_ENGINES": "lifecycle.testing.scripted:register"}
+        args = [sys.executable, "-m", "lifecycle.cli.main", "operator", "--namespace", namespace,
                 "--lease-namespace", lease_namespace or namespace, "--lease-seconds", str(lease_seconds),
                 "--identity", identity,
                 "--metrics-address", f"127.0.0.1:{self.metrics_port}", "--log-format", "text", *extra]

@@ -14,12 +14,12 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from lifecycle.localcluster import COMPONENTS, ComponentError, LocalCluster
-from lifecycle.localcluster.binaries import BINARIES, REPO_ROOT, locate
-from lifecycle.localcluster.exec_provisioner import EXEC_GROUP, EXEC_PLURAL, EXEC_VERSION
-from lifecycle.localcluster.nodes import CAPACITY, KWOK_NODE_ANNOTATION, node_names
-from lifecycle.localcluster.processes import LOOPBACK
-from lifecycle.podexec import exec_in_pod
+from lifecycle.k8s.podexec import exec_in_pod
+from lifecycle.local import COMPONENTS, ComponentError, LocalCluster
+from lifecycle.local.binaries import BINARIES, REPO_ROOT, locate
+from lifecycle.local.exec_provisioner import EXEC_GROUP, EXEC_PLURAL, EXEC_VERSION
+from lifecycle.local.nodes import CAPACITY, KWOK_NODE_ANNOTATION, node_names
+from lifecycle.local.processes import LOOPBACK
 from tests.cluster import IMMEDIATE_START, eventually
 from tests.cluster.conftest import NODES
 
@@ -196,7 +196,7 @@ def test_exec_reports_the_exit_code_and_finds_the_standin_cache_clis(
 
     which = "for tool in alluxio jindocache; do command -v $tool; done"
     found = exec_in_pod(kube, namespace, "master-0", ["sh", "-c", which])
-    standin_bin = REPO_ROOT / "tests" / "standin" / "bin"
+    standin_bin = REPO_ROOT / "lifecycle" / "local" / "standin" / "bin"
     assert found.stdout.splitlines() == [str(standin_bin / "alluxio"), str(standin_bin / "jindocache")]
 
 

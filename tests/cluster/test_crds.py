@@ -23,9 +23,9 @@ from kubernetes.client.rest import ApiException
 from engines.alluxio.api import AlluxioRuntime
 from engines.jindo.api import JindoRuntime
 from lifecycle.api import Dataset, from_json, to_json
-from lifecycle.crds import DEFAULT_OUT_DIR
-from lifecycle.localcluster import LocalCluster
-from lifecycle.localcluster.binaries import locate
+from lifecycle.generate.crds import DEFAULT_OUT_DIR
+from lifecycle.local import LocalCluster
+from lifecycle.local.binaries import locate
 from tests.cluster import eventually
 
 pytestmark = pytest.mark.cluster

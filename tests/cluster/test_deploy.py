@@ -13,11 +13,12 @@ import pytest
 import yaml
 from kubernetes import client
 
-from lifecycle.gateway import DATASET
-from lifecycle.kube import KubeGateway
-from lifecycle.localcluster import LocalCluster
-from lifecycle.manifests import DEFAULT_PATH, NAME, NAMESPACE, manifests
-from lifecycle.registry import Registry
+from lifecycle.engine.registry import Registry
+from lifecycle.generate.manifests import DEFAULT_PATH, NAME, NAMESPACE, manifests
+from lifecycle.k8s.gateway import DATASET
+from lifecycle.k8s.kube import KubeGateway
+from lifecycle.local import LocalCluster
+from lifecycle.testing import scripted
 from tests.cluster.operator_harness import (
     SCRIPTED,
     OperatorProcess,
@@ -27,7 +28,6 @@ from tests.cluster.operator_harness import (
     scripted_crds,
     wait_for,
 )
-from tests.engines import scripted
 
 __all__ = ["operators", "scripted_crds"]
 

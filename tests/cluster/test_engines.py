@@ -27,9 +27,11 @@ from kubernetes import client
 import engines.alluxio
 import engines.jindo
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
-from engines.common.objects import CONFIG_CHECKSUM
+from engines.cache.objects import CONFIG_CHECKSUM
 from engines.jindo.kind import KIND_SPEC as JINDO
-from lifecycle.gateway import (
+from lifecycle.cli.run import install_crds
+from lifecycle.engine.registry import Registry
+from lifecycle.k8s.gateway import (
     CONFIG_MAP,
     DAEMON_SET,
     DATASET,
@@ -45,10 +47,8 @@ from lifecycle.gateway import (
     Obj,
     Resource,
 )
-from lifecycle.kube import KubeGateway
-from lifecycle.localcluster import LocalCluster
-from lifecycle.localcluster.nodes import ensure_nodes, wait_nodes_ready
-from lifecycle.naming import (
+from lifecycle.k8s.kube import KubeGateway
+from lifecycle.k8s.naming import (
     DATASET_NUM_LABEL,
     EXCLUSIVE_LABEL,
     capacity_label,
@@ -56,11 +56,11 @@ from lifecycle.naming import (
     fuse_label,
     runtime_label,
 )
-from lifecycle.operator.demo import install_crds
-from lifecycle.reconcile import Outcome, Reconciler
-from lifecycle.registry import Registry
+from lifecycle.local import LocalCluster
+from lifecycle.local.nodes import ensure_nodes, wait_nodes_ready
+from lifecycle.local.standin import cache as standin
+from lifecycle.reconcile.reconciler import Outcome, Reconciler
 from tests.cluster import IMMEDIATE_START, eventually
-from tests.standin import cache as standin
 
 pytestmark = pytest.mark.cluster
 

@@ -6,8 +6,8 @@ import threading
 
 from kubernetes import client
 
-from lifecycle.gateway import EVENT, NAMESPACE, POD
-from lifecycle.kube import KubeGateway
+from lifecycle.k8s.gateway import EVENT, NAMESPACE, POD
+from lifecycle.k8s.kube import KubeGateway
 from tests.cluster import IMMEDIATE_START, eventually
 from tests.unit.test_memory_gateway import assert_only_our_dropped_fields_are_gone, reapply_leaving_fields_out
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.cli import main
-from lifecycle.gateway import CONFIG_MAP, DAEMON_SET, DATASET, LEASE, NODE, POD, PV, PVC, STATEFUL_SET
-from lifecycle.kube import KubeGateway
-from lifecycle.localcluster import LocalCluster
-from lifecycle.naming import pv_name
+from lifecycle.cli.main import main
+from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, LEASE, NODE, POD, PV, PVC, STATEFUL_SET
+from lifecycle.k8s.kube import KubeGateway
+from lifecycle.k8s.naming import pv_name
+from lifecycle.local import LocalCluster
 from tests.cluster.operator_harness import (
     SCRIPTED,
     OperatorProcess,
@@ -67,7 +67,7 @@ def test_pair_binds_and_deletion_leaves_nothing(scripted_crds: KubeGateway, oper
     assert pair_labels_on_nodes(gw, namespace)
 
     # The live diagrams show where each machine stands.
-    monkeypatch.setenv("FLUIDLC_ENGINES", "tests.engines.scripted:register")
+    monkeypatch.setenv("FLUIDLC_ENGINES", "lifecycle.testing.scripted:register")
     kubeconfig = ["--kubeconfig", str(cluster.kubeconfig)]
     assert main(["diagram", "scripted", f"{namespace}/imagenet", *kubeconfig]) == 0
     assert "class Ready current" in capsys.readouterr().out
@@ -212,8 +212,8 @@ def test_creating_a_missing_secret_wakes_the_pair_that_waits_for_it(
     """A pair failing on a missing Secret backs off exponentially; the operator watches Secrets, so
     creating it wakes the pair at once instead of at the next retry (resync is off here)."""
     from engines.alluxio.kind import KIND_SPEC as ALLUXIO
+    from lifecycle.local.standin.cache import ufs_local_path
     from tests.cluster import IMMEDIATE_START
-    from tests.standin.cache import ufs_local_path
 
     gw = KubeGateway(scripted_crds.api, (ALLUXIO.resource,))
     data = ufs_local_path(cluster.dir / "ufs", f"s3://{namespace}/data/part-0")

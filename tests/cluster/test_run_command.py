@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_fluidlc_run_brings_the_sample_to_bound_on_its_own_cluster(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "FLUIDLC_ENGINES")}
     env["FLUIDLC_CLUSTER_DIR"] = str(tmp_path / "cluster")
-    fluidlc = [sys.executable, "-m", "lifecycle.cli"]
+    fluidlc = [sys.executable, "-m", "lifecycle.cli.main"]
     try:
         run = subprocess.run([*fluidlc, "run", "--exit-when-bound"], env=env, cwd=REPO, capture_output=True,
                              text=True, timeout=300)

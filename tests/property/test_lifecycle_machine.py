@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from lifecycle.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, POD, PV, PVC, STATEFUL_SET
-from lifecycle.memory import MemoryGateway
-from lifecycle.naming import pv_name
-from lifecycle.reconcile import Reconciler
-from lifecycle.registry import Registry
-from lifecycle.tables import READY
-from tests.engines import scripted
+from lifecycle.engine.registry import Registry
+from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, POD, PV, PVC, STATEFUL_SET
+from lifecycle.k8s.memory import MemoryGateway
+from lifecycle.k8s.naming import pv_name
+from lifecycle.machine.tables import READY
+from lifecycle.reconcile.reconciler import Reconciler
+from lifecycle.testing import scripted
 
 NS, NAME = "default", "demo"
 RUNTIME = scripted.KIND.resource

@@ -23,12 +23,13 @@ import engines.alluxio
 import engines.jindo
 from engines.alluxio.engine import AlluxioEngine
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
-from engines.common.objects import CONFIG_CHECKSUM, digest
+from engines.cache.objects import CONFIG_CHECKSUM, digest
 from engines.jindo.kind import KIND_SPEC as JINDO
 from lifecycle.api import from_json
 from lifecycle.api.dataset import Dataset
-from lifecycle.contract import EngineContext
-from lifecycle.gateway import (
+from lifecycle.engine.contract import EngineContext
+from lifecycle.engine.registry import Registry
+from lifecycle.k8s.gateway import (
     CONFIG_MAP,
     DAEMON_SET,
     DATASET,
@@ -43,13 +44,12 @@ from lifecycle.gateway import (
     Obj,
     owner_reference,
 )
-from lifecycle.memory import MemoryGateway
-from lifecycle.naming import fuse_label
-from lifecycle.reconcile import Outcome, Reconciler
-from lifecycle.registry import Registry
-from tests.standin import alluxio as standin_alluxio
-from tests.standin import cache as standin
-from tests.standin import jindo as standin_jindo
+from lifecycle.k8s.memory import MemoryGateway
+from lifecycle.k8s.naming import fuse_label
+from lifecycle.local.standin import alluxio as standin_alluxio
+from lifecycle.local.standin import cache as standin
+from lifecycle.local.standin import jindo as standin_jindo
+from lifecycle.reconcile.reconciler import Outcome, Reconciler
 
 NS, NAME = "team", "imagenet"
 SECRET_VALUE = "s3cr3t-Key/value+42"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.cli import main
+from lifecycle.cli.main import main
 
 
 def test_validate_names_file_object_field_and_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,7 +58,7 @@ def test_diagrams_check_fails_on_a_stale_folder(tmp_path: Path, capsys: pytest.C
 def test_operator_flags_and_environment_reach_the_reconciler_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
-    from lifecycle.operator.cli import _settings, add_operator_flags
+    from lifecycle.cli.operator import _settings, add_operator_flags
 
     monkeypatch.setenv("FLUIDLC_ROLLOUT_DEADLINE", "900")
     parser = argparse.ArgumentParser()
@@ -73,7 +73,7 @@ def test_operator_flags_and_environment_reach_the_reconciler_settings(monkeypatc
 def test_a_bad_port_range_flag_is_refused_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from lifecycle.operator.cli import add_operator_flags
+    from lifecycle.cli.operator import add_operator_flags
 
     parser = argparse.ArgumentParser()
     add_operator_flags(parser)

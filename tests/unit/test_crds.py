@@ -15,12 +15,12 @@ import attrs
 import pytest
 import yaml
 
-from lifecycle import crds
 from lifecycle.api._model import api_fields, extra_field, field, json_name
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.meta import ObjectMeta
-from lifecycle.crds import DEFAULT_OUT_DIR, PRESERVE, SchemaError, check_crds, write_crds
-from lifecycle.registry import Registry
+from lifecycle.engine.registry import Registry
+from lifecycle.generate import crds
+from lifecycle.generate.crds import DEFAULT_OUT_DIR, PRESERVE, SchemaError, check_crds, write_crds
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lifecycle import diagrams
-from lifecycle.tables import RUNTIME
+from lifecycle.generate import diagrams
+from lifecycle.machine.tables import RUNTIME
 
 
 def test_committed_diagrams_are_current() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle import events
-from lifecycle.events import EventCounts
+from lifecycle.k8s import events
+from lifecycle.k8s.events import EventCounts
 
 KEY = ("team", "uid-1", "Warning", "ErrorValidateSpecFields", "spec.replicas: must be at least 0")
 

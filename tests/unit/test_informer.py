@@ -6,8 +6,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from lifecycle.gateway import DATASET, SECRET, Forbidden
-from lifecycle.kube import Gone
+from lifecycle.k8s.gateway import DATASET, SECRET, Forbidden
+from lifecycle.k8s.kube import Gone
 from lifecycle.operator.informer import Informer
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.gateway import LEASE
-from lifecycle.memory import MemoryGateway
+from lifecycle.k8s.gateway import LEASE
+from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.operator.leader import LeaderElector
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lifecycle.localcluster import nodes
-from lifecycle.localcluster.binaries import ControlPlaneBuild
-from lifecycle.localcluster.components import Layout, Ports, command
-from lifecycle.localcluster.exec_provisioner import MANAGED_BY_LABEL, MANAGER, exec_manifest
-from lifecycle.localcluster.pki import Pki, ensure_pki, kubeconfig, write_kubeconfig
-from lifecycle.localcluster.processes import (
+from lifecycle.k8s.podexec import ExecNotKnownYet, PodExecError, _returncode
+from lifecycle.local import nodes
+from lifecycle.local.binaries import ControlPlaneBuild
+from lifecycle.local.components import Layout, Ports, command
+from lifecycle.local.exec_provisioner import MANAGED_BY_LABEL, MANAGER, exec_manifest
+from lifecycle.local.pki import Pki, ensure_pki, kubeconfig, write_kubeconfig
+from lifecycle.local.processes import (
     Process,
     free_port,
     port_is_free,
@@ -27,7 +28,6 @@ from lifecycle.localcluster.processes import (
     read_pid_file,
     write_pid_file,
 )
-from lifecycle.podexec import ExecNotKnownYet, PodExecError, _returncode
 
 
 def _openssl_text(cert: Path, *options: str) -> str:
@@ -203,7 +203,7 @@ def test_exit_codes_are_recovered_from_kwok_failure_messages() -> None:
 
 def test_an_exec_timeout_names_the_program_but_not_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     """Mount options with secrets travel in argv; an error that reaches events must not carry them."""
-    from lifecycle import podexec
+    from lifecycle.k8s import podexec
 
     class NeverEnds:
         sock = None
@@ -227,7 +227,7 @@ def test_an_exec_timeout_names_the_program_but_not_its_arguments(monkeypatch: py
 def test_extra_flags_reach_only_their_component(tmp_path: Path) -> None:
     import json
 
-    from lifecycle.localcluster import LocalCluster
+    from lifecycle.local import LocalCluster
 
     cluster = LocalCluster("flags", tmp_path, extra_args={"kube-controller-manager": ("--kube-api-qps=200",)})
     cluster.layout.state_file.parent.mkdir(parents=True, exist_ok=True)

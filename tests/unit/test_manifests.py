@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.manifests import DEFAULT_PATH, manifests, render
-from lifecycle.registry import EXTRA_ENGINES_ENV, Registry
+from lifecycle.engine.registry import EXTRA_ENGINES_ENV, Registry
+from lifecycle.generate.manifests import DEFAULT_PATH, manifests, render
 
 
 def test_committed_operator_manifests_are_current(monkeypatch: pytest.MonkeyPatch) -> None:

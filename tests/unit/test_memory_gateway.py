@@ -3,8 +3,8 @@ tests/cluster/test_gateway.py against kube-apiserver)."""
 
 from __future__ import annotations
 
-from lifecycle.gateway import CONFIG_MAP, Gateway, Obj
-from lifecycle.memory import MemoryGateway
+from lifecycle.k8s.gateway import CONFIG_MAP, Gateway, Obj
+from lifecycle.k8s.memory import MemoryGateway
 
 
 def config_map(namespace: str, labels: dict[str, str], data: dict[str, str]) -> Obj:

@@ -12,9 +12,9 @@ import pytest
 
 import engines.alluxio
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
-from lifecycle.gateway import ExecResult
-from lifecycle.reconcile import Reconciler
-from lifecycle.registry import Registry
+from lifecycle.engine.registry import Registry
+from lifecycle.k8s.gateway import ExecResult
+from lifecycle.reconcile.reconciler import Reconciler
 from tests.unit.test_alluxio_engine import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.naming import DATASET_ID_LABEL
+from lifecycle.k8s.naming import DATASET_ID_LABEL
 from lifecycle.operator.manager import beyond_status, keys_for, secret_readers, without_values
 
 KINDS = {"AlluxioRuntime", "JindoRuntime"}
@@ -62,8 +62,8 @@ def test_only_updates_beyond_status_wake_a_pair() -> None:
 
 
 def test_secrets_are_watched_unless_switched_off() -> None:
+    from lifecycle.engine.registry import Registry
     from lifecycle.operator.manager import Operator, Settings
-    from lifecycle.registry import Registry
 
     def informed(settings: Settings) -> set[str]:
         operator = Operator(settings, Registry(), api=object())  # nothing is called before start()
@@ -76,7 +76,7 @@ def test_secrets_are_watched_unless_switched_off() -> None:
 
 
 def test_versions_of_watched_secrets_come_from_the_watch_without_a_request() -> None:
-    from lifecycle.gateway import SECRET
+    from lifecycle.k8s.gateway import SECRET
     from lifecycle.operator.cache import CachedGateway
 
     class NoRequests:
@@ -95,7 +95,7 @@ def test_versions_of_watched_secrets_come_from_the_watch_without_a_request() -> 
 
 
 def test_versions_of_secrets_the_operator_may_not_watch_are_read_from_the_api_server() -> None:
-    from lifecycle.gateway import SECRET
+    from lifecycle.k8s.gateway import SECRET
     from lifecycle.operator.cache import CachedGateway
 
     class Api:
@@ -113,9 +113,9 @@ def test_versions_of_secrets_the_operator_may_not_watch_are_read_from_the_api_se
 
 
 def test_every_request_is_counted_by_method_and_status() -> None:
-    from lifecycle.gateway import CONFIG_MAP, NotFound
+    from lifecycle.engine.registry import Registry
+    from lifecycle.k8s.gateway import CONFIG_MAP, NotFound
     from lifecycle.operator.manager import Operator, Settings
-    from lifecycle.registry import Registry
 
     class Response:
         def __init__(self, status: int, body: bytes):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.phases import component_phase, runtime_ready
+from lifecycle.machine.phases import component_phase, runtime_ready
 
 
 @pytest.mark.parametrize(("desired", "ready", "phase"), [

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
-from engines.common import ports
-from lifecycle.gateway import CONFIG_MAP, STATEFUL_SET
-from lifecycle.reconcile import Reconciler
+from engines.cache import ports
+from lifecycle.k8s.gateway import CONFIG_MAP, STATEFUL_SET
+from lifecycle.reconcile.reconciler import Reconciler
 from tests.unit.test_alluxio_engine import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
 
 ALLUXIO_PORT_NAMES = 11  # master rpc, web, embedded and three job ports; worker rpc, web and three job ports

@@ -8,12 +8,12 @@ import pytest
 
 from lifecycle.api import from_json
 from lifecycle.api.runtime import RuntimeStatus
-from lifecycle.gateway import DATASET, POD, STATEFUL_SET
-from lifecycle.memory import MemoryGateway
-from lifecycle.reconcile import Reconciler, restore_runtime_state
-from lifecycle.registry import Registry, RuntimeKind
-from lifecycle.tables import READY
-from tests.engines import scripted
+from lifecycle.engine.registry import Registry, RuntimeKind
+from lifecycle.k8s.gateway import DATASET, POD, STATEFUL_SET
+from lifecycle.k8s.memory import MemoryGateway
+from lifecycle.machine.tables import READY
+from lifecycle.reconcile.reconciler import Reconciler, restore_runtime_state
+from lifecycle.testing import scripted
 
 NS, NAME = "default", "demo"
 RT = scripted.KIND.resource
@@ -205,7 +205,7 @@ def test_a_conflicting_write_reruns_the_pass_on_fresh_objects(world: World) -> N
         if not conflicts:
             conflicts.append(obj["kind"])
             world.gw.patch(DATASET, NS, NAME, {"metadata": {"labels": {"touched": "yes"}}})
-            from lifecycle.gateway import Conflict
+            from lifecycle.k8s.gateway import Conflict
 
             raise Conflict("the object has been modified")
         return real(obj)

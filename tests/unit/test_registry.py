@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from lifecycle.api import from_json
-from lifecycle.contract import Engine, EngineContext, Implement
-from lifecycle.memory import MemoryGateway
-from lifecycle.registry import Registry, UnknownRuntimeKind
-from tests.engines import scripted
+from lifecycle.engine.contract import Engine, EngineContext, Implement
+from lifecycle.engine.registry import Registry, UnknownRuntimeKind
+from lifecycle.k8s.memory import MemoryGateway
+from lifecycle.testing import scripted
 
 
 def test_installed_engines_are_discovered_through_entry_points() -> None:
@@ -41,7 +41,7 @@ def test_unknown_kind_says_how_to_add_one() -> None:
 def test_the_engine_protocol_sets_up_on_its_own_and_resumes_where_it_stopped() -> None:
     """Engine.setup() outside a reconcile: it claims the dataset and records the state it reached."""
     from lifecycle.api.dataset import Dataset
-    from lifecycle.gateway import STATEFUL_SET
+    from lifecycle.k8s.gateway import STATEFUL_SET
 
     registry = Registry()
     scripted.register(registry)

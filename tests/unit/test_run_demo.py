@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle.operator.demo import metadata_pending
+from lifecycle.cli.run import metadata_pending
 
 
 def dataset(ufs_total: str | None, cache_states: dict[str, str] | None = None, **condition: Any) -> dict[str, Any]:

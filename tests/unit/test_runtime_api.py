@@ -16,7 +16,7 @@ from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.jindo.api import JindoRuntime, JindoRuntimeSpec
 from engines.jindo.kind import KIND_SPEC as JINDO
 from lifecycle.api import ParseError, from_json, to_json
-from lifecycle.registry import Registry
+from lifecycle.engine.registry import Registry
 
 ALLUXIO_MANIFEST = """
 apiVersion: data.fluid.io/v1alpha1

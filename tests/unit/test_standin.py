@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.standin import cache
+from lifecycle.local.standin import cache
 
-BIN = Path(__file__).resolve().parents[1] / "standin" / "bin"
+BIN = Path(__file__).resolve().parents[2] / "lifecycle" / "local" / "standin" / "bin"
 GIB = 1024**3
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.contract import IMPLEMENT_HOOKS, Implement
-from lifecycle.datasets import DatasetLifecycle
-from lifecycle.machines import machine_for
-from lifecycle.tables import DATASET, MACHINES, RUNTIME, SYNC_STEPS, MachineTable
-from lifecycle.template import TemplateEngine
+from lifecycle.engine.contract import IMPLEMENT_HOOKS, Implement
+from lifecycle.machine.runner import machine_for
+from lifecycle.machine.tables import DATASET, MACHINES, RUNTIME, SYNC_STEPS, MachineTable
+from lifecycle.reconcile.dataset import DatasetLifecycle
+from lifecycle.reconcile.template import TemplateEngine
 
 
 def reachable(table: MachineTable) -> set[str]:

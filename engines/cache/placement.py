@@ -1,0 +1,77 @@
+"""Node labels that tell the scheduler (and the reference's tools) where a dataset is cached.
+
+A node running one of the dataset's workers carries ``fluid.io/s-<type>-<ns>-<name>``,
+``fluid.io/s-<ns>-<name>``, the capacity labels per medium, ``fluid_exclusive`` when the placement
+is exclusive, and ``fluid.io/dataset-num`` counting the datasets cached there. The count changes
+only together with the dataset's own label, in one conditional patch, so a retried or crashed
+pass never counts a dataset twice. Nodes that stop running workers lose the labels again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle.k8s.gateway import NODE, Gateway, Obj
+from lifecycle.k8s.naming import (
+    DATASET_NUM_LABEL,
+    EXCLUSIVE_LABEL,
+    capacity_label,
+    common_label,
+    exclusive_value,
+    fuse_label,
+    runtime_label,
+)
+
+MEDIUM_KEYS = {"MEM": "m", "SSD": "d", "HDD": "d"}
+
+
+def capacity_labels(runtime_type: str, namespace: str, name: str, per_medium: dict[str, str]) -> dict[str, str]:
+    """``per_medium`` maps m (memory), d (disk) and t (total) to label values."""
+    return {capacity_label(runtime_type, medium, namespace, name): value for medium, value in per_medium.items()}
+
+
+def cache_node_labels(runtime_type: str, namespace: str, name: str, exclusive: bool,
+                      per_medium: dict[str, str]) -> dict[str, str]:
+    labels = {runtime_label(runtime_type, namespace, name): "true", common_label(namespace, name): "true",
+              **capacity_labels(runtime_type, namespace, name, per_medium)}
+    if exclusive:
+        labels[EXCLUSIVE_LABEL] = exclusive_value(namespace, name)
+    return labels
+
+
+def owned_keys(runtime_type: str, namespace: str, name: str) -> list[str]:
+    """Every node label key of this dataset, including the fuse label the CSI plugin sets."""
+    return [runtime_label(runtime_type, namespace, name), common_label(namespace, name),
+            *(capacity_label(runtime_type, m, namespace, name) for m in ("m", "d", "t")),
+            fuse_label(namespace, name)]
+
+
+def node_patch(node: Obj, wanted: dict[str, str], runtime_type: str, namespace: str, name: str,
+               keep_fuse_label: bool = True) -> dict[str, Any] | None:
+    """The label changes that make ``node`` carry exactly ``wanted`` of this dataset's labels."""
+    labels = node["metadata"].get("labels") or {}
+    changes: dict[str, Any] = {k: v for k, v in wanted.items() if labels.get(k) != v}
+    fuse = fuse_label(namespace, name)
+    for key in owned_keys(runtime_type, namespace, name):
+        if key in labels and key not in wanted and not (keep_fuse_label and key == fuse):
+            changes[key] = None
+    mine = exclusive_value(namespace, name)
+    if EXCLUSIVE_LABEL not in wanted and labels.get(EXCLUSIVE_LABEL) == mine:
+        changes[EXCLUSIVE_LABEL] = None
+    common = common_label(namespace, name)
+    had, has = common in labels, common in wanted
+    if had != has:
+        try:
+            count = int(labels.get(DATASET_NUM_LABEL) or 0)
+        except ValueError:  # someone else's garbage: recount from this dataset
+            count = 0
+        count = count + 1 if has else max(count - 1, 0)
+        changes[DATASET_NUM_LABEL] = str(count) if count else None
+    return changes or None
+
+
+def apply_node_labels(gateway: Gateway, node: Obj, changes: dict[str, Any]) -> None:
+    """Conditional on the node's resourceVersion: a concurrent change (another dataset's count)
+    makes this a conflict, and the pass runs again on fresh nodes."""
+    gateway.patch(NODE, None, node["metadata"]["name"],
+                  {"metadata": {"labels": changes, "resourceVersion": node["metadata"].get("resourceVersion")}})

@@ -1,0 +1,120 @@
+"""Host ports for runtimes on the host network.
+
+A runtime in ``HostNetwork`` mode (the reference's default) binds its ports on the node itself,
+so two runtimes with the default ports cannot share a node: the scheduler refuses the second
+one's pods. As the reference does, each such runtime gets its own ports from a range
+(``settings['port_range']``, default 20000-26000), except the ports its spec sets.
+
+Nothing is kept in memory across passes: a runtime's ports are recorded in its values ConfigMap
+(``allocatedPorts``), which the engine writes before any workload, so the next pass, another
+operator process and the allocation of other runtimes all read them from the API server.
+``Reservations`` (one per operator process, shared by its worker threads) covers the moment between
+choosing ports and writing that ConfigMap, when another thread could choose the same ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+
+import yaml
+
+from engines.cache.objects import MANAGED_BY
+from lifecycle.k8s.gateway import CONFIG_MAP, Gateway, Obj
+
+DEFAULT_RANGE = (20000, 26000)
+# On the values ConfigMaps that record ports, so allocation lists only those (one list per new
+# runtime, of the runtimes on the host network).
+HOLDS_PORTS_LABEL = "data.fluid.io/holds-host-ports"
+VALUES_KEY = "data"  # the key of the values ConfigMap that holds the rendered values
+PORTS_KEY = "allocatedPorts"
+
+Ports = dict[str, dict[str, int]]  # component ("master", "worker") -> port name -> number
+
+
+class PortsExhausted(RuntimeError):
+    pass
+
+
+def parse_range(text: str | tuple[int, int] | None) -> tuple[int, int]:
+    """``"20000-26000"`` -> ``(20000, 26000)``; a clear error for anything else."""
+    if text is None:
+        return DEFAULT_RANGE
+    if isinstance(text, tuple):
+        return text
+    low, sep, high = str(text).partition("-")
+    try:
+        first, last = int(low), int(high)
+    except ValueError:
+        first = last = 0
+    if not sep or not 1 <= first <= last <= 65535:
+        raise ValueError(f"port range {text!r} is not FIRST-LAST within 1-65535, e.g. 20000-26000")
+    return first, last
+
+
+def recorded(values_config_map: Obj | None) -> Ports | None:
+    """The ports a values ConfigMap records, or None if it records none (or cannot be read)."""
+    text = ((values_config_map or {}).get("data") or {}).get(VALUES_KEY)
+    if not text:
+        return None
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    ports = values.get(PORTS_KEY) if isinstance(values, dict) else None
+    if not isinstance(ports, dict):
+        return None
+    return {str(c): {str(k): int(v) for k, v in (named or {}).items()} for c, named in ports.items()}
+
+
+def _numbers(ports: Mapping[str, Mapping[str, int]]) -> set[int]:
+    return {n for named in ports.values() for n in named.values()}
+
+
+class Reservations:
+    """Ports chosen by this process and perhaps not written yet, and the lock of choosing them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chosen: dict[str, set[int]] = {}  # runtime UID -> ports
+
+    def allocate(self, gateway: Gateway, uid: str, wanted: Mapping[str, Iterable[str]], fixed: Ports,
+                 port_range: tuple[int, int], who: str) -> Ports:
+        """Ports for every name in ``wanted`` that ``fixed`` (the spec's own) does not set, the
+        lowest free ones of the range; the choice is held for ``uid`` until it is released."""
+        with self._lock:
+            used = in_use(gateway, uid) | _numbers(fixed)
+            for other, numbers in self._chosen.items():
+                if other != uid:
+                    used |= numbers
+            free = (n for n in range(port_range[0], port_range[1] + 1) if n not in used)
+            out: Ports = {}
+            for component, names in wanted.items():
+                out[component] = dict(fixed.get(component, {}))
+                for name in names:
+                    if name in out[component]:
+                        continue
+                    number = next(free, None)
+                    if number is None:
+                        raise PortsExhausted(
+                            f"{who}: no free host port left in {port_range[0]}-{port_range[1]} ({len(used)} held "
+                            "by other runtimes); widen the operator's --port-range, delete unused runtimes, or set "
+                            "networkmode: ContainerNetwork")
+                    out[component][name] = number
+            self._chosen[uid] = _numbers(out)
+            return out
+
+    def release(self, uid: str) -> None:
+        """Forget the ports of a runtime that is gone (its ConfigMap goes with it)."""
+        with self._lock:
+            self._chosen.pop(uid, None)
+
+
+def in_use(gateway: Gateway, exclude_uid: str) -> set[int]:
+    """Host ports other runtimes record in their values ConfigMaps."""
+    used: set[int] = set()
+    for cm in gateway.list(CONFIG_MAP, None, labels={MANAGED_BY[0]: MANAGED_BY[1], HOLDS_PORTS_LABEL: "true"}):
+        owners = {r.get("uid") for r in cm["metadata"].get("ownerReferences") or []}
+        if exclude_uid not in owners:
+            used |= _numbers(recorded(cm) or {})
+    return used

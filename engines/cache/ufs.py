@@ -1,0 +1,199 @@
+"""The Dataset's mounts as a cache engine applies them: options merged, secrets read, native kept apart.
+
+Options are merged as the reference does: the Dataset's sharedOptions, then the mount's own
+options, then encryptOptions (sharedEncryptOptions first), whose values come from Secrets. Secret
+values live only in a ``ResolvedMount`` in memory and in the argument vector of the mount command;
+everything that is stored or shown (ConfigMaps, status, events, logs, error messages) gets the
+``describe``/``redact`` form, which names the Secret and never its value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from lifecycle.api import to_json
+from lifecycle.api.dataset import Dataset, EncryptOption, Mount
+from lifecycle.api.validation import scheme_of
+from lifecycle.k8s.gateway import SECRET, Gateway, version_of
+
+# Served from a path the pods mount themselves, not mounted by a cache command.
+NATIVE_SCHEMES = ("local", "pvc")
+UNSUPPORTED_SCHEMES = ("dataset",)
+REDACTED = "******"
+UFS_ROOT = "/underFSStorage"
+
+
+class MountSecretMissing(LookupError):
+    """An encryptOption names a Secret or key that does not exist; the message says which and the fix."""
+
+
+@attrs.frozen
+class ResolvedMount:
+    index: int
+    mount: Mount
+    path: str
+    ufs: str
+    options: dict[str, str]
+    secret_options: dict[str, str] = attrs.field(repr=False)
+    secret_versions: dict[str, str] = attrs.field(factory=dict)  # Secret name -> resourceVersion read
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.mount.read_only)
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.mount.shared)
+
+    @property
+    def all_options(self) -> dict[str, str]:
+        return {**self.options, **self.secret_options}
+
+    def record(self) -> dict[str, Any]:
+        """The mount as stored in status and ConfigMaps: spec fields only, no secret value."""
+        return to_json(self.mount)
+
+
+def is_native(mount: Mount) -> bool:
+    return scheme_of(mount.mount_point) in NATIVE_SCHEMES
+
+
+def ufs_mounts(dataset: Dataset | None) -> list[tuple[int, Mount]]:
+    """The mounts a cache command mounts (all but local:// and pvc://), with their spec index."""
+    if dataset is None:
+        return []
+    return [(i, m) for i, m in enumerate(dataset.spec.mounts or []) if not is_native(m)]
+
+
+def native_mounts(mounts: Sequence[Mount]) -> list[tuple[int, Mount]]:
+    return [(i, m) for i, m in enumerate(mounts) if is_native(m)]
+
+
+def _secret_value(gateway: Gateway, namespace: str, name: str, key: str, where: str,
+                  versions: dict[str, str]) -> str:
+    secret = gateway.get(SECRET, namespace, name)
+    if secret is None:
+        raise MountSecretMissing(f"{where} reads Secret {namespace}/{name}, which does not exist; "
+                                 "create it or fix valueFrom.secretKeyRef.name")
+    versions[name] = version_of(secret) or ""
+    raw = (secret.get("data") or {}).get(key)
+    if raw is not None:
+        try:
+            return base64.b64decode(raw, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise MountSecretMissing(f"{where} reads key {key!r} of Secret {namespace}/{name}, which is not "
+                                     "base64-encoded text; store the value under data as base64") from None
+    plain = (secret.get("stringData") or {}).get(key)
+    if plain is not None:
+        return str(plain)
+    raise MountSecretMissing(f"{where} reads key {key!r} of Secret {namespace}/{name}, which has no such key; "
+                             "add the key or fix valueFrom.secretKeyRef.key")
+
+
+def _encrypted(gateway: Gateway, namespace: str, options: Iterable[EncryptOption], where: str,
+               values: dict[str, str], versions: dict[str, str]) -> None:
+    for j, opt in enumerate(options):
+        ref = opt.value_from.secret_key_ref if opt.value_from else None
+        at = f"{where}[{j}] ({opt.name})"
+        if ref is None or not ref.name:
+            raise MountSecretMissing(f"{at} names no Secret; set valueFrom.secretKeyRef.name and key")
+        key = ref.key or opt.name
+        values[opt.name] = _secret_value(gateway, namespace, ref.name, key, at, versions)
+
+
+def resolve(gateway: Gateway, dataset: Dataset, mounts: Sequence[tuple[int, Mount]]) -> list[ResolvedMount]:
+    """The mounts with merged options and secret values read from their Secrets."""
+    ns = dataset.metadata.namespace or ""
+    shared = dict(dataset.spec.shared_options or {})
+    out = []
+    for i, mount in mounts:
+        values: dict[str, str] = {}
+        versions: dict[str, str] = {}
+        _encrypted(gateway, ns, dataset.spec.shared_encrypt_options or [],
+                   f"Dataset {dataset.key}: spec.sharedEncryptOptions", values, versions)
+        _encrypted(gateway, ns, mount.encrypt_options or [],
+                   f"Dataset {dataset.key}: spec.mounts[{i}].encryptOptions", values, versions)
+        options = {k: v for k, v in {**shared, **(mount.options or {})}.items() if k not in values}
+        out.append(ResolvedMount(i, mount, mount.effective_path, mount.mount_point, options, values, versions))
+    return out
+
+
+def secret_versions(mounts: Iterable[ResolvedMount]) -> dict[str, str]:
+    """The resourceVersion of every Secret the mounts read: what ``status.mountSecretVersions`` records."""
+    return {name: version for m in mounts for name, version in m.secret_versions.items()}
+
+
+def live_versions(gateway: Gateway, namespace: str, names: Iterable[str]) -> dict[str, str]:
+    """The current resourceVersion of each named Secret that exists (from the operator's watch of
+    Secrets when it has one: checked on every pass, this must not cost a request each)."""
+    found = {name: gateway.resource_version(SECRET, namespace, name) for name in names}
+    return {name: version for name, version in found.items() if version is not None}
+
+
+def rotated_secrets(recorded: Mapping[str, str] | None, current: Mapping[str, str]) -> list[str]:
+    """Secrets the mounts were made with that have another version now. None when nothing was
+    recorded (an upgrade does not remount everything); a Secret gone from ``current`` (deleted)
+    is no rotation: the mount keeps working meanwhile."""
+    return sorted(name for name, version in (recorded or {}).items() if current.get(name, version) != version)
+
+
+def option_records(dataset: Dataset | None, mounts: Sequence[Mount]) -> list[dict[str, Any]]:
+    """The mount table for a ConfigMap: merged plain options, and Secret references for the others."""
+    if dataset is None:
+        return []
+    shared = dict(dataset.spec.shared_options or {})
+    table = []
+    for mount in mounts:
+        encrypted = [*(dataset.spec.shared_encrypt_options or []), *(mount.encrypt_options or [])]
+        names = {o.name for o in encrypted}
+        options = {k: v for k, v in {**shared, **(mount.options or {})}.items() if k not in names}
+        row: dict[str, Any] = {"path": mount.effective_path, "mountPoint": mount.mount_point,
+                               "readOnly": bool(mount.read_only), "shared": bool(mount.shared),
+                               "native": is_native(mount)}
+        if options:
+            row["options"] = dict(sorted(options.items()))
+        if encrypted:
+            row["encryptOptions"] = [to_json(o) for o in encrypted]
+        table.append(row)
+    return table
+
+
+def secret_values(mounts: Iterable[ResolvedMount]) -> list[str]:
+    return sorted({v for m in mounts for v in m.secret_options.values() if v}, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for value in secrets:
+        text = text.replace(value, REDACTED)
+    return text
+
+
+def describe(argv: Sequence[str], secrets: Sequence[str]) -> str:
+    """A command line for messages: shell-quoted for reading, secret values replaced."""
+    return redact(shlex.join(argv), secrets)
+
+
+def native_volume(index: int, mount: Mount) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A local:// or pvc:// mount as a pod volume and its mount below the cache's root UFS.
+
+    ``local:///data/x`` is the node path /data/x; ``pvc://claim/sub/dir`` is the claim, at sub/dir.
+    """
+    scheme = scheme_of(mount.mount_point)
+    rest = mount.mount_point.split("://", 1)[1]
+    name = f"native-{index}"
+    target = {"name": name, "mountPath": f"{UFS_ROOT}{mount.effective_path}",
+              "readOnly": True if mount.read_only else None}
+    if scheme == "pvc":
+        claim, _, sub = rest.partition("/")
+        volume: dict[str, Any] = {"name": name, "persistentVolumeClaim": {"claimName": claim}}
+        if sub:
+            target["subPath"] = sub
+    else:
+        volume = {"name": name, "hostPath": {"path": "/" + rest.lstrip("/"), "type": "Directory"}}
+    return volume, {k: v for k, v in target.items() if v is not None}

@@ -1,0 +1,112 @@
+"""``fluidlc``: the project's one command line.
+
+Each sub-command lives with the code it drives and registers itself here through an
+``add_*_command(subparsers)`` function that sets ``func``; this module only assembles them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from lifecycle.generate import diagrams
+
+
+def _diagrams(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.check:
+        problems = diagrams.stale(out)
+        if problems:
+            print(f"diagrams in {out} are stale: {', '.join(problems)}; run `fluidlc diagrams` (or `make diagrams`)"
+                  " and commit the result")
+            return 1
+        print(f"diagrams in {out} are up to date")
+        return 0
+    for path in diagrams.write(out):
+        print(path)
+    return 0
+
+
+def add_diagrams_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser("diagrams", help="draw the lifecycle machines into diagrams/ (Mermaid, DOT, SVG)")
+    parser.add_argument("--out", default=str(diagrams.DIAGRAMS_DIR), help="output directory (default: diagrams/)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if diagrams/ is stale")
+    parser.set_defaults(func=_diagrams)
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from lifecycle.cli.live import current_state
+
+    table, state = current_state(args.kind, args.object, args.kubeconfig)
+    render = {"mermaid": diagrams.mermaid, "dot": diagrams.dot}
+    text = diagrams.svg(diagrams.dot(table, state)) if args.format == "svg" else render[args.format](table, state)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"{table.name} machine with {args.object} in state {state} written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def add_diagram_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "diagram", help="draw one machine with the current state of a live object highlighted",
+        description="Reads a Dataset or runtime from the cluster and draws its lifecycle machine with the state "
+                    "it is in now highlighted.")
+    parser.add_argument("kind", help="dataset, or a runtime kind or short name (alluxioruntime, alluxio, jindo, ...)")
+    parser.add_argument("object", metavar="NAMESPACE/NAME")
+    parser.add_argument("--format", choices=("mermaid", "dot", "svg"), default="mermaid")
+    parser.add_argument("-o", "--output", help="write to this file instead of standard output")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    parser.set_defaults(func=_diagram)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from lifecycle.cli.validate import validate_files
+
+    problems = validate_files([Path(p) for p in args.files])
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"{len(args.files)} file(s) valid")
+    return 1 if problems else 0
+
+
+def add_validate_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser("validate", help="check Dataset and runtime manifests without a cluster")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="YAML files (several documents each are fine)")
+    parser.set_defaults(func=_validate)
+
+
+def parser() -> argparse.ArgumentParser:
+    from lifecycle.cli.operator import add_operator_commands
+    from lifecycle.generate.crds import add_crds_command
+    from lifecycle.generate.manifests import add_manifests_command
+    from lifecycle.local.cli import add_cluster_commands
+
+    root = argparse.ArgumentParser(prog="fluidlc",
+                                   description="Fluid-compatible datasets on explicit lifecycle machines.")
+    root.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = root.add_subparsers(dest="command", required=True)
+    for add in (add_operator_commands, add_diagrams_command, add_diagram_command, add_validate_command,
+                add_crds_command, add_manifests_command, add_cluster_commands):
+        add(sub)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

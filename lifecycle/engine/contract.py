@@ -1,0 +1,223 @@
+"""The engine contract: Fluid's ``Engine`` and ``Implement`` as Python protocols.
+
+A runtime kind provides an ``Implement``: the steps (set up a master, mount the UFS, report
+capacity, ...). The template engine (``lifecycle.reconcile.template``) decides their order by running the
+runtime machine of ``lifecycle.machine.tables``; an ``Implement`` never calls another hook to sequence
+work. Hooks return plainly or raise: a raised hook is reported (event, condition, retry with
+backoff), never fatal. ``Should*``/``Check*`` hooks must only read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+
+from lifecycle.api.dataset import Dataset
+from lifecycle.api.runtime import Runtime
+from lifecycle.engine.background import Background
+from lifecycle.k8s.gateway import Gateway
+
+if TYPE_CHECKING:
+    from lifecycle.engine.registry import RuntimeKind
+
+
+@attrs.define
+class EngineContext:
+    """Everything a hook may use. Built afresh for every reconcile: engines keep no memory."""
+
+    runtime: Runtime
+    dataset: Dataset | None
+    gateway: Gateway
+    kind: RuntimeKind
+    now: Callable[[], datetime]
+    log: logging.LoggerAdapter[logging.Logger]
+    attempts: int = 0  # consecutive failed attempts in the current lifecycle state
+    settings: dict[str, Any] = attrs.field(factory=dict)
+    background: Background = attrs.field(factory=Background)  # long work; see lifecycle.engine.background
+    # What engines share between passes and threads of one process, e.g. host ports being handed
+    # out (engines.cache.ports). Never needed after a restart: the cluster holds the truth.
+    shared: dict[str, Any] = attrs.field(factory=dict)
+    requeue_hint: float | None = None
+
+    def requeue_after(self, seconds: float) -> None:
+        """Ask for the next pass within ``seconds`` (e.g. to collect background work)."""
+        self.requeue_hint = seconds if self.requeue_hint is None else min(self.requeue_hint, seconds)
+
+    @property
+    def namespace(self) -> str:
+        return self.runtime.metadata.namespace or ""
+
+    @property
+    def name(self) -> str:
+        return self.runtime.metadata.name or ""
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        from lifecycle.api import to_json
+
+        self.gateway.event(to_json(self.runtime), type_, reason, message)
+
+
+@runtime_checkable
+class Implement(Protocol):
+    """Every hook of the reference: the seed's 22 and the later additions."""
+
+    # Setup, in the order the runtime machine runs them.
+    def should_setup_master(self) -> bool: ...
+    def setup_master(self) -> None: ...
+    def check_master_ready(self) -> bool: ...
+    def should_check_ufs(self) -> bool: ...
+    def prepare_ufs(self) -> None: ...
+    def should_setup_workers(self) -> bool: ...
+    def setup_workers(self) -> None: ...
+    def check_workers_ready(self) -> bool: ...
+    def check_and_update_runtime_status(self) -> bool: ...
+    def check_runtime_ready(self) -> bool: ...
+    def assign_nodes_to_cache(self, desired: int) -> int: ...
+
+    # Binding and the Dataset's status.
+    def bind_to_dataset(self) -> None: ...
+    def update_dataset_status(self, phase: str) -> None: ...
+    def update_cache_of_dataset(self) -> None: ...
+
+    # Volume.
+    def create_volume(self) -> None: ...
+    def delete_volume(self) -> None: ...
+
+    # Sync.
+    def sync_metadata(self) -> None: ...
+    def sync_replicas(self) -> None: ...
+    def sync_runtime(self) -> bool: ...
+    def check_runtime_healthy(self) -> bool: ...
+    def should_sync_dataset_mounts(self) -> bool: ...
+    def sync_dataset_mounts(self) -> None: ...
+    def should_update_ufs(self) -> bool: ...
+    def update_on_ufs_change(self) -> None: ...
+    def sync_schedule_info_to_cache_nodes(self) -> None: ...
+
+    # Teardown.
+    def shutdown(self) -> None: ...
+
+    # Under file system service.
+    def used_storage_bytes(self) -> int: ...
+    def free_storage_bytes(self) -> int: ...
+    def total_storage_bytes(self) -> int: ...
+    def total_file_nums(self) -> int: ...
+
+    # Spec checks beyond the schema.
+    def validate(self) -> None: ...
+
+
+IMPLEMENT_HOOKS = tuple(
+    name for name in Implement.__dict__ if not name.startswith("_") and callable(getattr(Implement, name))
+)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the reference's reconciler asks of an engine."""
+
+    @property
+    def id(self) -> str: ...
+    def setup(self) -> bool: ...
+    def create_volume(self) -> None: ...
+    def delete_volume(self) -> None: ...
+    def sync(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def validate(self) -> None: ...
+
+
+class ImplementBase:
+    """Defaults for the hooks most engines do not need to change.
+
+    Subclasses set ``self.ctx``; the storage hooks and the setup steps have no sensible default
+    and are left to the engine.
+    """
+
+    ctx: EngineContext
+
+    def __init__(self, ctx: EngineContext):
+        self.ctx = ctx
+
+    def check_runtime_ready(self) -> bool:
+        return self.check_master_ready() and self.check_workers_ready()
+
+    def check_master_ready(self) -> bool:
+        raise NotImplementedError
+
+    def check_workers_ready(self) -> bool:
+        raise NotImplementedError
+
+    def assign_nodes_to_cache(self, desired: int) -> int:
+        return desired
+
+    def update_dataset_status(self, phase: str) -> None:
+        return None
+
+    def bind_to_dataset(self) -> None:
+        """The reference's binding: applied mounts, the runtime entry and Ready=True."""
+        import copy
+
+        from lifecycle.api.dataset import DatasetStatus, RuntimeInfo
+        from lifecycle.api.meta import Condition, set_condition
+
+        ds, rt = self.ctx.dataset, self.ctx.runtime
+        if ds is None:
+            raise RuntimeError(f"{rt.ref}: no Dataset to bind")
+        status = ds.status = ds.status or DatasetStatus()
+        status.mounts = copy.deepcopy(ds.spec.mounts or [])
+        status.runtimes = [RuntimeInfo(
+            name=self.ctx.name, namespace=self.ctx.namespace, category="Accelerate",
+            type=self.ctx.kind.runtime_type,
+            master_replicas=rt.status.desired_master_number_scheduled if rt.status else None,
+        )]
+        now = self.ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        set_condition(status.conditions, Condition(
+            type="Ready", status="True", reason="DatasetReady", message="The ddc runtime is ready.",
+            observed_generation=ds.metadata.generation), now)
+        if any(c.type == "NotReady" for c in status.conditions):
+            set_condition(status.conditions, Condition(
+                type="NotReady", status="False", reason="DatasetReady", message="The ddc runtime is ready.",
+                observed_generation=ds.metadata.generation), now)
+
+    def update_cache_of_dataset(self) -> None:
+        """The Dataset shows the runtime's cacheStates."""
+        ds, rt = self.ctx.dataset, self.ctx.runtime
+        if ds is not None and ds.status is not None and rt.status is not None:
+            ds.status.cache_states = dict(rt.status.cache_states) if rt.status.cache_states else None
+
+    def sync_metadata(self) -> None:
+        return None
+
+    def sync_runtime(self) -> bool:
+        return False
+
+    def should_sync_dataset_mounts(self) -> bool:
+        return False
+
+    def sync_dataset_mounts(self) -> None:
+        """An engine without mounts of its own accepts changed mounts as they are. It must be
+        idempotent: it is called again while the Dataset's status lags its spec."""
+        import copy
+
+        ds = self.ctx.dataset
+        if ds is not None and ds.status is not None:
+            ds.status.mounts = copy.deepcopy(ds.spec.mounts or [])
+
+    def should_update_ufs(self) -> bool:
+        return False
+
+    def update_on_ufs_change(self) -> None:
+        return None
+
+    def sync_schedule_info_to_cache_nodes(self) -> None:
+        return None
+
+    def validate(self) -> None:
+        return None
+
+
+BuildImplement = Callable[[EngineContext], Implement]

@@ -1,0 +1,135 @@
+"""The operator's own manifests: namespace, ServiceAccount, least-privilege RBAC and Deployment.
+
+Generated from the registry, so every installed runtime kind gets exactly the verbs the lifecycle
+uses on it. Each rule below is there because some code path needs it (named in the comment).
+``fluidlc manifests`` writes ``deploy/operator.yaml``; a test checks it is current, another runs
+the operator with nothing but this ServiceAccount's token.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lifecycle.engine.registry import Registry
+
+NAMESPACE = "fluid-system"
+NAME = "fluid-lifecycle-operator"
+IMAGE = "fluid-lifecycle:0.1.0"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "deploy" / "operator.yaml"
+READ = ["get", "list", "watch"]
+
+
+def cluster_rules(registry: Registry, watch_secrets: bool = True) -> list[dict[str, Any]]:
+    kinds = sorted(k.plural for k in registry.kinds())
+    return [
+        # Datasets and runtimes: watched; finalizers, labels and owner references are merge patches;
+        # a Dataset being deleted deletes its runtime.
+        {"apiGroups": ["data.fluid.io"], "resources": ["datasets", *kinds], "verbs": [*READ, "patch", "delete"]},
+        # Status is replaced through the status subresource.
+        {"apiGroups": ["data.fluid.io"], "resources": [f"{p}/status" for p in ["datasets", *kinds]],
+         "verbs": ["get", "update"]},
+        # Workloads: watched, applied server-side, scaled, deleted on shutdown.
+        {"apiGroups": ["apps"], "resources": ["statefulsets", "daemonsets"],
+         "verbs": [*READ, "create", "patch", "update", "delete"]},
+        # Config and services of the cache, read directly (not watched).
+        {"apiGroups": [""], "resources": ["configmaps", "services"],
+         "verbs": ["get", "list", "create", "patch", "update", "delete"]},
+        # The PV and PVC of each Dataset.
+        {"apiGroups": [""], "resources": ["persistentvolumes", "persistentvolumeclaims"],
+         "verbs": [*READ, "create", "delete"]},
+        # Pods: which ones mount a Dataset's PVC, and the cache master to run commands in.
+        {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
+        {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
+        # Nodes: cache placement labels.
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": [*READ, "patch"]},
+        # Secrets: read for encryptOptions; watched (values dropped) to wake the pairs that read them,
+        # unless the operator runs with --no-watch-secrets.
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": READ if watch_secrets else ["get"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    ]
+
+
+def manifests(registry: Registry, image: str = IMAGE, watch_secrets: bool = True) -> list[dict[str, Any]]:
+    """The operator's objects; ``watch_secrets=False`` runs it with ``--no-watch-secrets`` and grants
+    only ``get`` on Secrets (a changed Secret is then seen at the next resync)."""
+    labels = {"app.kubernetes.io/name": "fluid-lifecycle", "app.kubernetes.io/component": "operator"}
+    meta = {"name": NAME, "namespace": NAMESPACE, "labels": labels}
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": labels}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": NAME, "labels": labels}, "rules": cluster_rules(registry, watch_secrets)},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": NAME, "labels": labels},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
+         "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]},
+        # Leader election, in the operator's namespace only.
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
+         "rules": [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                    "verbs": ["get", "create", "patch"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta,
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
+         "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {
+            "replicas": 2,  # one leads, one stands by
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "serviceAccountName": NAME,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "terminationGracePeriodSeconds": 40,
+                "containers": [{
+                    "name": "operator",
+                    "image": image,
+                    "args": ["operator", "--metrics-address", "0.0.0.0:8080", "--lease-namespace", NAMESPACE,
+                             *([] if watch_secrets else ["--no-watch-secrets"])],
+                    "env": [{"name": "FLUIDLC_LOG_FORMAT", "value": "json"},
+                            {"name": "FLUIDLC_IDENTITY", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                    "ports": [{"name": "http", "containerPort": 8080}],
+                    "livenessProbe": probe,
+                    "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}},
+                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                  "limits": {"memory": "512Mi"}},
+                    "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                        "capabilities": {"drop": ["ALL"]}},
+                }],
+            }},
+        }},
+    ]
+
+
+def render(registry: Registry, watch_secrets: bool = True) -> str:
+    flag = "" if watch_secrets else " --no-watch-secrets"
+    header = f"# Generated by `fluidlc manifests{flag}` from the installed engines; do not edit.\n"
+    return header + yaml.safe_dump_all(manifests(registry, watch_secrets=watch_secrets), sort_keys=False)
+
+
+def _run(args: argparse.Namespace) -> int:
+    text = render(Registry().discover(), watch_secrets=args.watch_secrets)
+    if args.out == "-":
+        print(text, end="")
+        return 0
+    path = Path(args.out)
+    if args.check:
+        if not path.exists() or path.read_text() != text:
+            print(f"{path} is stale; run `fluidlc manifests` (or `make generate`) and commit it")
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(text)
+    print(path)
+    return 0
+
+
+def add_manifests_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser("manifests", help="write deploy/operator.yaml (RBAC, Deployment) from the engines")
+    parser.add_argument("--out", default=str(DEFAULT_PATH), help="file to write, or - for standard output")
+    parser.add_argument("--no-watch-secrets", dest="watch_secrets", action="store_false",
+                        help="for an operator run with --no-watch-secrets: only `get` on Secrets")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file is stale")
+    parser.set_defaults(func=_run)

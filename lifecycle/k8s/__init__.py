@@ -1,0 +1,5 @@
+"""The door to Kubernetes: the gateway protocol, its real (REST) and in-memory implementations,
+exec into pods, events, and the names, labels and volumes a pair puts on the cluster.
+
+The only layer that imports the ``kubernetes`` client.
+"""

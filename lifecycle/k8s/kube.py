@@ -1,0 +1,285 @@
+"""The gateway to a real API server, and the only module that imports the ``kubernetes`` client.
+
+It speaks raw REST through the client's ``ApiClient`` (which handles kubeconfig, TLS and tokens)
+and moves plain JSON dicts: no generated model classes, so nothing is lost or slowed down by
+deserialisation, and custom resources are handled like built-in ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from lifecycle.k8s.events import EventCounts
+from lifecycle.k8s.gateway import (
+    ApiError,
+    Argv,
+    Conflict,
+    ExecResult,
+    Forbidden,
+    Invalid,
+    KnownResources,
+    NotFound,
+    Obj,
+    Objs,
+    Resource,
+    version_of,
+)
+from lifecycle.k8s.naming import FIELD_MANAGER
+
+log = logging.getLogger("lifecycle.k8s.kube")
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class Gone(ApiError):
+    """The watch's resourceVersion is too old (HTTP 410): list again."""
+
+    status = 410
+
+
+def api_client(kubeconfig: str | None = None) -> Any:
+    """An ApiClient from ``kubeconfig``, ``$KUBECONFIG``, ~/.kube/config or the in-cluster account."""
+    from kubernetes import client, config
+
+    path = kubeconfig or os.environ.get("KUBECONFIG")
+    if path or os.path.exists(os.path.expanduser("~/.kube/config")):
+        return config.new_client_from_config(config_file=path)
+    configuration = client.Configuration()
+    config.load_incluster_config(client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+def _error(status: int, body: bytes, what: str) -> ApiError:
+    try:
+        message = json.loads(body).get("message") or body.decode(errors="replace")
+    except (ValueError, AttributeError):
+        message = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+    text = f"{what}: {message}"
+    kinds: dict[int, type[ApiError]] = {403: Forbidden, 404: NotFound, 409: Conflict, 410: Gone, 422: Invalid}
+    cls = kinds.get(status, ApiError)
+    return cls(text) if cls is not ApiError else ApiError(text, status)
+
+
+class KubeGateway(KnownResources):
+    def __init__(self, api: Any, resources: tuple[Resource, ...] = (), timeout: float = DEFAULT_TIMEOUT,
+                 component: str = FIELD_MANAGER):
+        super().__init__(resources)
+        self.api = api
+        self.timeout = timeout
+        self.component = component
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.event_counts = EventCounts()
+        # Told (method, HTTP status) of every request: the operator's rest_client_requests_total.
+        self.on_response: Callable[[str, int], None] = lambda method, status: None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @staticmethod
+    def path(res: Resource, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
+        base = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+        if res.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace)}"
+        base += f"/{res.plural}"
+        if name:
+            base += f"/{quote(name)}"
+        if sub:
+            base += f"/{sub}"
+        return base
+
+    def request(self, method: str, path: str, *, query: list[tuple[str, str]] | None = None, body: Any = None,
+                content_type: str = "application/json", timeout: float | tuple[float, float] | None = None,
+                stream: bool = False, accept: str = "application/json", what: str = "") -> Any:
+        headers = {"Accept": accept, "Content-Type": content_type}
+        method_, url, headers, body_, _ = self.api.param_serialize(
+            method, path, query_params=query or [], header_params=headers, body=body,
+            auth_settings=["BearerToken"])
+        with self._lock:
+            self.requests += 1
+        response = self.api.call_api(method_, url, headers, body_, _request_timeout=timeout or self.timeout)
+        self.on_response(method, response.status)
+        if stream:
+            if response.status >= 300:
+                raise _error(response.status, response.read(), what or f"{method} {path}")
+            return response.response
+        data = response.read()
+        if response.status >= 300:
+            raise _error(response.status, data, what or f"{method} {path}")
+        return json.loads(data) if data else None
+
+    # -- the Gateway protocol -----------------------------------------------------------------
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
+        try:
+            obj: Obj = self.request("GET", self.path(res, namespace, name))
+        except NotFound:
+            return None
+        obj.setdefault("apiVersion", res.api_version)
+        obj.setdefault("kind", res.kind)
+        return obj
+
+    def resource_version(self, res: Resource, namespace: str | None, name: str) -> str | None:
+        return version_of(self.get(res, namespace, name))
+
+    def list_with_version(self, res: Resource, namespace: str | None = None,
+                          labels: dict[str, str] | None = None) -> tuple[Objs, str]:
+        query = [("labelSelector", ",".join(f"{k}={v}" for k, v in labels.items()))] if labels else []
+        data = self.request("GET", self.path(res, namespace), query=query)
+        items = data.get("items") or []
+        for item in items:
+            item.setdefault("apiVersion", res.api_version)
+            item.setdefault("kind", res.kind)
+        return items, (data.get("metadata") or {}).get("resourceVersion", "")
+
+    def list(self, res: Resource, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
+        return self.list_with_version(res, namespace, labels)[0]
+
+    def _named(self, obj: Obj) -> tuple[Resource, str | None, str]:
+        res = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj.get("metadata") or {}
+        return res, meta.get("namespace"), meta["name"]
+
+    def create(self, obj: Obj) -> Obj:
+        res, ns, name = self._named(obj)
+        return self.request("POST", self.path(res, ns), body=obj, what=f"create {res.kind} {ns}/{name}")
+
+    def apply(self, obj: Obj, dry_run: bool = False) -> Obj:
+        res, ns, name = self._named(obj)
+        query = [("fieldManager", self.component), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
+        return self.request(
+            "PATCH", self.path(res, ns, name), body=json.dumps(obj), content_type="application/apply-patch+yaml",
+            query=query, what=f"apply {res.kind} {ns}/{name}")
+
+    def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
+        return self.request(
+            "PATCH", self.path(res, namespace, name), body=patch, content_type="application/merge-patch+json",
+            what=f"patch {res.kind} {namespace}/{name}")
+
+    def replace_status(self, obj: Obj) -> Obj:
+        res, ns, name = self._named(obj)
+        return self.request("PUT", self.path(res, ns, name, "status"), body=obj,
+                            what=f"update status of {res.kind} {ns}/{name}")
+
+    def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
+        try:
+            self.request("DELETE", self.path(res, namespace, name), body={"propagationPolicy": "Background"},
+                         what=f"delete {res.kind} {namespace}/{name}")
+        except NotFound:
+            return False
+        return True
+
+    def exec(self, namespace: str, pod: str, container: str | None, argv: Argv,
+             timeout: float = 60.0) -> ExecResult:
+        """Run ``argv`` (a vector, never a shell string) in a pod through the API server."""
+        from kubernetes import client
+
+        from lifecycle.k8s.podexec import PodExecError, exec_in_pod
+
+        with self._lock:
+            self.requests += 1
+        # The client's exec swaps the ApiClient's request method for a websocket call while it
+        # connects: on a client other threads share, their plain requests would go out as websocket
+        # handshakes. Each exec therefore gets a client of its own.
+        own = client.ApiClient(self.api.configuration)
+        try:
+            result = exec_in_pod(own, namespace, pod, argv, container=container, timeout=timeout)
+        except PodExecError as exc:
+            raise ApiError(str(exc)) from exc
+        except Exception as exc:  # the websocket handshake reports HTTP errors as exceptions
+            status = int(getattr(exc, "status", 0) or 0)
+            if status == 404:
+                raise NotFound(f"exec in pod {namespace}/{pod}: pod not found") from exc
+            raise ApiError(f"exec in pod {namespace}/{pod}: {exc}", status) from exc
+        finally:
+            own.close()
+        return ExecResult(result.stdout, result.stderr, result.returncode)
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        """Record an event; a repeat is counted on the first one (see lifecycle.k8s.events)."""
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or "default"
+        message = message[:1024]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        key = (namespace, str(meta.get("uid") or meta.get("name")), type_, reason, message)
+        events = f"/api/v1/namespaces/{quote(namespace)}/events"
+        try:
+            repeat = self.event_counts.repeat_of(key)
+            if repeat is not None:
+                first, count = repeat
+                try:
+                    self.request("PATCH", f"{events}/{quote(first)}", body={"count": count + 1, "lastTimestamp": now},
+                                 content_type="application/merge-patch+json")
+                    self.event_counts.recorded(key, first, count + 1)
+                    return
+                except NotFound:
+                    self.event_counts.forget(key)  # expired or deleted: start a new one
+            name = f"{meta.get('name', 'object')}.{secrets.token_hex(8)}"
+            self.request("POST", events, body={
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace},
+                "involvedObject": {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+                                   "name": meta.get("name"), "namespace": meta.get("namespace"),
+                                   "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},
+                "reason": reason,
+                "message": message,
+                "type": type_,
+                "source": {"component": self.component},
+                "reportingComponent": self.component,
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            })
+            self.event_counts.recorded(key, name, 1)
+        except ApiError as exc:  # an event is best effort: never fail a reconcile over it
+            log.warning("could not record event %s on %s/%s: %s", reason, namespace, meta.get("name"), exc)
+
+    # -- watching -----------------------------------------------------------------------------
+
+    def watch(self, res: Resource, resource_version: str, namespace: str | None = None,
+              timeout_seconds: int = 300, stall_seconds: float = 120.0) -> Iterator[tuple[str, Obj]]:
+        """Events after ``resource_version`` with bookmarks; raises Gone when it is too old.
+
+        A watch that sends nothing (not even a bookmark) for ``stall_seconds`` is taken as
+        stalled: the read times out and the caller watches again from the last version.
+        """
+        query = [("watch", "true"), ("resourceVersion", resource_version), ("allowWatchBookmarks", "true"),
+                 ("timeoutSeconds", str(timeout_seconds))]
+        response = self.request("GET", self.path(res, namespace), query=query, stream=True,
+                                timeout=(10.0, stall_seconds), what=f"watch {res.plural}")
+        try:
+            for line in _lines(response):
+                event = json.loads(line)
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    code = int(obj.get("code") or 0)
+                    if code == 410:
+                        raise Gone(f"watch {res.plural}: {obj.get('message')}")
+                    raise ApiError(f"watch {res.plural}: {obj.get('message')}", code)
+                if kind != "BOOKMARK":
+                    obj.setdefault("apiVersion", res.api_version)
+                    obj.setdefault("kind", res.kind)
+                yield kind, obj
+        finally:
+            response.release_conn()
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    """Newline-delimited JSON from a streaming response, as the chunks arrive."""
+    pending = b""
+    for chunk in response.stream(4096, decode_content=True):
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending

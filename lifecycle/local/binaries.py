@@ -1,0 +1,74 @@
+"""Finding the control-plane binaries and kwok's YAMLs that deploy/controlplane/build.sh produces.
+
+build.sh is idempotent and answers in well under a second from its cache; when another build is
+running it waits for that one, so calling it on every `up` is both cheap and safe.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from lifecycle.local.processes import ComponentError
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BUILD_SCRIPT = REPO_ROOT / "deploy" / "controlplane" / "build.sh"
+BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
+# Stages as build.sh copies them from kwok's module: node fast, node heartbeat-with-lease, pod general.
+STAGES = (
+    "node-initialize.yaml",
+    "node-heartbeat-with-lease.yaml",
+    "pod-create.yaml",
+    "pod-init-container-running.yaml",
+    "pod-init-container-completed.yaml",
+    "pod-ready.yaml",
+    "pod-complete.yaml",
+    "pod-delete.yaml",
+)
+CRDS = ("kwok.x-k8s.io_execs.yaml", "kwok.x-k8s.io_clusterexecs.yaml")
+
+
+@dataclass(frozen=True)
+class ControlPlaneBuild:
+    """A bin directory plus its sibling stages/ and crds/ directories."""
+
+    bin_dir: Path
+
+    def binary(self, name: str) -> Path:
+        return self.bin_dir / name
+
+    @property
+    def stages(self) -> list[Path]:
+        return [self.bin_dir.parent / "stages" / name for name in STAGES]
+
+    @property
+    def crds(self) -> list[Path]:
+        return [self.bin_dir.parent / "crds" / name for name in CRDS]
+
+    def missing(self) -> list[Path]:
+        wanted = [self.binary(b) for b in BINARIES] + self.stages + self.crds
+        return [p for p in wanted if not p.exists()]
+
+
+def locate(bin_dir: Path | None = None) -> ControlPlaneBuild:
+    """The build in `bin_dir`, or the one build.sh reports (building it first when needed)."""
+    if bin_dir is None:
+        result = subprocess.run([str(BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True, check=False)
+        lines = result.stdout.strip().splitlines()
+        if result.returncode != 0 or not lines:
+            raise ComponentError(
+                "binaries",
+                f"{BUILD_SCRIPT.relative_to(REPO_ROOT)} exited with code {result.returncode}",
+                "read its messages above; a cold build needs Go >= 1.26 and about 8 GiB of disk",
+            )
+        bin_dir = Path(lines[-1])
+    build = ControlPlaneBuild(bin_dir)
+    missing = build.missing()
+    if missing:
+        raise ComponentError(
+            "binaries",
+            f"missing from the control-plane build: {', '.join(str(p) for p in missing)}",
+            "run deploy/controlplane/build.sh",
+        )
+    return build

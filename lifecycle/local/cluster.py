@@ -1,0 +1,419 @@
+"""LocalCluster: bring a local control plane up, report on it and take it down again.
+
+The cluster's folder holds everything: PKI, kubeconfig, etcd data, logs, pid files, the exec state
+of simulated pods and the shared UFS root. `cluster.json` in it records the ports and the binaries,
+so a later `down` or `status` (in another process) finds the same cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from lifecycle.local import components, nodes
+from lifecycle.local.binaries import REPO_ROOT, ControlPlaneBuild, locate
+from lifecycle.local.components import COMPONENTS, Layout, Ports
+from lifecycle.local.pki import ensure_pki, write_kubeconfig
+from lifecycle.local.processes import (
+    LOOPBACK,
+    ComponentError,
+    Process,
+    free_port,
+    port_is_free,
+    wait_for,
+)
+
+DEFAULT_NAME = "dev"
+CLUSTER_DIR_ENV = "FLUIDLC_CLUSTER_DIR"
+DEFAULT_TIMEOUTS: dict[str, float] = {
+    "etcd": 30,
+    # The first start bootstraps RBAC and priority levels; on 2 cores that takes a while.
+    "kube-apiserver": 120,
+    "kube-controller-manager": 60,
+    "kube-scheduler": 60,
+    "kwok": 60,
+    "exec-provisioner": 30,
+    "crds": 30,
+    "nodes": 60,
+    "default-service-account": 60,
+}
+
+Progress = Callable[[str], None]
+
+
+def default_dir(name: str = DEFAULT_NAME) -> Path:
+    """$FLUIDLC_CLUSTER_DIR when set (it is the cluster folder itself), else <repo>/.cluster/<name>."""
+    override = os.environ.get(CLUSTER_DIR_ENV)
+    return Path(override) if override else REPO_ROOT / ".cluster" / name
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    running: bool
+    pid: int | None
+    port: int | None
+    log: Path
+    rss_bytes: int | None
+
+
+def _rss_bytes(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class LocalCluster:
+    """A control plane on 127.0.0.1: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+    kwok (simulated nodes and pods) and the exec provisioner.
+
+    `tie_to_caller=True` makes the processes die with the Python process that started them; the
+    test fixture uses it so that a killed test run leaves nothing behind. The CLI leaves it off so
+    the cluster outlives `fluidlc cluster up`.
+    """
+
+    def __init__(
+        self,
+        name: str = DEFAULT_NAME,
+        dir: Path | str | None = None,
+        *,
+        bin_dir: Path | str | None = None,
+        timeouts: dict[str, float] | None = None,
+        tie_to_caller: bool = False,
+        extra_args: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        self.name = name
+        # Flags added to a component's command line, e.g. {"kube-controller-manager": ("--kube-api-qps=200",)}.
+        self.extra_args = dict(extra_args or {})
+        self.dir = Path(dir if dir is not None else default_dir(name)).resolve()
+        self.layout = Layout(self.dir)
+        self.kubeconfig = self.layout.kubeconfig
+        self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
+        self.tie_to_caller = tie_to_caller
+        self._bin_dir = Path(bin_dir) if bin_dir is not None else None
+        self._processes: dict[str, Process] = {}
+        # Seconds each step of the last `up` took, for reporting start-up cost.
+        self.timings: dict[str, float] = {}
+        self._current_step = ""
+
+    # --- recorded state -------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            state: dict[str, Any] = json.loads(self.layout.state_file.read_text())
+            return state
+        except (OSError, ValueError):
+            return {}
+
+    def _not_set_up(self) -> ComponentError:
+        return ComponentError("cluster", f"nothing has been set up in {self.dir}", "run `fluidlc cluster up`")
+
+    @property
+    def ports(self) -> Ports | None:
+        recorded = self._state().get("ports")
+        return Ports(**recorded) if recorded else None
+
+    @property
+    def server(self) -> str:
+        ports = self.ports
+        if ports is None:
+            raise self._not_set_up()
+        return f"https://{LOOPBACK}:{ports.kube_apiserver}"
+
+    def _build(self) -> ControlPlaneBuild:
+        recorded = self._state().get("bin_dir")
+        return ControlPlaneBuild(Path(recorded)) if recorded else locate(self._bin_dir)
+
+    def _process(self, component: str, build: ControlPlaneBuild | None = None) -> Process:
+        if component not in self._processes:
+            ports = self.ports
+            if ports is None:
+                raise self._not_set_up()
+            self._processes[component] = Process(
+                component,
+                [*components.command(component, self.layout, ports, build or self._build()),
+                 *self.extra_args.get(component, ())],
+                self.layout.log(component),
+                self.layout.pid_file(component),
+                env=components.environment(component),
+            )
+        return self._processes[component]
+
+    def _pick_ports(self) -> Ports:
+        """The previous run's ports when still free (so the kubeconfig stays valid), else new ones."""
+        previous = self._state().get("ports", {})
+        chosen: dict[str, int] = {}
+        for field in Ports.__dataclass_fields__:
+            port = previous.get(field)
+            while port is None or port in chosen.values() or not port_is_free(port):
+                port = free_port()
+            chosen[field] = port
+        return Ports(**chosen)
+
+    # --- status ---------------------------------------------------------------------------------
+
+    def status(self) -> list[ComponentStatus]:
+        ports = self.ports
+        result = []
+        for component in COMPONENTS:
+            process = self._process(component) if ports is not None else None
+            recorded = process.recorded() if process is not None else None
+            running = process is not None and process.running()
+            result.append(
+                ComponentStatus(
+                    name=component,
+                    running=running,
+                    pid=recorded.pid if recorded is not None else None,
+                    port=ports.of(component) if ports is not None else None,
+                    log=self.layout.log(component),
+                    rss_bytes=_rss_bytes(recorded.pid) if running and recorded is not None else None,
+                )
+            )
+        return result
+
+    def running(self) -> list[str]:
+        """Names of the components that are running now."""
+        return [s.name for s in self.status() if s.running]
+
+    def api_client(self) -> client.ApiClient:
+        """A client for this cluster as admin; close it (or use it as a context manager) when done."""
+        if not self.kubeconfig.exists():
+            raise ComponentError("cluster", f"no kubeconfig at {self.kubeconfig}", "run `fluidlc cluster up`")
+        return config.new_client_from_config(config_file=str(self.kubeconfig))
+
+    # --- up ---------------------------------------------------------------------------------------
+
+    def up(self, nodes: int = 3, *, fresh: bool = False, progress: Progress | None = None) -> None:
+        """Start every component, wait for each to be ready, and create `nodes` simulated nodes.
+
+        A cluster folder that was used before keeps its objects (etcd data) and, when they are free,
+        its ports; `fresh=True` discards the objects, the pods' exec state and the logs (the UFS root
+        stays). On failure everything started so far is stopped again and a ComponentError names the
+        step or component, the problem and the log to read.
+        """
+        say = progress or (lambda _message: None)
+        running = self.running() if self.layout.state_file.exists() else []
+        if running and len(running) == len(COMPONENTS):
+            say(f"cluster {self.name!r} is already up in {self.dir}")
+            return
+        if running:
+            raise ComponentError(
+                "cluster",
+                f"partly running in {self.dir} ({', '.join(running)} running)",
+                "run `fluidlc cluster down` first",
+            )
+        self.timings = {}
+        started_at = time.monotonic()
+        self._processes = {}
+        self._current_step = "binaries"
+        try:
+            self._up(nodes, fresh, say)
+        except ComponentError:
+            self.down()
+            raise
+        except Exception as exc:
+            # An API call of a step failed (creating CRDs or nodes): the API server's log tells why.
+            self.down()
+            raise ComponentError(
+                self._current_step,
+                f"failed: {type(exc).__name__}: {exc}",
+                "look for the cause in the API server log",
+                self.layout.log("kube-apiserver"),
+            ) from exc
+        except BaseException:
+            # KeyboardInterrupt included: never leave half a cluster running.
+            self.down()
+            raise
+        self.timings["total"] = time.monotonic() - started_at
+        say(f"cluster {self.name!r} is up in {self.timings['total']:.1f}s")
+
+    def _step(self, label: str, say: Progress) -> Callable[[], None]:
+        t0 = time.monotonic()
+        self._current_step = label
+
+        def done() -> None:
+            self.timings[label] = time.monotonic() - t0
+            say(f"{label} ready ({self.timings[label]:.1f}s)")
+
+        return done
+
+    def _up(self, node_count: int, fresh: bool, say: Progress) -> None:
+        layout = self.layout
+        done = self._step("binaries", say)
+        build = locate(self._bin_dir)
+        done()
+
+        done = self._step("pki", say)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ensure_pki(layout.pki.dir)
+        done()
+
+        if fresh:
+            for path in (layout.etcd_data, layout.exec_dir, layout.logs):
+                shutil.rmtree(path, ignore_errors=True)
+        for path in (layout.logs, layout.run, layout.exec_dir, layout.ufs):
+            path.mkdir(parents=True, exist_ok=True)
+        layout.provisioner_ready.unlink(missing_ok=True)
+
+        ports = self._pick_ports()
+        state = {"name": self.name, "bin_dir": str(build.bin_dir), "nodes": node_count}
+        layout.state_file.write_text(json.dumps({**state, "ports": ports.to_json()}, indent=2) + "\n")
+        write_kubeconfig(layout.kubeconfig, layout.pki, self.server, self.name)
+
+        for component in ("etcd", "kube-apiserver"):
+            done = self._step(component, say)
+            self._start(component, build)
+            self._wait_ready(component)
+            done()
+
+        with self.api_client() as api:
+            done = self._step("crds", say)
+            self._install_crds(api, build)
+            done()
+
+            # These three only need the API server; starting them together saves their start-up time.
+            done = self._step("kube-controller-manager, kube-scheduler, kwok", say)
+            for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
+                self._start(component, build)
+            for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
+                self._wait_ready(component)
+            done()
+
+            done = self._step(f"{node_count} nodes", say)
+            core = client.CoreV1Api(api)
+            names = nodes.ensure_nodes(core, node_count, ports.kwok)
+            nodes.wait_nodes_ready(core, names, ports.kwok, self.timeouts["nodes"], layout.log("kwok"))
+            done()
+
+            done = self._step("exec-provisioner", say)
+            self._start("exec-provisioner", build)
+            self._wait_ready("exec-provisioner")
+            done()
+
+            # Pods need their namespace's `default` ServiceAccount, which the controller manager makes.
+            done = self._step("default service account", say)
+            self._wait_default_service_account(core)
+            done()
+
+    def _start(self, component: str, build: ControlPlaneBuild) -> None:
+        self._processes.pop(component, None)
+        self._process(component, build).start(tie_to_caller=self.tie_to_caller)
+
+    def _wait_ready(self, component: str) -> None:
+        process = self._process(component)
+        ports = self.ports
+        assert ports is not None
+        timeout = self.timeouts[component]
+        seen = "no answer yet"
+
+        def ready() -> bool:
+            nonlocal seen
+            if not process.running():
+                code = process.exit_code()
+                raise ComponentError(
+                    component,
+                    f"exited{f' with code {code}' if code is not None else ''} before it became ready",
+                    components.FIXES[component],
+                    process.log,
+                )
+            ok, seen = components.probe(component, self.layout, ports)
+            return ok
+
+        if not wait_for(ready, timeout, interval=0.2):
+            raise ComponentError(
+                component,
+                f"not ready within {timeout:g}s (last check: {seen})",
+                components.FIXES[component],
+                process.log,
+            )
+
+    def _install_crds(self, api: client.ApiClient, build: ControlPlaneBuild) -> None:
+        extensions = client.ApiextensionsV1Api(api)
+        names = []
+        for path in build.crds:
+            manifest = yaml.safe_load(path.read_text())
+            names.append(manifest["metadata"]["name"])
+            try:
+                extensions.create_custom_resource_definition(
+                    client.V1CustomResourceDefinition.model_validate(manifest)
+                )
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+
+        def established() -> bool:
+            for name in names:
+                status = extensions.read_custom_resource_definition(name).status
+                conditions = (status.conditions if status else None) or []
+                if not any(c.type == "Established" and c.status == "True" for c in conditions):
+                    return False
+            return True
+
+        if not wait_for(established, self.timeouts["crds"]):
+            raise ComponentError(
+                "crds",
+                f"{', '.join(names)} not Established within {self.timeouts['crds']:g}s",
+                "look for CRD errors in the API server log",
+                self.layout.log("kube-apiserver"),
+            )
+
+    def _wait_default_service_account(self, core: client.CoreV1Api) -> None:
+        def exists() -> bool:
+            try:
+                core.read_namespaced_service_account("default", "default")
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return True
+
+        if not wait_for(exists, self.timeouts["default-service-account"]):
+            raise ComponentError(
+                "kube-controller-manager",
+                "the `default` ServiceAccount did not appear within "
+                f"{self.timeouts['default-service-account']:g}s",
+                components.FIXES["kube-controller-manager"],
+                self.layout.log("kube-controller-manager"),
+            )
+
+    # --- restart / down -------------------------------------------------------------------------
+
+    def restart(self, component: str, grace: float = 10.0) -> None:
+        """Stop one component and start it again with the same flags, waiting until it is ready."""
+        if component not in COMPONENTS:
+            raise ValueError(f"unknown control-plane component {component!r}; known: {', '.join(COMPONENTS)}")
+        if self.ports is None:
+            raise self._not_set_up()
+        self._process(component).stop(grace)
+        if component == "exec-provisioner":
+            self.layout.provisioner_ready.unlink(missing_ok=True)
+        self._start(component, self._build())
+        self._wait_ready(component)
+
+    def down(self, grace: float = 10.0) -> list[str]:
+        """Stop every component by its recorded PID (SIGTERM, SIGKILL after `grace` s); returns those stopped.
+
+        The folder with its data and logs stays, so the next `up` resumes the same cluster.
+        """
+        if not self.layout.state_file.exists():
+            return []
+        stopped = []
+        for component in reversed(COMPONENTS):
+            if self._process(component).stop(grace):
+                stopped.append(component)
+        self._processes = {}
+        return stopped

@@ -1,0 +1,219 @@
+"""The template engine: supplies the runtime machine's hooks and runs the Sync steps.
+
+Fluid's template engine hard-codes the order of an engine's steps; here the order is the table
+in ``lifecycle.machine.tables`` and this class only answers "what does hook X do" for one runtime. Hooks
+that are the same for every runtime kind (claiming the Dataset, checking the volume, finalizers,
+the Sync sequence) live here; all others go to the engine's ``Implement``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from lifecycle.api import to_json
+from lifecycle.api.runtime import LifecycleStatus, RuntimeStatus
+from lifecycle.api.validation import InvalidSpec, dataset_errors, runtime_errors
+from lifecycle.engine.contract import EngineContext, Implement
+from lifecycle.k8s.naming import DATASET_ID_LABEL, dataset_id
+from lifecycle.k8s.volume import volume_present
+from lifecycle.machine.tables import READY, SYNC_STEPS
+from lifecycle.reconcile.pair import Pair
+
+# How often rate-limited Sync steps may run, in seconds (overridable per operator).
+DEFAULT_SYNC_INTERVALS = {
+    "check_and_update_runtime_status": 5.0,
+    "update_on_ufs_change": 60.0,
+}
+REQUEUE_DATASET_MISSING = 5.0
+REQUEUE_REFUSED = 20.0
+
+
+class HookError(Exception):
+    """A hook called inside another (a Sync step) failed; names the inner hook."""
+
+    def __init__(self, hook: str, cause: BaseException):
+        super().__init__(f"{hook}: {cause}")
+        self.hook = hook
+        self.cause = cause
+
+
+class SyncClock:
+    """When each rate-limited step last ran, per runtime. Memory only: losing it costs one extra run."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], datetime] = {}
+
+    def due(self, uid: str, hook: str, now: datetime, interval: float) -> bool:
+        last = self._last.get((uid, hook))
+        return last is None or now - last >= timedelta(seconds=interval)
+
+    def ran(self, uid: str, hook: str, now: datetime) -> None:
+        self._last[(uid, hook)] = now
+
+    def forget(self, uid: str) -> None:
+        for key in [k for k in self._last if k[0] == uid]:
+            del self._last[key]
+
+
+class TemplateEngine:
+    """Fluid's ``Engine`` for one runtime, driving an ``Implement`` through the runtime machine."""
+
+    # Hooks of the runtime table that are the same for every kind; all others are the Implement's.
+    GENERIC_HOOKS = ("deletion_requested", "spec_valid", "dataset_available", "claim_dataset", "volume_ready",
+                     "volume_released", "dataset_unbound", "remove_finalizer", "sync")
+
+    def __init__(self, implement: Implement, ctx: EngineContext, pair: Pair | None = None,
+                 sync_clock: SyncClock | None = None):
+        self.implement = implement
+        self.ctx = ctx
+        # Outside a reconcile (the Engine protocol used on its own) the engine makes its own pair.
+        self.pair = pair or Pair(ctx.namespace, ctx.name, ctx.gateway, ctx.now, dataset=ctx.dataset,
+                                 runtime=ctx.runtime, kind=ctx.kind)
+        self.sync_clock = sync_clock or SyncClock()
+        self._generic: dict[str, Callable[[], Any]] = {name: getattr(self, name) for name in self.GENERIC_HOOKS}
+
+    # -- the Engine protocol -------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return f"{self.ctx.namespace}-{self.ctx.name}"
+
+    def setup(self) -> bool:
+        """Runs setup as far as it can go now, recording the state reached in the runtime's status
+        (for the caller to write); True once the runtime is Ready."""
+        from lifecycle.machine.runner import Runner
+        from lifecycle.machine.tables import RUNTIME
+
+        status = self.ctx.runtime.status = self.ctx.runtime.status or RuntimeStatus()
+        runner = Runner(RUNTIME, status.lifecycle.state if status.lifecycle else RUNTIME.initial, self.hook)
+        runner.advance()
+        status.lifecycle = LifecycleStatus(state=runner.state)
+        return runner.state == READY
+
+    def create_volume(self) -> None:
+        self.implement.create_volume()
+
+    def delete_volume(self) -> None:
+        self.implement.delete_volume()
+
+    def shutdown(self) -> None:
+        self.implement.shutdown()
+
+    def validate(self) -> None:
+        errors = runtime_errors(self.ctx.runtime)
+        if errors:
+            raise InvalidSpec(self.ctx.runtime.ref, errors)
+        self.implement.validate()
+
+    def sync(self) -> None:
+        """The Sync steps of ``SYNC_STEPS``, in order, each failure naming its hook."""
+        now, uid = self.ctx.now(), self.ctx.runtime.metadata.uid or self.id
+        intervals = {**DEFAULT_SYNC_INTERVALS, **dict(self.ctx.settings.get("sync_intervals", {}))}
+        for step in SYNC_STEPS:
+            if step.rate_limited and not self.sync_clock.due(uid, step.hook, now, intervals[step.hook]):
+                continue
+            if step.should and not self._call(step.should) and not (step.also and getattr(self, step.also)()):
+                continue
+            changed = self._call(step.hook)
+            if step.rate_limited:
+                self.sync_clock.ran(uid, step.hook, now)
+            if step.stop_if_changed and changed:
+                return
+
+    def dataset_mounts_behind(self) -> bool:
+        """The bound Dataset's status still shows other mounts than its spec: its ``Updating`` ends
+        only once ``sync_dataset_mounts`` records them, whatever the engine's own state says."""
+        return self.ctx.dataset is not None and self.ctx.dataset.mounts_behind()
+
+    def _call(self, hook: str) -> Any:
+        try:
+            return getattr(self.implement, hook)()
+        except Exception as exc:
+            raise HookError(hook, exc) from exc
+
+    # -- hooks of the runtime machine --------------------------------------------------------
+
+    def hook(self, name: str) -> Callable[[], Any]:
+        generic = self._generic.get(name)
+        if generic is not None:
+            return generic
+        fn = getattr(self.implement, name, None)
+        if fn is None:
+            raise AttributeError(f"{type(self.implement).__name__} has no hook {name!r}")
+        return fn
+
+    def deletion_requested(self) -> bool:
+        return bool(self.ctx.runtime.metadata.deletion_timestamp)
+
+    def spec_valid(self) -> bool:
+        try:
+            self.validate()
+        except InvalidSpec as exc:
+            return self.pair.wait("ErrorValidateSpecFields", str(exc), REQUEUE_REFUSED)
+        return True
+
+    def dataset_available(self) -> bool:
+        pair, ds = self.pair, self.ctx.dataset
+        rt = self.ctx.runtime
+        if ds is None:
+            return pair.wait("DatasetNotFound", f"{rt.ref}: no Dataset {pair.key} to bind; create it",
+                             REQUEUE_DATASET_MISSING)
+        if ds.metadata.deletion_timestamp:
+            return pair.wait("DatasetDeleting", f"{ds.ref} is being deleted", REQUEUE_DATASET_MISSING)
+        errors = dataset_errors(ds)
+        if errors:
+            return pair.wait("ErrorValidateSpecFields", str(InvalidSpec(ds.ref, errors)), REQUEUE_REFUSED)
+        for bound in ds.status.runtimes or [] if ds.status else []:
+            if bound.type and bound.type != self.ctx.kind.runtime_type:
+                return pair.wait("DatasetBoundToOther",
+                                 f"{ds.ref} is already bound to a {bound.type} runtime; delete that "
+                                 f"runtime first or use another name", REQUEUE_REFUSED)
+        return True
+
+    def claim_dataset(self) -> None:
+        """Owner reference to the Dataset, dataset-id labels on both, our finalizer on the runtime."""
+        pair, ds, rt = self.pair, self.ctx.dataset, self.ctx.runtime
+        assert ds is not None
+        ident = dataset_id(pair.namespace, pair.name, ds.metadata.uid)
+        if (ds.metadata.labels or {}).get(DATASET_ID_LABEL) != ident:
+            pair.patch_dataset_meta({"labels": {DATASET_ID_LABEL: ident}})
+        finalizers = list(rt.metadata.finalizers or [])
+        owners = [r for r in rt.metadata.owner_references or [] if r.uid != ds.metadata.uid]
+        patch: dict[str, Any] = {}
+        if self.ctx.kind.finalizer not in finalizers:
+            patch["finalizers"] = [*finalizers, self.ctx.kind.finalizer]
+        if len(owners) == len(rt.metadata.owner_references or []):
+            patch["ownerReferences"] = [*(to_json(o) for o in owners), {
+                "apiVersion": ds.api_version, "kind": ds.kind, "name": ds.metadata.name,
+                "uid": ds.metadata.uid, "controller": True, "blockOwnerDeletion": False,
+            }]
+        if (rt.metadata.labels or {}).get(DATASET_ID_LABEL) != ident:
+            patch["labels"] = {DATASET_ID_LABEL: ident}
+        if patch:
+            pair.patch_runtime_meta(patch)
+
+    def volume_ready(self) -> bool:
+        return all(volume_present(self.ctx.gateway, self.ctx.namespace, self.ctx.name))
+
+    def volume_released(self) -> bool:
+        ns, name = self.ctx.namespace, self.ctx.name
+        if any(volume_present(self.ctx.gateway, ns, name)):
+            return self.pair.wait("VolumeInUse", f"{self.ctx.runtime.ref}: waiting for PVC {ns}/{name} "
+                                     "and its PV to be deleted")
+        return True
+
+    def dataset_unbound(self) -> bool:
+        ds = self.ctx.dataset
+        if ds is None or ds.metadata.deletion_timestamp or ds.status is None:
+            return True
+        return not any(r.type == self.ctx.kind.runtime_type for r in ds.status.runtimes or [])
+
+    def remove_finalizer(self) -> None:
+        pair, rt = self.pair, self.ctx.runtime
+        finalizers = [f for f in rt.metadata.finalizers or [] if f != self.ctx.kind.finalizer]
+        if finalizers != list(rt.metadata.finalizers or []):
+            pair.patch_runtime_meta({"finalizers": finalizers or None})
+        pair.runtime_deleted = True
+        self.sync_clock.forget(rt.metadata.uid or self.id)
