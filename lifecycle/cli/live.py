@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from lifecycle.api import from_json
 from lifecycle.api.dataset import Dataset
-from lifecycle.engine.registry import Registry, RuntimeKind
+from lifecycle.engine.kind import RuntimeKind
+from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import DATASET
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.machine.tables import DATASET as DATASET_TABLE

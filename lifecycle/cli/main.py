@@ -41,8 +41,7 @@ def _diagram(args: argparse.Namespace) -> int:
     from lifecycle.cli.live import current_state
 
     table, state = current_state(args.kind, args.object, args.kubeconfig)
-    render = {"mermaid": diagrams.mermaid, "dot": diagrams.dot}
-    text = diagrams.svg(diagrams.dot(table, state)) if args.format == "svg" else render[args.format](table, state)
+    text = diagrams.drawn(table, args.format, state)
     if args.output:
         Path(args.output).write_text(text)
         print(f"{table.name} machine with {args.object} in state {state} written to {args.output}")

@@ -1,4 +1,4 @@
-"""The engine contract: Fluid's ``Engine`` and ``Implement`` as Python protocols.
+"""The engine contract: Fluid's ``Implement`` hooks as a Python protocol.
 
 A runtime kind provides an ``Implement``: the steps (set up a master, mount the UFS, report
 capacity, ...). The template engine (``lifecycle.reconcile.template``) decides their order by running the
@@ -12,17 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.runtime import Runtime
 from lifecycle.engine.background import Background
+from lifecycle.engine.kind import RuntimeKind
 from lifecycle.k8s.gateway import Gateway
-
-if TYPE_CHECKING:
-    from lifecycle.engine.registry import RuntimeKind
 
 
 @attrs.define
@@ -114,20 +112,6 @@ class Implement(Protocol):
 IMPLEMENT_HOOKS = tuple(
     name for name in Implement.__dict__ if not name.startswith("_") and callable(getattr(Implement, name))
 )
-
-
-@runtime_checkable
-class Engine(Protocol):
-    """What the reference's reconciler asks of an engine."""
-
-    @property
-    def id(self) -> str: ...
-    def setup(self) -> bool: ...
-    def create_volume(self) -> None: ...
-    def delete_volume(self) -> None: ...
-    def sync(self) -> None: ...
-    def shutdown(self) -> None: ...
-    def validate(self) -> None: ...
 
 
 class ImplementBase:

@@ -11,43 +11,12 @@ from __future__ import annotations
 import importlib
 import os
 from importlib.metadata import entry_points
-from typing import Any
 
-import attrs
-
-from lifecycle.api.meta import GROUP, VERSION
-from lifecycle.api.runtime import Runtime
-from lifecycle.engine.contract import BuildImplement, Engine, EngineContext, Implement
-from lifecycle.k8s.gateway import Resource
-from lifecycle.k8s.naming import runtime_finalizer
+from lifecycle.engine.contract import BuildImplement, EngineContext, Implement
+from lifecycle.engine.kind import RuntimeKind
 
 ENTRY_POINT_GROUP = "fluid_lifecycle.engines"
 EXTRA_ENGINES_ENV = "FLUIDLC_ENGINES"
-
-
-@attrs.frozen
-class RuntimeKind:
-    """A runtime kind as the API server and the operator see it."""
-
-    kind: str  # e.g. "AlluxioRuntime"
-    runtime_type: str  # e.g. "alluxio": labels, finalizer, status.runtimes[].type
-    model: type[Runtime]
-    short_names: tuple[str, ...] = ()
-    # CRD details that differ between kinds (see lifecycle.generate.crds).
-    extra_printer_columns: tuple[dict[str, Any], ...] = ()
-    scale_selector: bool = False
-
-    @property
-    def plural(self) -> str:
-        return self.kind.lower() + "s"
-
-    @property
-    def resource(self) -> Resource:
-        return Resource(GROUP, VERSION, self.kind, self.plural)
-
-    @property
-    def finalizer(self) -> str:
-        return runtime_finalizer(self.runtime_type)
 
 
 class UnknownRuntimeKind(LookupError):
@@ -82,12 +51,6 @@ class Registry:
         self.get(kind)
         return self._builders[kind](ctx)
 
-    def build(self, kind: str, ctx: EngineContext) -> Engine:
-        """The engine for ``kind``: the registered Implement wrapped in the template engine."""
-        from lifecycle.reconcile.template import TemplateEngine
-
-        return TemplateEngine(self.implement(kind, ctx), ctx)
-
     def discover(self) -> Registry:
         """Every installed engine, plus ``$FLUIDLC_ENGINES`` (``module:function,...``), which lets an
         engine under development (or a test engine) run without being packaged."""
@@ -99,3 +62,6 @@ class Registry:
                 raise ValueError(f"{EXTRA_ENGINES_ENV}={spec!r}: give module:function, e.g. my_engine:register")
             getattr(importlib.import_module(module), function)(self)
         return self
+
+
+__all__ = ["ENTRY_POINT_GROUP", "EXTRA_ENGINES_ENV", "Registry", "RuntimeKind", "UnknownRuntimeKind"]

@@ -27,7 +27,8 @@ from lifecycle.api._model import api_fields, json_name, strip_optional
 from lifecycle.api.dataset import KIND as DATASET_KIND
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.meta import GROUP, VERSION, ObjectMeta
-from lifecycle.engine.registry import Registry, RuntimeKind
+from lifecycle.engine.kind import RuntimeKind
+from lifecycle.engine.registry import Registry
 
 DEFAULT_OUT_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 CATEGORIES = ["fluid"]

@@ -1,102 +1,38 @@
-"""The lifecycle machines drawn from their tables: Mermaid and DOT text, and SVG.
+"""``diagrams/``: the lifecycle machines drawn from their tables, written and checked for drift.
 
-Every edge carries its trigger and the hooks that guard it, so the picture is the table. The
-SVG is rendered from the DOT text and records that text's hash, which lets the drift check say
-"stale" without depending on the fonts of the machine that renders it.
+The drawing itself is ``lifecycle.machine.render``; this module decides which files there are and
+whether the committed ones are current.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
-from lifecycle.machine.tables import MACHINES, MachineTable, Transition
+from lifecycle.machine.render import SOURCE_MARK, dot, mermaid, svg
+from lifecycle.machine.table import MachineTable
+from lifecycle.machine.tables import MACHINES, RUNTIME, SYNC_STEPS
 
 DIAGRAMS_DIR = Path(__file__).resolve().parents[2] / "diagrams"
-SOURCE_MARK = "<!-- fluid-lifecycle dot sha256: {} -->"
 
 
-def edge_label(t: Transition) -> str:
-    """``trigger {should? step} [when & !unless] / do``."""
-    parts = [t.trigger]
-    if t.step is not None:
-        parts.append("{" + (f"{t.step.should}? " if t.step.should else "") + t.step.do + "}")
-    guards = [*t.when, *(f"!{u}" for u in t.unless)]
-    if guards:
-        parts.append("[" + " & ".join(guards) + "]")
-    if t.do:
-        parts.append(f"/ {t.do}")
-    return " ".join(parts)
+def drawn(table: MachineTable[Any, Any], fmt: str, current: str | None = None) -> str:
+    """One machine as ``mermaid``, ``dot`` or ``svg``, with the Sync steps where the table runs them."""
+    sync = SYNC_STEPS if table is RUNTIME else ()
+    if fmt == "mermaid":
+        return mermaid(table, current, sync)
+    text = dot(table, current, sync)
+    return svg(text) if fmt == "svg" else text
 
 
-def _edges(table: MachineTable) -> list[tuple[str, str, str]]:
-    edges = []
-    for t in table.transitions:
-        for source in t.source:
-            label = edge_label(t) + (" (in place)" if t.dest is None else "")
-            edges.append((source, t.dest or source, label))
-    return edges
-
-
-def mermaid(table: MachineTable, current: str | None = None) -> str:
-    lines = ["stateDiagram-v2", "  direction LR"]
-    for s in table.states:
-        lines.append(f"  {s.name}: {s.name}")
-    lines.append(f"  [*] --> {table.initial}")
-    for source, dest, label in _edges(table):
-        lines.append(f"  {source} --> {dest}: {label}")
-    for s in table.states:
-        if s.final:
-            lines.append(f"  {s.name} --> [*]")
-    if current:
-        lines += ["  classDef current fill:#ffd27f,stroke:#c77700,stroke-width:3px", f"  class {current} current"]
-    return "\n".join(lines) + "\n"
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def dot(table: MachineTable, current: str | None = None) -> str:
-    lines = [
-        f"digraph {table.name} {{",
-        "  rankdir=TB;",
-        f"  label={_quote(f'{table.name} lifecycle')}; labelloc=t; fontname=Helvetica;",
-        "  node [shape=box, style=\"rounded,filled\", fillcolor=white, fontname=Helvetica];",
-        "  edge [fontname=Helvetica, fontsize=9];",
-        "  __start [shape=point, width=0.15, label=\"\"];",
-    ]
-    for s in table.states:
-        attrs = [f"label={_quote(s.name)}", f"tooltip={_quote(s.doc)}"]
-        if s.final:
-            attrs.append("peripheries=2")
-        if s.name == current:
-            attrs += ["fillcolor=\"#ffd27f\"", "penwidth=3"]
-        lines.append(f"  {s.name} [{', '.join(attrs)}];")
-    lines.append(f"  __start -> {table.initial};")
-    for source, dest, label in _edges(table):
-        lines.append(f"  {source} -> {dest} [label={_quote(label)}];")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def svg(dot_text: str) -> str:
-    import pygraphviz
-
-    graph = pygraphviz.AGraph(string=dot_text)
-    rendered = graph.draw(format="svg", prog="dot").decode()
-    mark = SOURCE_MARK.format(hashlib.sha256(dot_text.encode()).hexdigest())
-    head, sep, rest = rendered.partition("?>")
-    return f"{head}{sep}\n{mark}{rest}" if sep else f"{mark}\n{rendered}"
-
-
-def files(tables: tuple[MachineTable, ...] = MACHINES) -> dict[str, str]:
+def files(tables: tuple[MachineTable[Any, Any], ...] = MACHINES) -> dict[str, str]:
     """Text files of ``diagrams/``: name -> content (the SVGs are checked through their DOT hash)."""
     out = {}
     for table in tables:
         stem = table.name.lower()
-        out[f"{stem}.mmd"] = mermaid(table)
-        out[f"{stem}.dot"] = dot(table)
+        out[f"{stem}.mmd"] = drawn(table, "mermaid")
+        out[f"{stem}.dot"] = drawn(table, "dot")
     return out
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 from transitions import Machine
 
-from lifecycle.machine.tables import MachineTable, Step, Transition
+from lifecycle.machine.table import MachineTable, Step, Transition
 
 # Enough for the longest legal path through a table several times over; hitting it is a bug in
 # a table (a loop whose guards never turn false), reported instead of spinning forever.
@@ -76,7 +76,7 @@ def _hook(name: str) -> Callable[[Any], Any]:
     return call
 
 
-def _step(step: Step) -> Callable[[Any], None]:
+def _step(step: Step[Any]) -> Callable[[Any], None]:
     def run(event: Any) -> None:
         model = event.model
         if step.should is None or model.call(step.should):
@@ -85,11 +85,11 @@ def _step(step: Step) -> Callable[[Any], None]:
     return run
 
 
-def _transition_kwargs(t: Transition) -> dict[str, Any]:
+def _transition_kwargs(t: Transition[Any, Any]) -> dict[str, Any]:
     return {
         "trigger": t.trigger,
-        "source": list(t.source),
-        "dest": t.dest,
+        "source": [str(s) for s in t.source],
+        "dest": None if t.dest is None else str(t.dest),
         "prepare": [_step(t.step)] if t.step else None,
         "conditions": [_hook(n) for n in t.when] or None,
         "unless": [_hook(n) for n in t.unless] or None,
@@ -97,12 +97,12 @@ def _transition_kwargs(t: Transition) -> dict[str, Any]:
     }
 
 
-def build(table: MachineTable) -> Machine:
+def build(table: MachineTable[Any, Any]) -> Machine:
     """A ``transitions`` machine for ``table``, without models; see ``Runner``."""
     machine = Machine(
         model=None,
-        states=[{"name": s.name, "final": s.final} for s in table.states],
-        initial=table.initial,
+        states=[{"name": str(s.name), "final": s.final} for s in table.states],
+        initial=str(table.initial),
         auto_transitions=False,
         ignore_invalid_triggers=True,
         send_event=True,
@@ -115,7 +115,7 @@ def build(table: MachineTable) -> Machine:
 _machines = threading.local()
 
 
-def machine_for(table: MachineTable) -> Machine:
+def machine_for(table: MachineTable[Any, Any]) -> Machine:
     """This thread's machine for ``table`` (transitions machines are not meant to be shared by threads)."""
     cache = _machines.__dict__.setdefault("by_table", {})
     if table.name not in cache or cache[table.name][0] is not table:
@@ -139,26 +139,25 @@ class Advance:
 class Runner:
     """One machine for one reconcile pass: restored at ``state``, hooks looked up by name."""
 
-    def __init__(self, table: MachineTable, state: str, hooks: Hooks):
-        if state not in table.state_names:
-            raise ValueError(f"{table.name} state {state!r} is not one of {', '.join(table.state_names)}")
+    def __init__(self, table: MachineTable[Any, Any], state: str, hooks: Hooks):
         self.table = table
         self.tracker = HookTracker()
-        self._model = _Model(state, hooks, self.tracker)
-        self._internal = {t.trigger for t in table.transitions if t.dest is None}
+        self._model = _Model(str(table.state(state)), hooks, self.tracker)
+        self._internal = {t.trigger for t in table.transitions if t.internal}
         self._fired_internal: set[str] = set()
         # Events fire for any object with a ``state``: binding the model (add_model) is not needed.
         self._events = machine_for(table).events
 
     @property
-    def state(self) -> str:
-        return self._model.state
+    def state(self) -> Any:
+        """The current state, as a member of the table's state enum."""
+        return self.table.state(self._model.state)
 
     def advance(self) -> Advance:
         """Fire triggers until none moves; an internal transition fires once per pass and ends it."""
         table, model, result = self.table, self._model, Advance()
         for _ in range(MAX_MOVES):
-            source = model.state
+            source = self.state
             if source in table.finals:
                 return result
             for trigger in table.triggers_from(source):
@@ -178,7 +177,7 @@ class Runner:
                     self._fired_internal.add(trigger)
                     result.internal.append(trigger)
                     return result
-                result.moves.append(Move(table.name, trigger, source, model.state))
+                result.moves.append(Move(table.name, trigger, source, self.state))
                 break
             else:
                 return result

@@ -16,18 +16,7 @@ from lifecycle.api.validation import scheme_of
 from lifecycle.k8s.gateway import DATASET, POD
 from lifecycle.k8s.naming import DATASET_ID_LABEL, pvc_name
 from lifecycle.k8s.volume import pods_using_claim, volume_present
-from lifecycle.machine.tables import (
-    BOUND,
-    DATASET_PHASED,
-    DATASET_SERVED,
-    DELETED,
-    DS_DELETING,
-    DS_NEW,
-    FAILED,
-    NOT_BOUND,
-    READY,
-    RUNTIME_DELETION,
-)
+from lifecycle.machine.tables import RUNTIME_DELETION, DatasetState, RuntimeState, dataset_phase, restore_dataset
 from lifecycle.reconcile.pair import Pair
 
 DELETING_CONDITION = "Deleting"
@@ -61,7 +50,7 @@ class DatasetLifecycle:
         return bool(self.pair.dataset and self.pair.dataset.metadata.deletion_timestamp)
 
     def runtime_released(self) -> bool:
-        return self.pair.runtime is None or self.pair.runtime_state() in (*RUNTIME_DELETION, DELETED)
+        return self.pair.runtime is None or self.pair.runtime_state() in (*RUNTIME_DELETION, RuntimeState.DELETED)
 
     def has_binding(self) -> bool:
         s = self.status
@@ -70,7 +59,7 @@ class DatasetLifecycle:
 
     def runtime_ready(self) -> bool:
         rt = self.pair.runtime
-        return rt is not None and not rt.metadata.deletion_timestamp and self.pair.runtime_state() == READY
+        return rt is not None and not rt.metadata.deletion_timestamp and self.pair.runtime_state() == RuntimeState.READY
 
     def volume_ready(self) -> bool:
         return all(volume_present(self.pair.gateway, self.pair.namespace, self.pair.name))
@@ -166,25 +155,14 @@ class DatasetLifecycle:
         self.pair.dataset_deleted = True
 
 
-def restore_dataset_state(status: DatasetStatus | None) -> str:
-    """The machine state a Dataset is in, read from its status: the phase, or the Deleting condition."""
+def restore_dataset_state(status: DatasetStatus | None) -> DatasetState:
+    """The machine state a Dataset is in, read from its status (the rule is ``tables.restore_dataset``)."""
     if status is None:
-        return DS_NEW
+        return DatasetState.NEW
     deleting = find_condition(status.conditions, DELETING_CONDITION)
-    if deleting is not None and deleting.status == "True":
-        return DS_DELETING
-    return status.phase if status.phase in DATASET_PHASED else DS_NEW
+    return restore_dataset(status.phase, deleting is not None and deleting.status == "True")
 
 
-def phase_of(state: str, status: DatasetStatus, runtime_ready: bool) -> str | None:
-    """The .status.phase for a machine state. The reference has no Deleting phase: a Dataset being
-    deleted keeps telling the truth about its binding (Bound only while the runtime is ready)."""
-    if state in DATASET_PHASED:
-        return state
-    if state == DS_NEW:
-        return ""
-    if not status.runtimes:
-        return NOT_BOUND
-    if not runtime_ready:
-        return FAILED
-    return status.phase if status.phase in DATASET_SERVED else BOUND
+def phase_of(state: DatasetState, status: DatasetStatus, runtime_ready: bool) -> str:
+    """The .status.phase for a machine state (the rule is ``tables.dataset_phase``)."""
+    return dataset_phase(state, bound=bool(status.runtimes), runtime_ready=runtime_ready, current=status.phase)

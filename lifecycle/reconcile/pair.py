@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -17,10 +17,8 @@ from lifecycle.api import from_json, to_json
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.meta import ObjectMeta
 from lifecycle.api.runtime import Runtime
+from lifecycle.engine.kind import RuntimeKind
 from lifecycle.k8s.gateway import DATASET, Gateway, Resource
-
-if TYPE_CHECKING:
-    from lifecycle.engine.registry import RuntimeKind
 
 
 @attrs.define

@@ -25,18 +25,12 @@ from lifecycle.api.meta import Condition, set_condition
 from lifecycle.api.runtime import LifecycleStatus, Runtime, RuntimeStatus
 from lifecycle.engine.background import Background
 from lifecycle.engine.contract import EngineContext
-from lifecycle.engine.registry import Registry, RuntimeKind
+from lifecycle.engine.kind import RuntimeKind
+from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import DATASET, Conflict, Gateway, NotFound
 from lifecycle.machine.runner import Failure, Move, Runner
-from lifecycle.machine.tables import (
-    DATASET as DATASET_TABLE,
-)
-from lifecycle.machine.tables import (
-    DS_DELETING,
-    READY,
-    RUNTIME,
-    RUNTIME_SETUP,
-)
+from lifecycle.machine.tables import DATASET as DATASET_TABLE
+from lifecycle.machine.tables import RUNTIME, RUNTIME_SETUP, RuntimeState, event_reason, restore_runtime
 from lifecycle.reconcile.dataset import DELETING_CONDITION, DatasetLifecycle, phase_of, restore_dataset_state
 from lifecycle.reconcile.pair import Pair, Waiting
 from lifecycle.reconcile.template import SyncClock, TemplateEngine
@@ -44,8 +38,6 @@ from lifecycle.reconcile.template import SyncClock, TemplateEngine
 log = logging.getLogger("lifecycle.reconcile")
 
 CONFLICT_RETRIES = 3
-REQUEUE_SETUP = 20.0
-REQUEUE_DELETING = 10.0
 DEFAULT_RESYNC = 60.0
 
 
@@ -68,18 +60,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def camel(trigger: str) -> str:
-    return "".join(part.capitalize() for part in trigger.split("_"))
-
-
-def restore_runtime_state(status: RuntimeStatus | None) -> str:
-    """The runtime machine state from its status; objects made by the reference count as Ready
-    once they carry a setupDuration (written there when the runtime first became ready)."""
-    if status is not None and status.lifecycle is not None and status.lifecycle.state in RUNTIME.state_names:
-        return status.lifecycle.state
-    if status is not None and status.setup_duration:
-        return READY
-    return RUNTIME.initial
+def restore_runtime_state(status: RuntimeStatus | None) -> RuntimeState:
+    """The runtime machine state from its status (the rule is ``tables.restore_runtime``)."""
+    if status is None:
+        return RUNTIME.initial
+    return restore_runtime(status.lifecycle.state if status.lifecycle else None, status.setup_duration)
 
 
 class Reconciler:
@@ -224,7 +209,8 @@ class Reconciler:
         for move in moves:
             obj = runtime if move.machine == RUNTIME.name else dataset
             if obj is not None:
-                events.append((to_json(obj), "Normal", camel(move.trigger), f"{obj.ref}: {move.source} -> {move.dest}"))
+                events.append((to_json(obj), "Normal", event_reason(move.trigger),
+                               f"{obj.ref}: {move.source} -> {move.dest}"))
         dataset_waits = [w for w in pair.waiting if w.subject == "dataset"]
         if dataset is not None and dataset_waits:
             before = [c for c in (before_ds or {}).get("conditions", []) if c.get("type") == DELETING_CONDITION]
@@ -239,7 +225,7 @@ class Reconciler:
         reason = message = None
         if failure is not None:
             attempts += 1
-            reason, message = f"Failed{camel(failure.hook)}", f"{runtime.ref}: {failure}"
+            reason, message = f"Failed{event_reason(failure.hook)}", f"{runtime.ref}: {failure}"
         elif runtime_waits:
             reason, message = runtime_waits[0].reason, runtime_waits[0].message
         if reason is not None and (prior is None or (prior.reason, prior.message) != (reason, message)):
@@ -267,7 +253,8 @@ class Reconciler:
                 self._replace_status(to_json(runtime), status)
         if dataset is not None and dataset_runner is not None and not pair.dataset_deleted:
             dataset.status = dataset.status or DatasetStatus()
-            runtime_ready = runtime_runner is not None and runtime_runner.state == READY and not pair.runtime_deleted
+            runtime_ready = (runtime_runner is not None and runtime_runner.state == RuntimeState.READY
+                             and not pair.runtime_deleted)
             dataset.status.phase = phase_of(dataset_runner.state, dataset.status, runtime_ready)
             status = to_json(dataset.status)
             if status != before_ds:
@@ -284,11 +271,12 @@ class Reconciler:
         if failure is not None:
             return None  # the work queue backs off exponentially
         waits: list[float] = [w.requeue for w in pair.waiting if w.requeue is not None]
-        if runtime_runner is not None and not pair.runtime_deleted:
-            waits.append(float(self.settings.get("resync", DEFAULT_RESYNC)) if runtime_runner.state == READY
-                         else REQUEUE_SETUP)
-        if dataset_runner is not None and dataset_runner.state == DS_DELETING and not pair.dataset_deleted:
-            waits.append(REQUEUE_DELETING)
+        resync = float(self.settings.get("resync", DEFAULT_RESYNC))
+        for runner, gone in ((runtime_runner, pair.runtime_deleted), (dataset_runner, pair.dataset_deleted)):
+            if runner is not None and not gone:
+                rest = runner.table.requeue(runner.state, resync)
+                if rest is not None:
+                    waits.append(rest)
         return min(waits) if waits else None
 
 

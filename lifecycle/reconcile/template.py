@@ -13,19 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lifecycle.api import to_json
-from lifecycle.api.runtime import LifecycleStatus, RuntimeStatus
 from lifecycle.api.validation import InvalidSpec, dataset_errors, runtime_errors
 from lifecycle.engine.contract import EngineContext, Implement
 from lifecycle.k8s.naming import DATASET_ID_LABEL, dataset_id
 from lifecycle.k8s.volume import volume_present
-from lifecycle.machine.tables import READY, SYNC_STEPS
+from lifecycle.machine.tables import SYNC_STEPS
 from lifecycle.reconcile.pair import Pair
 
-# How often rate-limited Sync steps may run, in seconds (overridable per operator).
-DEFAULT_SYNC_INTERVALS = {
-    "check_and_update_runtime_status": 5.0,
-    "update_on_ufs_change": 60.0,
-}
 REQUEUE_DATASET_MISSING = 5.0
 REQUEUE_REFUSED = 20.0
 
@@ -58,48 +52,19 @@ class SyncClock:
 
 
 class TemplateEngine:
-    """Fluid's ``Engine`` for one runtime, driving an ``Implement`` through the runtime machine."""
+    """The runtime machine's hooks for one runtime in one pass: the generic ones, the Sync steps, and
+    the engine's ``Implement`` for everything else."""
 
     # Hooks of the runtime table that are the same for every kind; all others are the Implement's.
     GENERIC_HOOKS = ("deletion_requested", "spec_valid", "dataset_available", "claim_dataset", "volume_ready",
                      "volume_released", "dataset_unbound", "remove_finalizer", "sync")
 
-    def __init__(self, implement: Implement, ctx: EngineContext, pair: Pair | None = None,
-                 sync_clock: SyncClock | None = None):
+    def __init__(self, implement: Implement, ctx: EngineContext, pair: Pair, sync_clock: SyncClock):
         self.implement = implement
         self.ctx = ctx
-        # Outside a reconcile (the Engine protocol used on its own) the engine makes its own pair.
-        self.pair = pair or Pair(ctx.namespace, ctx.name, ctx.gateway, ctx.now, dataset=ctx.dataset,
-                                 runtime=ctx.runtime, kind=ctx.kind)
-        self.sync_clock = sync_clock or SyncClock()
+        self.pair = pair
+        self.sync_clock = sync_clock
         self._generic: dict[str, Callable[[], Any]] = {name: getattr(self, name) for name in self.GENERIC_HOOKS}
-
-    # -- the Engine protocol -------------------------------------------------------------------
-
-    @property
-    def id(self) -> str:
-        return f"{self.ctx.namespace}-{self.ctx.name}"
-
-    def setup(self) -> bool:
-        """Runs setup as far as it can go now, recording the state reached in the runtime's status
-        (for the caller to write); True once the runtime is Ready."""
-        from lifecycle.machine.runner import Runner
-        from lifecycle.machine.tables import RUNTIME
-
-        status = self.ctx.runtime.status = self.ctx.runtime.status or RuntimeStatus()
-        runner = Runner(RUNTIME, status.lifecycle.state if status.lifecycle else RUNTIME.initial, self.hook)
-        runner.advance()
-        status.lifecycle = LifecycleStatus(state=runner.state)
-        return runner.state == READY
-
-    def create_volume(self) -> None:
-        self.implement.create_volume()
-
-    def delete_volume(self) -> None:
-        self.implement.delete_volume()
-
-    def shutdown(self) -> None:
-        self.implement.shutdown()
 
     def validate(self) -> None:
         errors = runtime_errors(self.ctx.runtime)
@@ -109,10 +74,11 @@ class TemplateEngine:
 
     def sync(self) -> None:
         """The Sync steps of ``SYNC_STEPS``, in order, each failure naming its hook."""
-        now, uid = self.ctx.now(), self.ctx.runtime.metadata.uid or self.id
-        intervals = {**DEFAULT_SYNC_INTERVALS, **dict(self.ctx.settings.get("sync_intervals", {}))}
+        now, uid = self.ctx.now(), self.ctx.runtime.metadata.uid or self.pair.key
+        overrides = dict(self.ctx.settings.get("sync_intervals", {}))
         for step in SYNC_STEPS:
-            if step.rate_limited and not self.sync_clock.due(uid, step.hook, now, intervals[step.hook]):
+            interval = float(overrides.get(step.hook, step.interval or 0.0))
+            if step.rate_limited and not self.sync_clock.due(uid, step.hook, now, interval):
                 continue
             if step.should and not self._call(step.should) and not (step.also and getattr(self, step.also)()):
                 continue
@@ -216,4 +182,4 @@ class TemplateEngine:
         if finalizers != list(rt.metadata.finalizers or []):
             pair.patch_runtime_meta({"finalizers": finalizers or None})
         pair.runtime_deleted = True
-        self.sync_clock.forget(rt.metadata.uid or self.id)
+        self.sync_clock.forget(rt.metadata.uid or self.pair.key)

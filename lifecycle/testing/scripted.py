@@ -17,7 +17,8 @@ from lifecycle.api.dataset import HCFSStatus
 from lifecycle.api.meta import Condition, set_condition
 from lifecycle.api.runtime import Runtime, RuntimeStatus
 from lifecycle.engine.contract import EngineContext, ImplementBase
-from lifecycle.engine.registry import Registry, RuntimeKind
+from lifecycle.engine.kind import RuntimeKind
+from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, NODE, STATEFUL_SET, Obj, owner_reference
 from lifecycle.k8s.naming import common_label, fuse_label, runtime_label
 from lifecycle.k8s.volume import create_volume, delete_volume

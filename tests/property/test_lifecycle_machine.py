@@ -18,7 +18,7 @@ from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, POD, PV, PVC, STATEFUL_SET
 from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.k8s.naming import pv_name
-from lifecycle.machine.tables import READY
+from lifecycle.machine.tables import RuntimeState
 from lifecycle.reconcile.reconciler import Reconciler
 from lifecycle.testing import scripted
 
@@ -112,7 +112,7 @@ def check_bound_means_ready_with_volume(gw: MemoryGateway) -> None:
         return
     rt = gw.get(RUNTIME, NS, NAME)
     assert rt is not None, "Bound dataset without a runtime"
-    assert rt["status"]["lifecycle"]["state"] == READY, f"Bound but runtime is {rt['status']['lifecycle']}"
+    assert rt["status"]["lifecycle"]["state"] == RuntimeState.READY, f"Bound but runtime is {rt['status']['lifecycle']}"
     assert gw.get(PVC, NS, NAME) is not None, "Bound without its PVC"
     assert gw.get(PV, None, pv_name(NS, NAME)) is not None, "Bound without its PV"
 
@@ -304,7 +304,7 @@ class PairLifecycle(RuleBasedStateMachine):
             return
         if ds is not None and rt is not None:
             assert ds["status"]["phase"] == "Bound", ds["status"]
-            assert rt["status"]["lifecycle"]["state"] == READY, rt["status"]["lifecycle"]
+            assert rt["status"]["lifecycle"]["state"] == RuntimeState.READY, rt["status"]["lifecycle"]
         elif ds is not None:
             assert ds["status"]["phase"] == "NotBound", ds["status"]
         else:

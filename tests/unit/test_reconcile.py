@@ -8,10 +8,11 @@ import pytest
 
 from lifecycle.api import from_json
 from lifecycle.api.runtime import RuntimeStatus
-from lifecycle.engine.registry import Registry, RuntimeKind
+from lifecycle.engine.kind import RuntimeKind
+from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import DATASET, POD, STATEFUL_SET
 from lifecycle.k8s.memory import MemoryGateway
-from lifecycle.machine.tables import READY
+from lifecycle.machine.tables import RuntimeState
 from lifecycle.reconcile.reconciler import Reconciler, restore_runtime_state
 from lifecycle.testing import scripted
 
@@ -70,7 +71,7 @@ def test_pair_binds_and_an_idle_pass_writes_nothing(world: World) -> None:
     world.dataset()
     world.runtime()
     outcome = world.settle()
-    assert world.ds()["status"]["phase"] == "Bound" and outcome.runtime_state == READY
+    assert world.ds()["status"]["phase"] == "Bound" and outcome.runtime_state == RuntimeState.READY
     assert world.rt()["status"]["lifecycle"] == {"state": "Ready"}
     assert outcome.requeue_after == 60.0
     writes = sum(world.gw.writes.values())
@@ -86,7 +87,7 @@ def test_runtime_without_dataset_waits_and_says_so_once(world: World) -> None:
     assert world.rt()["status"]["lifecycle"]["reason"] == "DatasetNotFound"
     assert len(world.events("DatasetNotFound")) == 1
     world.dataset()
-    assert world.settle().runtime_state == READY
+    assert world.settle().runtime_state == RuntimeState.READY
 
 
 def test_hook_failure_is_a_condition_an_event_and_a_retry(world: World) -> None:
@@ -190,7 +191,7 @@ def test_a_second_runtime_kind_for_the_same_dataset_is_refused(world: World) -> 
 
 def test_runtimes_made_by_the_reference_resume_as_ready() -> None:
     legacy = from_json(RuntimeStatus, {"masterPhase": "Ready", "setupDuration": "2m30s"})
-    assert restore_runtime_state(legacy) == READY
+    assert restore_runtime_state(legacy) == RuntimeState.READY
     assert restore_runtime_state(from_json(RuntimeStatus, {})) == "New"
     assert restore_runtime_state(from_json(RuntimeStatus, {"lifecycle": {"state": "Bogus"}})) == "New"
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any, get_args
+
 import pytest
 
 from lifecycle.engine.contract import IMPLEMENT_HOOKS, Implement
 from lifecycle.machine.runner import machine_for
-from lifecycle.machine.tables import DATASET, MACHINES, RUNTIME, SYNC_STEPS, MachineTable
+from lifecycle.machine.table import MachineTable
+from lifecycle.machine.tables import DATASET, MACHINES, RUNTIME, SYNC_STEPS, DatasetHook, RuntimeHook
 from lifecycle.reconcile.dataset import DatasetLifecycle
 from lifecycle.reconcile.template import TemplateEngine
 
+Table = MachineTable[Any, Any]
 
-def reachable(table: MachineTable) -> set[str]:
+
+def reachable(table: Table) -> set[str]:
     seen, frontier = {table.initial}, [table.initial]
     while frontier:
         state = frontier.pop()
@@ -24,27 +29,27 @@ def reachable(table: MachineTable) -> set[str]:
 
 
 @pytest.mark.parametrize("table", MACHINES, ids=lambda t: t.name)
-def test_every_state_is_reachable(table: MachineTable) -> None:
+def test_every_state_is_reachable(table: Table) -> None:
     assert reachable(table) == set(table.state_names)
 
 
 @pytest.mark.parametrize("table", MACHINES, ids=lambda t: t.name)
-def test_every_non_final_state_has_a_way_out(table: MachineTable) -> None:
+def test_every_non_final_state_has_a_way_out(table: Table) -> None:
     for state in set(table.state_names) - table.finals:
         assert any(state in t.source and t.dest not in (None, state) for t in table.transitions), state
 
 
 @pytest.mark.parametrize("table", MACHINES, ids=lambda t: t.name)
-def test_nothing_leaves_a_final_state_and_every_state_can_end(table: MachineTable) -> None:
+def test_nothing_leaves_a_final_state_and_every_state_can_end(table: Table) -> None:
     for t in table.transitions:
         assert not set(t.source) & table.finals, t
     for state in table.state_names:  # deletion is always possible: a final state is reachable from anywhere
-        start = MachineTable(table.name, table.states, table.transitions, state)
+        start: Table = MachineTable(table.name, table.states, table.transitions, state)
         assert reachable(start) & table.finals, state
 
 
 @pytest.mark.parametrize("table", MACHINES, ids=lambda t: t.name)
-def test_machines_have_only_the_tables_triggers(table: MachineTable) -> None:
+def test_machines_have_only_the_tables_triggers(table: Table) -> None:
     machine = machine_for(table)
     assert machine.auto_transitions is False
     assert set(machine.events) == {t.trigger for t in table.transitions}, "no to_<state> or other extra triggers"
@@ -85,3 +90,15 @@ def test_the_contract_has_every_reference_hook() -> None:
     assert len(seed) == 22
     assert set(IMPLEMENT_HOOKS) == seed | later
     assert all(callable(getattr(Implement, h)) for h in IMPLEMENT_HOOKS)
+
+
+def test_the_hook_types_name_exactly_the_hooks_that_exist() -> None:
+    """A typo in a table row is a type error because these Literal types list every real hook."""
+    assert set(get_args(RuntimeHook)) == set(IMPLEMENT_HOOKS) | set(TemplateEngine.GENERIC_HOOKS)
+    assert set(get_args(DatasetHook)) == set(DatasetLifecycle.HOOKS)
+
+
+def test_writing_guards_are_guards_of_the_table() -> None:
+    for table in MACHINES:
+        guards = {g for t in table.transitions for g in (*t.when, *t.unless)}
+        assert table.writing_guards <= guards
