@@ -15,9 +15,11 @@ from typing import Any, cast
 
 from engines.alluxio.api import AlluxioCompTemplateSpec, AlluxioRuntime, AlluxioRuntimeSpec
 from engines.cache import objects, report, ufs
-from engines.cache.engine import CacheCommandError, CacheEngine, MountedUFS
+from engines.cache.commands import CacheCommandError
+from engines.cache.engine import CacheEngine
 from engines.cache.objects import Workload, env_list, port_list, properties_text
 from engines.cache.report import CacheReport, HitCounters
+from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
 from lifecycle.api.runtime import APIGatewayStatus, CleanCachePolicy, PodMetadata, RuntimeStatus
 from lifecycle.api.validation import FieldError

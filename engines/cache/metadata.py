@@ -13,12 +13,11 @@ every ``sync_intervals['sync_metadata']`` seconds (default 300) without disturbi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
+from engines.cache.base import CacheBase
+from engines.cache.commands import CacheCommandError
+from engines.cache.report import format_bytes, with_cached_percentage
 from lifecycle.api.meta import Condition, find_condition, set_condition
-
-if TYPE_CHECKING:
-    from engines.cache.engine import CacheEngine
 
 METADATA_CONDITION = "MetadataSynced"
 SYNCING, SYNCED, FAILED = "MetadataSyncing", "MetadataSynced", "MetadataSyncFailed"
@@ -35,7 +34,7 @@ def _parse(stamp: str | None) -> datetime | None:
 
 
 class MetadataSync:
-    def __init__(self, engine: CacheEngine):
+    def __init__(self, engine: CacheBase):
         self.engine = engine
         self.ctx = engine.ctx
 
@@ -122,9 +121,6 @@ class MetadataSync:
                   else f"loading the metadata of {mounts} mounts: started")
 
     def _collect(self, key: tuple[str, str, str, int, str]) -> None:
-        from engines.cache.engine import CacheCommandError
-        from engines.cache.report import format_bytes, with_cached_percentage
-
         ds = self.ctx.dataset
         assert ds is not None and ds.status is not None
         mounts = len(self.engine.ufs_mount_list())

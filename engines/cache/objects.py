@@ -55,6 +55,26 @@ def compact(value: Any) -> Any:
     return value
 
 
+def status_int(obj: Obj | None, key: str) -> int:
+    """A count from an object's status; 0 when the object or the field is missing."""
+    return int(((obj or {}).get("status") or {}).get(key) or 0)
+
+
+def spec_replicas(obj: Obj | None) -> int:
+    return int(((obj or {}).get("spec") or {}).get("replicas") or 0)
+
+
+def rolling_out(sts: Obj) -> bool:
+    """The StatefulSet is replacing its pods with a changed template: its controller has not seen
+    the change yet, or pods of the old revision remain."""
+    status = sts.get("status") or {}
+    generation = sts["metadata"].get("generation") or 0
+    if int(status.get("observedGeneration") or 0) < generation:
+        return True
+    update, current = status.get("updateRevision"), status.get("currentRevision")
+    return bool(update) and update != current
+
+
 def env_list(env: dict[str, str] | None) -> list[dict[str, Any]]:
     return [{"name": k, "value": str(v)} for k, v in sorted((env or {}).items())]
 

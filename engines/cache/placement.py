@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle.k8s.gateway import NODE, Gateway, Obj
+from engines.cache import report
+from engines.cache.base import CacheBase
+from lifecycle.api.runtime import Level
+from lifecycle.k8s.gateway import NODE, POD, Gateway, Obj
 from lifecycle.k8s.naming import (
     DATASET_NUM_LABEL,
     EXCLUSIVE_LABEL,
@@ -21,6 +24,7 @@ from lifecycle.k8s.naming import (
     fuse_label,
     runtime_label,
 )
+from lifecycle.k8s.volume import FINISHED_POD_PHASES
 
 MEDIUM_KEYS = {"MEM": "m", "SSD": "d", "HDD": "d"}
 
@@ -75,3 +79,38 @@ def apply_node_labels(gateway: Gateway, node: Obj, changes: dict[str, Any]) -> N
     makes this a conflict, and the pass runs again on fresh nodes."""
     gateway.patch(NODE, None, node["metadata"]["name"],
                   {"metadata": {"labels": changes, "resourceVersion": node["metadata"].get("resourceVersion")}})
+
+
+def capacity_per_medium(levels: list[Level]) -> dict[str, str]:
+    """The capacity label values of the cache tiers: memory (m), disk (d) and their total (t)."""
+    sizes = {"m": 0, "d": 0}
+    for level in levels:
+        quota = report.quantity_bytes(level.quota) if level.quota else sum(
+            report.quantity_bytes(q) for q in (level.quota_list or "").split(",") if q)
+        sizes[MEDIUM_KEYS[level.mediumtype]] += quota
+    sizes["t"] = sizes["m"] + sizes["d"]
+    return {k: report.capacity_label_value(v) for k, v in sizes.items() if v}
+
+
+def sync_schedule_info_to_cache_nodes(e: CacheBase) -> None:
+    """Nodes running one of the workers carry the dataset's labels; the others lose them."""
+    if not e.has_workers:
+        return
+    pods = e.gw.list(POD, e.ns, labels=e.selector("worker"))
+    hosts = {p["spec"]["nodeName"] for p in pods
+             if (p.get("spec") or {}).get("nodeName") and not p["metadata"].get("deletionTimestamp")
+             and (p.get("status") or {}).get("phase") not in FINISHED_POD_PHASES}
+    wanted = cache_node_labels(e.RUNTIME_TYPE, e.ns, e.name, e.placement == "Exclusive",
+                               capacity_per_medium(e.levels))
+    for node in e.gw.list(NODE):
+        changes = node_patch(node, wanted if node["metadata"]["name"] in hosts else {}, e.RUNTIME_TYPE, e.ns, e.name)
+        if changes:
+            apply_node_labels(e.gw, node, changes)
+
+
+def remove_node_labels(e: CacheBase) -> None:
+    """Every label of this dataset off every node, the fuse label too (on shutdown)."""
+    for node in e.gw.list(NODE):
+        changes = node_patch(node, {}, e.RUNTIME_TYPE, e.ns, e.name, keep_fuse_label=False)
+        if changes:
+            apply_node_labels(e.gw, node, changes)

@@ -110,6 +110,28 @@ class Reservations:
             self._chosen.pop(uid, None)
 
 
+def resolve(gateway: Gateway, reservations: Reservations, uid: str, who: str, defaults: Ports, fixed: Ports,
+            on_host: list[str], values_config_map: Obj | None, port_range: tuple[int, int]) -> Ports:
+    """Every component's ports: the spec's own (``fixed``), then those the values ConfigMap records
+    for this runtime, then, for components on the host network (``on_host``), free ones from
+    ``port_range``; components on the pod network keep their defaults."""
+    held = recorded(values_config_map)
+    if held is None and values_config_map is not None:
+        held = defaults  # made before ports were allocated: it keeps the ports it runs with
+    held = held or {}
+    kept = {c: {**held.get(c, {}), **fixed.get(c, {})} for c in on_host}
+    if any(set(defaults[c]) - set(kept[c]) for c in on_host):
+        kept = reservations.allocate(gateway, uid, {c: list(defaults[c]) for c in on_host}, kept, port_range, who)
+    return {c: kept[c] if c in kept else {**named, **fixed.get(c, {})} for c, named in defaults.items()}
+
+
+def reservations_of(shared: dict[str, object]) -> Reservations:
+    """The process-wide reservations, kept in ``EngineContext.shared``."""
+    found = shared.setdefault("host-ports", Reservations())
+    assert isinstance(found, Reservations)
+    return found
+
+
 def in_use(gateway: Gateway, exclude_uid: str) -> set[int]:
     """Host ports other runtimes record in their values ConfigMaps."""
     used: set[int] = set()

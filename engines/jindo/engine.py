@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from engines.cache import objects, report, ufs
-from engines.cache.engine import CacheCommandError, CacheEngine, MountedUFS
+from engines.cache.commands import CacheCommandError
+from engines.cache.engine import CacheEngine
 from engines.cache.objects import Workload, env_list, port_list
 from engines.cache.report import CacheReport
+from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
 from engines.jindo.api import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntime, JindoRuntimeSpec
 from lifecycle.api.runtime import CleanCachePolicy, PodMetadata

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lifecycle.local.processes import ComponentError
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "deploy" / "controlplane" / "build.sh"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
 # Stages as build.sh copies them from kwok's module: node fast, node heartbeat-with-lease, pod general.

@@ -1,0 +1,273 @@
+"""What every part of the cache engine shares for one runtime in one pass.
+
+``CacheBase`` holds the pass's context and the helpers a cache system and the engine's parts use:
+the names and labels of the runtime's objects, the values the spec implies (workers wanted, tiers,
+mounts in effect), its ports, the live objects read this pass, the master pod's state, and
+``run`` for commands in the master. Nothing is remembered between passes; within one pass reads
+are cached, and a write replaces what it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from engines.cache import commands, objects, ports, report, ufs
+from engines.cache.ports import Reservations
+from engines.cache.system import CacheSystem, Ports
+from lifecycle.api import to_json
+from lifecycle.api.dataset import Mount
+from lifecycle.api.runtime import Level
+from lifecycle.engine.contract import EngineContext, ImplementBase
+from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, POD, Obj, Resource, owner_reference
+from lifecycle.k8s.naming import DATASET_LABEL, PLACEMENT_LABEL, dataset_id
+
+DEFAULT_METADATA_TIMEOUT = 300.0
+RUNTIME_MOUNT_ROOT = "/runtime-mnt"
+
+
+def tier_paths(level: Level) -> list[str]:
+    """The local paths of a cache tier; a memory tier without paths lives in /dev/shm."""
+    return [p for p in (level.path or ("/dev/shm" if level.mediumtype == "MEM" else "")).split(",") if p]
+
+
+class CacheBase(ImplementBase, CacheSystem):
+    def __init__(self, ctx: EngineContext):
+        super().__init__(ctx)
+        self.gw = ctx.gateway
+        self.ns, self.name = ctx.namespace, ctx.name
+        self._live: dict[tuple[str, str], Obj | None] = {}
+        self.mounts_override: list[Mount] | None = None
+        self._ports: Ports | None = None
+
+    # -- names and labels -------------------------------------------------------------------------
+
+    def object_name(self, role: str) -> str:
+        return f"{self.name}-{self.SUFFIX[role]}"
+
+    @property
+    def master_pod(self) -> str:
+        return f"{self.object_name('master')}-0"
+
+    def service_names(self, count: int | None = None) -> list[str]:
+        return [f"{self.object_name('master')}-{i}" for i in range(self.master_replicas if count is None else count)]
+
+    @property
+    def values_name(self) -> str:
+        return f"{self.name}-{self.VALUES_SUFFIX}"
+
+    @property
+    def fuse_path(self) -> str:
+        return f"{RUNTIME_MOUNT_ROOT}/{self.RUNTIME_TYPE}/{self.ns}/{self.name}/{self.FUSE_DIR}"
+
+    @property
+    def dataset_key(self) -> str:
+        uid = self.ctx.dataset.metadata.uid if self.ctx.dataset else None
+        return dataset_id(self.ns, self.name, uid)
+
+    def selector(self, role: str) -> dict[str, str]:
+        return {"app": self.APP, "release": self.name, "role": self.CONTAINER[role]}
+
+    @property
+    def object_labels(self) -> dict[str, str]:
+        return {"app": self.APP, "release": self.name, objects.MANAGED_BY[0]: objects.MANAGED_BY[1]}
+
+    def worker_labels(self) -> dict[str, str]:
+        return {DATASET_LABEL: self.dataset_key, PLACEMENT_LABEL: self.placement}
+
+    @property
+    def owner(self) -> Obj:
+        return owner_reference(to_json(self.ctx.runtime))
+
+    @property
+    def ref(self) -> str:
+        return self.ctx.runtime.ref
+
+    # -- what the spec implies --------------------------------------------------------------------
+
+    @property
+    def placement(self) -> str:
+        ds = self.ctx.dataset
+        return ds.spec.effective_placement if ds else "Exclusive"
+
+    @property
+    def replicas(self) -> int:
+        """Workers wanted (the reference defaults spec.replicas to 1)."""
+        if not self.has_workers:
+            return 0
+        value = self.ctx.runtime.spec.replicas
+        return 1 if value is None else value
+
+    @property
+    def levels(self) -> list[Level]:
+        store = self.ctx.runtime.spec.tieredstore
+        return list((store.levels if store else None) or [])
+
+    def mounts_in_effect(self) -> list[Mount]:
+        """The mounts the objects are rendered with: those the Dataset says are applied (so Sync's
+        spec update leaves mount changes to SyncDatasetMounts, which goes through Updating), the
+        spec's before the first binding."""
+        if self.mounts_override is not None:
+            return self.mounts_override
+        ds = self.ctx.dataset
+        if ds is None:
+            return []
+        if ds.status is not None and ds.status.mounts is not None:
+            return list(ds.status.mounts)
+        return list(ds.spec.mounts or [])
+
+    def ufs_mount_list(self) -> list[Mount]:
+        """The Dataset's mounts that the cache mounts itself (not local:// or pvc://)."""
+        return [m for _, m in ufs.ufs_mounts(self.ctx.dataset)]
+
+    @property
+    def metadata_timeout(self) -> float:
+        """Seconds one metadata command may take (``settings['metadata_sync_timeout']``)."""
+        return float(self.ctx.settings.get("metadata_sync_timeout", DEFAULT_METADATA_TIMEOUT))
+
+    def now_iso(self) -> str:
+        return self.ctx.now().strftime(report.ISO)
+
+    # -- volumes of the pods, for ``workload`` ----------------------------------------------------
+
+    def tier_volumes(self) -> tuple[list[Obj], list[Obj]]:
+        """Volumes and mounts of the cache tiers: hostPath (default) or emptyDir (in memory for MEM)."""
+        volumes, mounts = [], []
+        for i, level in enumerate(self.levels):
+            quotas = [q for q in (level.quota_list or "").split(",") if q]
+            for j, path in enumerate(tier_paths(level)):
+                name = f"{level.mediumtype.lower()}-{i}-{j}"
+                if level.volume_type == "emptyDir":
+                    size = quotas[j] if j < len(quotas) else level.quota
+                    source: Obj = {"emptyDir": objects.compact({
+                        "medium": "Memory" if level.mediumtype == "MEM" else None, "sizeLimit": size})}
+                else:
+                    source = {"hostPath": {"path": path, "type": "DirectoryOrCreate"}}
+                volumes.append({"name": name, **source})
+                mounts.append({"name": name, "mountPath": path})
+        return volumes, mounts
+
+    def native_volumes(self) -> tuple[list[Obj], list[Obj]]:
+        """local:// and pvc:// mounts as pod volumes below the cache's root UFS."""
+        pairs = [ufs.native_volume(i, m) for i, m in ufs.native_mounts(self.mounts_in_effect())]
+        return [v for v, _ in pairs], [m for _, m in pairs]
+
+    def user_volumes(self, volume_mounts: list[Obj] | None) -> tuple[list[Obj], list[Obj]]:
+        """The spec.volumes a component's volumeMounts name, and those mounts."""
+        mounts = list(volume_mounts or [])
+        names = {m.get("name") for m in mounts}
+        declared = getattr(self.ctx.runtime.spec, "volumes", None) or []
+        return [v for v in declared if v.get("name") in names], mounts
+
+    # -- ports ------------------------------------------------------------------------------------
+
+    def ports(self) -> Ports:
+        """Every component's ports: the spec's own, then those recorded for this runtime, then (on
+        the host network only) free ones from the operator's port range (see engines.cache.ports)."""
+        if self._ports is None:
+            self._ports = ports.resolve(
+                self.gw, self.port_reservations, self.uid, self.ref, self.default_ports(), self.spec_ports(),
+                self.on_host(), self.get(CONFIG_MAP, self.values_name),
+                ports.parse_range(self.ctx.settings.get("port_range")))
+        return self._ports
+
+    @property
+    def port_reservations(self) -> Reservations:
+        return ports.reservations_of(self.ctx.shared)
+
+    @property
+    def uid(self) -> str:
+        """The runtime's UID (its ref where a test object has none): what reservations are held under."""
+        return self.ctx.runtime.metadata.uid or self.ref
+
+    def master_ports(self) -> dict[str, int]:
+        return self.ports().get("master", {})
+
+    def worker_ports(self) -> dict[str, int]:
+        return self.ports().get("worker", {})
+
+    def allocated_ports(self) -> Ports:
+        """What the values ConfigMap records: the ports this runtime holds on its nodes."""
+        return {c: self.ports()[c] for c in self.on_host()}
+
+    def on_host(self) -> list[str]:
+        """The components that exist and listen on the node's own network."""
+        present = {"master": self.has_master, "worker": self.has_workers}
+        return [c for c in self.default_ports() if present.get(c, True) and self.on_host_network(c)]
+
+    # -- live objects -----------------------------------------------------------------------------
+
+    def get(self, res: Resource, name: str) -> Obj | None:
+        key = (res.plural, name)
+        if key not in self._live:
+            self._live[key] = self.gw.get(res, self.ns if res.namespaced else None, name)
+        return self._live[key]
+
+    def forget(self, res: Resource, name: str) -> None:
+        self._live.pop((res.plural, name), None)
+
+    def apply(self, obj: Obj) -> bool:
+        """Apply ``obj`` unless the live object already carries its hash; True if it wrote."""
+        res = self.gw.resource(obj["apiVersion"], obj["kind"])
+        name = obj["metadata"]["name"]
+        live = self.get(res, name)
+        if live is not None and objects.applied_hash(live) == objects.applied_hash(obj):
+            return False
+        self._live[(res.plural, name)] = self.gw.apply(obj)
+        return True
+
+    def delete(self, res: Resource, name: str) -> bool:
+        live = self.get(res, name)
+        self.forget(res, name)
+        if live is None or live["metadata"].get("deletionTimestamp"):
+            return False
+        return self.gw.delete(res, self.ns, name)
+
+    def differs(self, obj: Obj) -> bool:
+        """The live object of ``obj``'s kind and name does not carry ``obj``'s hash (or is missing)."""
+        live = self.get(self.gw.resource(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"])
+        return objects.applied_hash(live) != objects.applied_hash(obj)
+
+    def fuse_ready(self) -> bool:
+        fuse = self.get(DAEMON_SET, self.object_name("fuse")) if self.has_fuse else None
+        if fuse is None:
+            return not self.has_fuse
+        # A DaemonSet's counts mean something only once its controller has seen this generation:
+        # a new one says "0 of 0 ready" before it has looked at the nodes.
+        if objects.status_int(fuse, "observedGeneration") < int(fuse["metadata"].get("generation") or 1):
+            return False
+        return objects.status_int(fuse, "numberReady") >= objects.status_int(fuse, "desiredNumberScheduled")
+
+    # -- the master pod ---------------------------------------------------------------------------
+
+    def master_running(self) -> bool:
+        """The master container runs and is ready: only then can a command in it do anything."""
+        pod = self.get(POD, self.master_pod)
+        if pod is None or pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") \
+                != "Running":
+            return False
+        return any(c.get("name") == self.CONTAINER["master"] and c.get("ready")
+                   for c in (pod.get("status") or {}).get("containerStatuses") or [])
+
+    def master_started(self) -> datetime | None:
+        pod = self.get(POD, self.master_pod)
+        for status in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+            if status.get("name") == self.CONTAINER["master"]:
+                return report.parse_time(((status.get("state") or {}).get("running") or {}).get("startedAt"))
+        return None
+
+    def master_restarted(self) -> bool:
+        """The master container started after the last mount: its mount table may be gone."""
+        st = self.ctx.runtime.status
+        mounted = report.parse_time(st.mount_time if st else None)
+        if mounted is None:
+            return True
+        started = self.master_started()
+        return started is not None and started > mounted
+
+    def run(self, argv: Sequence[str], secrets: Sequence[str] = (), timeout: float | None = None) -> str:
+        """Run ``argv`` in the master container; the output, or CacheCommandError."""
+        limit = timeout if timeout is not None else float(
+            self.ctx.settings.get("cache_command_timeout", commands.DEFAULT_COMMAND_TIMEOUT))
+        return commands.run(self.gw, self.ns, self.master_pod, self.CONTAINER["master"], argv, ref=self.ref,
+                            secrets=secrets, timeout=limit)

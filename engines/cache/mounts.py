@@ -1,0 +1,200 @@
+"""The cache's mount table kept equal to the Dataset's mounts: at setup, on a spec change, after a
+master restart, on a rotated Secret, and when it drifts.
+
+``status.mounts`` of the runtime records what the cache serves (spec fields only, no secret value),
+``status.mountTime`` since when, and ``status.mountSecretVersions`` which versions of the Secrets
+the options were read from. Mounts the runtime did not make are left alone; ours that the Dataset no
+longer lists are unmounted; changed ones are mounted again.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from engines.cache import metadata, render, ufs
+from engines.cache.base import CacheBase
+from engines.cache.commands import CacheCommandError
+from engines.cache.system import MountedUFS
+from engines.cache.ufs import ResolvedMount
+from lifecycle.api import from_json, to_json
+from lifecycle.api.dataset import Mount
+from lifecycle.api.runtime import RuntimeStatus
+from lifecycle.api.validation import scheme_of
+
+Records = list[dict[str, Any]]
+
+
+def desired_ufs_records(e: CacheBase) -> Records:
+    return [to_json(m) for _, m in ufs.ufs_mounts(e.ctx.dataset)]
+
+
+def applied_records(e: CacheBase) -> Records | None:
+    st = e.ctx.runtime.status
+    return st.mounts if st is not None else None
+
+
+def applied_ufs_records(e: CacheBase) -> Records:
+    return [m for m in applied_records(e) or [] if scheme_of(m.get("mountPoint", "")) not in ufs.NATIVE_SCHEMES]
+
+
+def record_mounts(e: CacheBase, mounts: list[Mount], secret_versions: dict[str, str] | None = None) -> None:
+    """What the cache (or a fuse-only runtime's configuration) now serves, since when, and with
+    which versions of the Secrets its options came from."""
+    st = e.ctx.runtime.status = e.ctx.runtime.status or RuntimeStatus()
+    st.mounts = [to_json(m) for m in mounts]
+    st.mount_time = e.now_iso()
+    if secret_versions is not None:
+        st.mount_secret_versions = secret_versions or None
+
+
+def _recorded_secret_versions(e: CacheBase) -> dict[str, str]:
+    st = e.ctx.runtime.status
+    return dict(st.mount_secret_versions or {}) if st is not None else {}
+
+
+def rotated_secrets(e: CacheBase) -> list[str]:
+    recorded = _recorded_secret_versions(e)
+    return ufs.rotated_secrets(recorded, ufs.live_versions(e.gw, e.ns, recorded))
+
+
+def _drifted(e: CacheBase, live: dict[str, MountedUFS]) -> bool:
+    return any(live.get(m.effective_path, MountedUFS("")).ufs != m.mount_point
+               for _, m in ufs.ufs_mounts(e.ctx.dataset))
+
+
+# -- setup -------------------------------------------------------------------------------------
+
+
+def should_check_ufs(e: CacheBase) -> bool:
+    if not e.has_master or not ufs.ufs_mounts(e.ctx.dataset):
+        return False
+    if e.master_restarted() or applied_ufs_records(e) != desired_ufs_records(e):
+        return True
+    try:
+        live = e.list_mounts()
+    except CacheCommandError:
+        return True  # prepare_ufs will say what is wrong
+    return _drifted(e, live)
+
+
+def reconcile_mounts(e: CacheBase) -> list[str]:
+    """Make the cache's mount table match the Dataset; returns what it did, for events."""
+    ds = e.ctx.dataset
+    if ds is None:
+        raise RuntimeError(f"{e.ref}: no Dataset {e.ns}/{e.name} to take the mounts from")
+    try:
+        resolved = ufs.resolve(e.gw, ds, ufs.ufs_mounts(ds))
+    except ufs.MountSecretMissing as exc:
+        raise CacheCommandError(str(exc)) from None
+    secrets = ufs.secret_values(resolved)
+    live = e.list_mounts() if resolved or applied_ufs_records(e) else {}
+    applied = {from_json(Mount, r).effective_path: r for r in applied_ufs_records(e)}
+    wanted = {m.path: m for m in resolved}
+    rotated = set(ufs.rotated_secrets(_recorded_secret_versions(e), ufs.secret_versions(resolved)))
+    actions = _unmount_stale(e, live, wanted, applied, rotated, secrets)
+    actions += _mount_missing(e, ds.key, live, wanted, applied, secrets)
+    record_mounts(e, list(ds.spec.mounts or []), ufs.secret_versions(resolved))
+    return actions
+
+
+def _unmount_stale(e: CacheBase, live: dict[str, MountedUFS], wanted: dict[str, ResolvedMount],
+                   applied: dict[str, dict[str, Any]], rotated: set[str], secrets: list[str]) -> list[str]:
+    """Unmount ours that are no longer wanted, changed, or made with a Secret that rotated since;
+    they leave ``live``, so the mount step makes them again."""
+    actions = []
+    for path, entry in sorted(live.items()):
+        if path == "/":
+            continue
+        want = wanted.get(path)
+        if want is None:
+            reason = "" if path in applied else None  # ours and no longer wanted; mounts made by others stay
+        elif entry.ufs != want.ufs or (entry.read_only is not None and entry.read_only != want.read_only) \
+                or (path in applied and applied[path] != want.record()):
+            reason = " to mount it again with its new settings"
+        elif path in applied and (changed := sorted(rotated & set(want.secret_versions))):
+            reason = f" to mount it again with the changed Secret {', '.join(changed)}"
+        else:
+            reason = None
+        if reason is not None:
+            e.run(e.unmount_argv(path), secrets)
+            actions.append(f"unmounted {path}{reason}")
+            del live[path]
+    return actions
+
+
+def _mount_missing(e: CacheBase, dataset_key: str, live: dict[str, MountedUFS], wanted: dict[str, ResolvedMount],
+                   applied: dict[str, dict[str, Any]], secrets: list[str]) -> list[str]:
+    actions = []
+    restarted = e.master_restarted()
+    for path, want in wanted.items():
+        if path in live:
+            continue
+        try:
+            e.run(e.mount_argv(want), secrets)
+        except CacheCommandError as exc:
+            raise CacheCommandError(
+                f"{exc}; check spec.mounts[{want.index}] of Dataset {dataset_key}: the mountPoint must exist "
+                "and its options and encryptOptions must be what the UFS expects") from None
+        verb = "mounted again" if restarted and path in applied else "mounted"
+        actions.append(f"{verb} {want.ufs} at {path}")
+    return actions
+
+
+# -- sync --------------------------------------------------------------------------------------
+
+
+def should_sync_dataset_mounts(e: CacheBase) -> bool:
+    """Changed mounts, a restarted master, or a changed Secret behind the mount options (the
+    operator watches Secrets, so a rotation is applied at once, not at the next drift check)."""
+    ds = e.ctx.dataset
+    if ds is None or ds.status is None or ds.status.mounts is None:
+        return False
+    if ds.mounts_behind():
+        return True
+    if not (e.has_master and ufs.ufs_mounts(ds)):
+        return False
+    return e.master_restarted() or (e.master_running() and bool(rotated_secrets(e)))
+
+
+def sync_dataset_mounts(e: CacheBase) -> None:
+    ds = e.ctx.dataset
+    assert ds is not None and ds.status is not None
+    wanted = copy.deepcopy(list(ds.spec.mounts or []))
+    e.mounts_override = wanted
+    try:
+        actions = reconcile_mounts(e) if e.has_master else []
+        # The mount table in the ConfigMaps, native mounts in the pods, a fuse-only runtime's whole
+        # configuration: whatever is rendered from the mounts follows them now.
+        worker_replicas = e.replicas if e.has_workers else 0
+        actions += [f"updated {o['kind']} {o['metadata']['name']}" for o in render.desired(e, worker_replicas)
+                    if e.apply(o)]
+        if not e.has_master:
+            record_mounts(e, wanted)
+    finally:
+        e.mounts_override = None
+    ds.status.mounts = wanted
+    if actions:
+        e.ctx.event("Normal", "MountsUpdated", f"{e.ref}: " + ", ".join(actions))
+        if e.has_master:
+            metadata.MetadataSync(e).tick()
+
+
+def should_update_ufs(e: CacheBase) -> bool:
+    """The cache's mount table drifted from the Dataset (unmounted by hand, lost by the master)."""
+    if not e.has_master or not ufs.ufs_mounts(e.ctx.dataset) or not e.master_running():
+        return False
+    try:
+        live = e.list_mounts()
+    except CacheCommandError as exc:
+        e.ctx.log.info("cannot list the mounts of %s: %s", e.ref, exc)
+        return False
+    return _drifted(e, live)
+
+
+def update_on_ufs_change(e: CacheBase) -> None:
+    actions = reconcile_mounts(e)
+    if actions:
+        e.ctx.event("Normal", "UFSRemounted", f"{e.ref}: the cache's mounts are back in line with the Dataset: "
+                    + ", ".join(actions))
+        metadata.MetadataSync(e).tick()

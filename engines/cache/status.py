@@ -1,0 +1,160 @@
+"""The runtime's status, read from the live StatefulSets and DaemonSet, never from memory.
+
+``check_and_update_runtime_status`` is the reference's check-and-update hook: it records the
+component counts, phases and conditions it reads (the runtime table marks it as a guard that
+writes) and says whether the runtime is ready. The cache's figures (capacity, use, hit ratios) come
+from the cache system's report, refreshed while the master is ready and kept when it cannot answer.
+"""
+
+from __future__ import annotations
+
+from engines.cache import report, ufs
+from engines.cache.base import CacheBase
+from engines.cache.commands import CacheCommandError
+from engines.cache.objects import spec_replicas, status_int
+from lifecycle.api.meta import Condition, find_condition, set_condition
+from lifecycle.api.runtime import RuntimeStatus
+from lifecycle.k8s.gateway import DAEMON_SET, STATEFUL_SET
+from lifecycle.k8s.naming import common_label
+from lifecycle.machine.phases import READY, component_phase, runtime_ready
+
+
+def check_and_update_runtime_status(e: CacheBase) -> bool:
+    rt = e.ctx.runtime
+    st = rt.status if rt.status is not None else RuntimeStatus()
+    now = e.now_iso()
+    st.value_file = e.values_name
+
+    master = e.get(STATEFUL_SET, e.object_name("master")) if e.has_master else None
+    m_desired = (spec_replicas(master) if master else e.master_replicas) if e.has_master else 0
+    m_ready = status_int(master, "readyReplicas")
+    st.desired_master_number_scheduled = m_desired
+    st.current_master_number_scheduled = status_int(master, "replicas")
+    st.master_number_ready = m_ready
+    st.master_phase = component_phase(m_desired, m_ready)
+
+    worker = e.get(STATEFUL_SET, e.object_name("worker")) if e.has_workers else None
+    w_desired, w_ready = e.replicas, status_int(worker, "readyReplicas")
+    w_available = status_int(worker, "availableReplicas")
+    st.desired_worker_number_scheduled = w_desired
+    st.current_worker_number_scheduled = status_int(worker, "replicas")
+    st.worker_number_ready = w_ready
+    st.worker_number_available = w_available
+    st.worker_number_unavailable = max(w_desired - w_available, 0)
+    st.worker_phase = component_phase(w_desired, w_ready)
+
+    fuse = e.get(DAEMON_SET, e.object_name("fuse")) if e.has_fuse else None
+    f_desired, f_ready = status_int(fuse, "desiredNumberScheduled"), status_int(fuse, "numberReady")
+    if fuse is not None and rt.status is not None:
+        # The fuse runs where pods use the volume (the CSI plugin labels those nodes), so its count
+        # follows the workload.
+        scaled(e, st, "Fuses", st.desired_fuse_number_scheduled, f_desired, now)
+    st.desired_fuse_number_scheduled = f_desired
+    st.current_fuse_number_scheduled = status_int(fuse, "currentNumberScheduled")
+    st.fuse_number_ready = f_ready
+    st.fuse_number_available = status_int(fuse, "numberAvailable")
+    st.fuse_number_unavailable = status_int(fuse, "numberUnavailable")
+    fuses_ready = e.fuse_ready()
+    # The reference always shows the fuse Ready (its pods start lazily, per node); a fuse-only
+    # runtime is nothing but its fuse, so there the phase tells the truth.
+    st.fuse_phase = READY if e.has_master else component_phase(f_desired if fuse else 1, f_ready)
+
+    st.selector = ",".join(f"{k}={v}" for k, v in e.selector("worker").items()) if e.has_workers else None
+    st.cache_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": common_label(e.ns, e.name), "operator": "In",
+                               "values": ["true"]}]}]}} if e.has_workers else None
+    e.status_extras(st)
+
+    if e.has_master:
+        master_ok = master is not None and m_ready >= max(m_desired, 1)
+        ready = master_ok and runtime_ready(m_desired, m_ready, w_desired, w_ready)
+    else:
+        master_ok = ready = fuse is not None and fuses_ready
+    workers_ok = w_desired == 0 or w_ready >= 1
+
+    st.conditions = list(st.conditions or [])
+    if e.has_master:
+        _initialized(st, "MasterInitialized", master_ok, "The master is initialized.", now)
+        _ready_condition(st, "MasterReady", master_ok, f"{m_ready} of {m_desired} masters ready.", now)
+    if e.has_workers:
+        _initialized(st, "WorkersInitialized", worker is not None and workers_ok, "The workers are initialized.", now)
+        _ready_condition(st, "WorkersReady", workers_ok, f"{w_ready} of {w_desired} workers ready.", now)
+    if e.has_fuse:
+        _initialized(st, "FusesInitialized", fuse is not None, "The fuse is initialized.", now)
+        _ready_condition(st, "FusesReady", fuse is not None and fuses_ready, f"{f_ready} of {f_desired} fuses ready.",
+                         now)
+
+    if ready and not st.setup_duration:
+        created = report.parse_time(rt.metadata.creation_timestamp)
+        if created is not None:
+            st.setup_duration = report.go_duration((e.ctx.now() - created).total_seconds())
+    if master_ok:
+        _refresh_cache_states(e, st)
+    rt.status = st
+    return ready
+
+
+def scaled(e: CacheBase, st: RuntimeStatus, component: str, before: int, after: int, now: str,
+           note: str = "") -> None:
+    """``<component>ScaledOut``/``ScaledIn``, condition and event, when a count moved."""
+    if before == after:
+        return
+    direction = "out" if after > before else "in"
+    kind = f"{component}Scaled{direction.capitalize()}"
+    message = f"The {component.lower()} are scaled {direction} from {before} to {after}."
+    st.conditions = list(st.conditions or [])
+    set_condition(st.conditions, Condition(type=kind, status="True", reason=kind, message=message), now,
+                  stamp="last_probe_time")
+    e.ctx.event("Normal", kind, f"{e.ref}: {message}{note}")
+
+
+def _initialized(st: RuntimeStatus, type_: str, ok: bool, message: str, now: str) -> None:
+    """Written once, when first true, and never updated (as the reference)."""
+    assert st.conditions is not None
+    if ok and find_condition(st.conditions, type_) is None:
+        st.conditions.append(Condition(type=type_, status="True", reason=type_, message=message,
+                                       last_probe_time=now, last_transition_time=now))
+
+
+def _ready_condition(st: RuntimeStatus, type_: str, ok: bool, message: str, now: str) -> None:
+    assert st.conditions is not None
+    reason = type_ if ok else type_.replace("Ready", "NotReady")
+    set_condition(st.conditions, Condition(type=type_, status="True" if ok else "False", reason=reason,
+                                           message=message), now, stamp="last_probe_time")
+
+
+def _refresh_cache_states(e: CacheBase, st: RuntimeStatus) -> None:
+    if not e.has_workers:
+        # Nothing caches: say so instead of leaving the columns empty.
+        st.cache_states = {"cached": "0.00B", "cacheCapacity": "0.00B"}
+        return
+    try:
+        cache = e.cache_report()
+    except (CacheCommandError, ValueError) as exc:
+        e.ctx.log.warning("cache report of %s unavailable, keeping the last one: %s", e.ref, exc)
+        return
+    ds = e.ctx.dataset
+    total = report.ufs_total_bytes(ds.status.ufs_total) if ds and ds.status else None
+    st.cache_states = report.cache_states(cache, total)
+
+
+# -- the reference's storage hooks -------------------------------------------------------------
+
+
+def used_storage_bytes(e: CacheBase) -> int:
+    return e.cache_report().used if e.has_workers else 0
+
+
+def free_storage_bytes(e: CacheBase) -> int:
+    if not e.has_workers:
+        return 0
+    cache = e.cache_report()
+    return max(cache.capacity - cache.used, 0)
+
+
+def ufs_figures(e: CacheBase) -> tuple[int, int]:
+    """Files and bytes of the Dataset's UFS mounts, as the cache system counts them."""
+    if not e.has_master:
+        return 0, 0
+    files, size = e.metadata([m.effective_path for _, m in ufs.ufs_mounts(e.ctx.dataset)], load=False)
+    return files, size or 0
