@@ -1,25 +1,10 @@
 """The Alluxio engine: AlluxioRuntime served by an Alluxio master, workers and a FUSE DaemonSet.
 
-``register`` is the ``fluid_lifecycle.engines`` entry point. The engine module is imported only
-when an engine is built, so listing kinds (for CRDs, or the registry) needs just the API model.
+``register`` is the ``fluid_lifecycle.engines`` entry point; the engine module is imported only when
+an engine is built, so listing kinds (for CRDs, or the registry) needs just the API model.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
 from engines.alluxio.kind import KIND_SPEC
+from lifecycle.engine.registry import entry_point
 
-if TYPE_CHECKING:
-    from lifecycle.engine.contract import EngineContext, Implement
-    from lifecycle.engine.registry import Registry
-
-
-def build(ctx: EngineContext) -> Implement:
-    from engines.alluxio.engine import AlluxioEngine
-
-    return AlluxioEngine(ctx)
-
-
-def register(registry: Registry) -> None:
-    registry.register(KIND_SPEC, build)
+register = entry_point(KIND_SPEC, "engines.alluxio.engine:AlluxioEngine")

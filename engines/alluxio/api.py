@@ -12,54 +12,40 @@ from typing import Any
 
 import attrs
 
-from lifecycle.api._model import extra_field, field
-from lifecycle.api.dataset import User
-from lifecycle.api.runtime import (
-    NETWORK_MODES,
-    CleanCachePolicy,
-    FuseSpec,
-    PodMetadata,
-    Runtime,
-    RuntimeSpec,
-    VersionSpec,
+from engines.cache.api import (
+    FUSE_DOC,
+    RESOURCES,
+    VERSION_DOC,
+    VOLUME_MOUNTS,
+    CacheFuseSpec,
+    CacheRuntimeSpec,
+    ComponentSpec,
 )
+from lifecycle.api._model import extra_field, field
+from lifecycle.api.runtime import NETWORK_MODES, CleanCachePolicy, Runtime, VersionSpec
 
 KIND = "AlluxioRuntime"
 DEFAULT_AUTO_SYNC = True
 
 
 @attrs.define
-class AlluxioCompTemplateSpec:
+class AlluxioCompTemplateSpec(ComponentSpec):
     """One Alluxio component: master, worker, job master, job worker or API gateway."""
 
-    replicas: int | None = field(minimum=1, doc="Pods of this component; default 1.")
     image: str | None = field(doc="Image of this component; defaults to spec.alluxioVersion.image.")
     image_tag: str | None = field(doc="Image tag of this component; defaults to spec.alluxioVersion.imageTag.")
     jvm_options: list[str] | None = field(doc="JVM options of this component.")
-    properties: dict[str, str] | None = field(doc="Alluxio properties for this component only.")
-    ports: dict[str, int] | None = field(doc="Ports by name, e.g. rpc: 19998 for the master.")
-    resources: dict[str, Any] | None = field(doc="A core/v1 ResourceRequirements.")
-    env: dict[str, str] | None = field(doc="Environment variables, name to value.")
     enabled: bool | None = field(doc="Run this component; only the API gateway is switched, and it is off by default.")
-    node_selector: dict[str, str] | None = field(doc="Node labels the pods must match.")
     network_mode: str | None = field(enum=NETWORK_MODES, doc="HostNetwork (default) or ContainerNetwork.")
-    volume_mounts: list[dict[str, Any]] | None = field(doc="core/v1 VolumeMounts of volumes listed in spec.volumes.")
-    pod_metadata: PodMetadata | None = field(doc="Labels and annotations for this component's pods.")
-    image_pull_secrets: list[dict[str, Any]] | None = field(doc="core/v1 LocalObjectReferences to pull secrets.")
-    extra: dict[str, Any] = extra_field()
 
 
 @attrs.define
-class AlluxioFuseSpec(FuseSpec):
+class AlluxioFuseSpec(CacheFuseSpec):
     """The Alluxio FUSE client (a DaemonSet on the nodes that mount the dataset)."""
 
-    image_pull_policy: str | None = field(doc="Always, IfNotPresent or Never.")
-    image_pull_secrets: list[dict[str, Any]] | None = field(doc="core/v1 LocalObjectReferences to pull secrets.")
     jvm_options: list[str] | None = field(doc="JVM options of the fuse process.")
-    global_: bool | None = field(json="global", doc="Run the fuse on every node matching nodeSelector.")
     network_mode: str | None = field(enum=NETWORK_MODES, doc="HostNetwork (default) or ContainerNetwork.")
-    volume_mounts: list[dict[str, Any]] | None = field(doc="core/v1 VolumeMounts of volumes listed in spec.volumes.")
-    pod_metadata: PodMetadata | None = field(doc="Labels and annotations for the fuse pods.")
+    volume_mounts: list[dict[str, Any]] | None = field(doc=VOLUME_MOUNTS)
 
 
 @attrs.define
@@ -70,7 +56,7 @@ class InitUsersSpec:
     image_tag: str | None = field()
     image_pull_policy: str | None = field()
     env: dict[str, str] | None = field(doc="Environment variables, name to value.")
-    resources: dict[str, Any] | None = field(doc="A core/v1 ResourceRequirements.")
+    resources: dict[str, Any] | None = field(doc=RESOURCES)
     extra: dict[str, Any] = extra_field()
 
 
@@ -105,27 +91,23 @@ class RuntimeManagement:
 
 
 @attrs.define
-class AlluxioRuntimeSpec(RuntimeSpec):
-    """What an AlluxioRuntime asks for; ``replicas`` (workers), ``tieredstore`` and ``fuse`` are shared."""
+class AlluxioRuntimeSpec(CacheRuntimeSpec):
+    """An AlluxioRuntime's spec, in the reference's order: the Alluxio components, then how Alluxio
+    is configured and managed (workers, tiers and fuse fields common to runtimes are inherited)."""
 
-    fuse: AlluxioFuseSpec | None = field(doc="The FUSE client.")
-    alluxio_version: VersionSpec | None = field(doc="Image of master, workers and (unless overridden) fuse.")
+    alluxio_version: VersionSpec | None = field(doc=VERSION_DOC)
     master: AlluxioCompTemplateSpec | None = field()
     job_master: AlluxioCompTemplateSpec | None = field()
     worker: AlluxioCompTemplateSpec | None = field()
     job_worker: AlluxioCompTemplateSpec | None = field()
     api_gateway: AlluxioCompTemplateSpec | None = field(doc="The REST/S3 gateway; off unless enabled.")
     init_users: InitUsersSpec | None = field()
+    fuse: AlluxioFuseSpec | None = field(doc=FUSE_DOC)
     properties: dict[str, str] | None = field(doc="Alluxio properties for every component.")
     jvm_options: list[str] | None = field(doc="JVM options for every component.")
     data: DataManagement | None = field()
-    run_as: User | None = field(doc="User and group the Alluxio processes run as.")
     disable_prometheus: bool | None = field(doc="Turn off the metrics endpoint; on by default.")
-    hadoop_config: str | None = field(doc="ConfigMap with core-site.xml and hdfs-site.xml for HDFS UFS.")
-    volumes: list[dict[str, Any]] | None = field(doc="core/v1 Volumes the components and fuse may mount.")
-    pod_metadata: PodMetadata | None = field(doc="Labels and annotations for every pod.")
     management: RuntimeManagement | None = field()
-    image_pull_secrets: list[dict[str, Any]] | None = field(doc="core/v1 LocalObjectReferences to pull secrets.")
 
     @property
     def effective_clean_cache_policy(self) -> CleanCachePolicy:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from engines.alluxio.api import AlluxioCompTemplateSpec, AlluxioRuntime, AlluxioRuntimeSpec
+from engines.alluxio.api import AlluxioCompTemplateSpec, AlluxioRuntimeSpec
 from engines.cache import objects, report, ufs
 from engines.cache.commands import CacheCommandError
 from engines.cache.engine import CacheEngine
@@ -21,7 +21,7 @@ from engines.cache.objects import Workload, env_list, port_list, properties_text
 from engines.cache.report import CacheReport, HitCounters
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
-from lifecycle.api.runtime import APIGatewayStatus, CleanCachePolicy, PodMetadata, RuntimeStatus
+from lifecycle.api.runtime import APIGatewayStatus, CleanCachePolicy, RuntimeStatus
 from lifecycle.api.validation import FieldError
 from lifecycle.k8s.gateway import Obj
 
@@ -57,27 +57,13 @@ def _java_opts(jvm: Sequence[str] | None, props: dict[str, str] | None) -> str:
     return " ".join([*(jvm or []), *(f"-D{k}={v}" for k, v in sorted((props or {}).items()))])
 
 
-class AlluxioEngine(CacheEngine):
+class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
     RUNTIME_TYPE = "alluxio"
-    APP = "alluxio"
-    SUFFIX = {"master": "master", "worker": "worker", "fuse": "fuse"}
-    CONTAINER = {"master": "alluxio-master", "worker": "alluxio-worker", "fuse": "alluxio-fuse"}
+    CONTAINER_PREFIX = "alluxio-"
     VALUES_SUFFIX = "alluxio-values"
-    FUSE_DIR = "alluxio-fuse"
-    MOUNT_TYPE = "fuse.alluxio-fuse"
-
-    @property
-    def spec(self) -> AlluxioRuntimeSpec:
-        return cast(AlluxioRuntime, self.ctx.runtime).spec
-
-    def _component(self, role: str) -> AlluxioCompTemplateSpec:
-        return getattr(self.spec, role, None) or AlluxioCompTemplateSpec()
+    COMPONENT = AlluxioCompTemplateSpec
 
     # -- configuration -------------------------------------------------------------------------
-
-    @property
-    def master_replicas(self) -> int:
-        return self._component("master").replicas or 1
 
     @property
     def auto_sync(self) -> bool:
@@ -95,26 +81,23 @@ class AlluxioEngine(CacheEngine):
 
     def spec_ports(self) -> dict[str, dict[str, int]]:
         def own(role: str) -> dict[str, int]:
-            job = {f"job-{k}": v for k, v in (self._component(f"job_{role}").ports or {}).items()}
-            return {**(self._component(role).ports or {}), **job}
+            job = {f"job-{k}": v for k, v in (self.component(f"job_{role}").ports or {}).items()}
+            return {**(self.component(role).ports or {}), **job}
 
         rest = (self.spec.api_gateway.ports or {}).get("rest") if self.spec.api_gateway else None
         proxy = {PROXY_PORT: rest} if rest and self.spec.api_gateway_enabled else {}
         return {"master": {**own("master"), **proxy}, "worker": own("worker")}
 
     def on_host_network(self, component: str) -> bool:
-        return self._host_network(self._component(component).network_mode)
+        return self._host_network(self.component(component).network_mode)
 
     def _host_network(self, mode: str | None) -> bool:
         return (mode or "HostNetwork") == "HostNetwork"
 
-    def _master_host(self, i: int) -> str:
-        return f"{self.object_name('master')}-{i}.{self.ns}"
-
     def site_properties(self) -> dict[str, str]:
         mp, wp = self.master_ports(), self.worker_ports()
         props = {
-            "alluxio.master.hostname": self._master_host(0),
+            "alluxio.master.hostname": self.master_host(0),
             "alluxio.master.rpc.port": str(mp["rpc"]),
             "alluxio.master.web.port": str(mp["web"]),
             "alluxio.job.master.rpc.port": str(mp["job-rpc"]),
@@ -131,9 +114,9 @@ class AlluxioEngine(CacheEngine):
         }
         if self.master_replicas > 1:
             props["alluxio.master.embedded.journal.addresses"] = ",".join(
-                f"{self._master_host(i)}:{mp['embedded']}" for i in range(self.master_replicas))
+                f"{self.master_host(i)}:{mp['embedded']}" for i in range(self.master_replicas))
             props["alluxio.job.master.embedded.journal.addresses"] = ",".join(
-                f"{self._master_host(i)}:{mp['job-embedded']}" for i in range(self.master_replicas))
+                f"{self.master_host(i)}:{mp['job-embedded']}" for i in range(self.master_replicas))
         for i, level in enumerate(self.levels):
             key = f"alluxio.worker.tieredstore.level{i}"
             paths = [p for p in (level.path or ("/dev/shm" if level.mediumtype == "MEM" else "")).split(",") if p]
@@ -155,14 +138,14 @@ class AlluxioEngine(CacheEngine):
         fuse = self.spec.fuse
         return {
             "ALLUXIO_JAVA_OPTS": _java_opts(self.spec.jvm_options, None),
-            "ALLUXIO_MASTER_JAVA_OPTS": _java_opts(self._component("master").jvm_options,
-                                                   self._component("master").properties),
-            "ALLUXIO_JOB_MASTER_JAVA_OPTS": _java_opts(self._component("job_master").jvm_options,
-                                                       self._component("job_master").properties),
-            "ALLUXIO_WORKER_JAVA_OPTS": _java_opts(self._component("worker").jvm_options,
-                                                   self._component("worker").properties),
-            "ALLUXIO_JOB_WORKER_JAVA_OPTS": _java_opts(self._component("job_worker").jvm_options,
-                                                       self._component("job_worker").properties),
+            "ALLUXIO_MASTER_JAVA_OPTS": _java_opts(self.component("master").jvm_options,
+                                                   self.component("master").properties),
+            "ALLUXIO_JOB_MASTER_JAVA_OPTS": _java_opts(self.component("job_master").jvm_options,
+                                                       self.component("job_master").properties),
+            "ALLUXIO_WORKER_JAVA_OPTS": _java_opts(self.component("worker").jvm_options,
+                                                   self.component("worker").properties),
+            "ALLUXIO_JOB_WORKER_JAVA_OPTS": _java_opts(self.component("job_worker").jvm_options,
+                                                       self.component("job_worker").properties),
             "ALLUXIO_FUSE_JAVA_OPTS": _java_opts(fuse.jvm_options if fuse else None,
                                                  fuse.properties if fuse else None),
         }
@@ -190,9 +173,9 @@ class AlluxioEngine(CacheEngine):
             "fullnameOverride": self.name,
             "image": self._image("master")[0],
             "master": {"replicas": self.master_replicas, "ports": self.master_ports(),
-                       "hostNetwork": self._host_network(self._component("master").network_mode)},
+                       "hostNetwork": self._host_network(self.component("master").network_mode)},
             "worker": {"replicas": self.replicas, "ports": self.worker_ports(),
-                       "hostNetwork": self._host_network(self._component("worker").network_mode)},
+                       "hostNetwork": self._host_network(self.component("worker").network_mode)},
             "fuse": {"image": self._fuse_image(), "mountPath": self.fuse_path,
                      "args": list(fuse.args or []) if fuse else []},
             "properties": self.site_properties(),
@@ -207,7 +190,7 @@ class AlluxioEngine(CacheEngine):
 
     def _image(self, role: str) -> tuple[str, str | None]:
         version = self.spec.alluxio_version
-        comp = self._component(role)
+        comp = self.component(role)
         image = comp.image or (version.image if version and version.image else DEFAULT_IMAGE)
         tag = comp.image_tag or (version.image_tag if version and version.image_tag else DEFAULT_TAG)
         return f"{image}:{tag}", version.image_pull_policy if version else None
@@ -224,19 +207,6 @@ class AlluxioEngine(CacheEngine):
         return [{"name": key, "valueFrom": {"configMapKeyRef": {"name": self.config_name, "key": key}}}
                 for key in JAVA_OPTS[role]]
 
-    def _pod_metadata(self, own: PodMetadata | None) -> tuple[dict[str, str], dict[str, str]]:
-        shared = self.spec.pod_metadata
-        labels = {**((shared.labels if shared else None) or {}), **((own.labels if own else None) or {})}
-        annotations = {**((shared.annotations if shared else None) or {}),
-                       **((own.annotations if own else None) or {})}
-        return labels, annotations
-
-    def _security(self) -> Obj | None:
-        run_as = self.spec.run_as
-        if run_as is None:
-            return None
-        return objects.compact({"runAsUser": run_as.uid, "runAsGroup": run_as.gid})
-
     def _container(self, name: str, role: str, comp: AlluxioCompTemplateSpec, args: list[str],
                    ports: dict[str, int], mounts: list[Obj]) -> Obj:
         image, policy = self._image(role)
@@ -248,7 +218,7 @@ class AlluxioEngine(CacheEngine):
             "env": [*self._config_env(role), *env_list(comp.env)],
             "ports": port_list(ports),
             "resources": comp.resources,
-            "securityContext": self._security(),
+            "securityContext": self.security_context(),
             "volumeMounts": [{"name": "alluxio-conf", "mountPath": f"{CONF_DIR}/{SITE}", "subPath": SITE},
                              *mounts],
         })
@@ -256,18 +226,15 @@ class AlluxioEngine(CacheEngine):
     def _conf_volume(self) -> Obj:
         return {"name": "alluxio-conf", "configMap": {"name": self.config_name}}
 
-    def _pull_secrets(self, own: list[Obj] | None) -> list[Obj]:
-        return [*(self.spec.image_pull_secrets or []), *(own or [])]
-
     def workload(self, role: str) -> Workload:
         native_vols, native_mounts = self.native_volumes()
         ds = self.ctx.dataset
         tolerations = list(ds.spec.tolerations or []) if ds else []
         if role == "fuse":
             return self._fuse_workload(native_vols, native_mounts, tolerations)
-        comp, job = self._component(role), self._component(f"job_{role}")
+        comp, job = self.component(role), self.component(f"job_{role}")
         user_vols, user_mounts = self.user_volumes(comp.volume_mounts)
-        labels, annotations = self._pod_metadata(comp.pod_metadata)
+        labels, annotations = self.pod_metadata(comp.pod_metadata)
         ports = self.master_ports() if role == "master" else self.worker_ports()
         own = {k: v for k, v in ports.items() if not k.startswith("job-") and k != PROXY_PORT}
         jobs = {k: v for k, v in ports.items() if k.startswith("job-")}
@@ -296,7 +263,7 @@ class AlluxioEngine(CacheEngine):
             node_selector=dict(comp.node_selector or {}),
             tolerations=tolerations if role == "worker" else [],
             labels=labels, annotations=annotations,
-            image_pull_secrets=self._pull_secrets(comp.image_pull_secrets),
+            image_pull_secrets=self.pull_secrets(comp.image_pull_secrets),
             config_checksum=self._checksum(role),
         )
 
@@ -304,7 +271,7 @@ class AlluxioEngine(CacheEngine):
         fuse = self.spec.fuse
         parent = self.fuse_path.rsplit("/", 1)[0]
         user_vols, user_mounts = self.user_volumes(fuse.volume_mounts if fuse else None)
-        labels, annotations = self._pod_metadata(fuse.pod_metadata if fuse else None)
+        labels, annotations = self.pod_metadata(fuse.pod_metadata if fuse else None)
         args = list(fuse.args) if fuse and fuse.args else ["fuse", "--fuse-opts=kernel_cache,allow_other"]
         image, policy = self._fuse_image(), fuse.image_pull_policy if fuse else None
         container = objects.compact({
@@ -332,16 +299,16 @@ class AlluxioEngine(CacheEngine):
             host_network=self._host_network(fuse.network_mode if fuse else None),
             node_selector=dict((fuse.node_selector if fuse else None) or {}),
             tolerations=tolerations, labels=labels, annotations=annotations,
-            image_pull_secrets=self._pull_secrets(fuse.image_pull_secrets if fuse else None),
+            image_pull_secrets=self.pull_secrets(fuse.image_pull_secrets if fuse else None),
             config_checksum=self._checksum("fuse"),
         )
 
     def hcfs_endpoint(self) -> str:
-        return f"alluxio://{self._master_host(0)}:{self.master_ports()['rpc']}"
+        return f"alluxio://{self.master_host(0)}:{self.master_ports()['rpc']}"
 
     def status_extras(self, status: RuntimeStatus) -> None:
         if self.spec.api_gateway_enabled:
-            status.api_gateway = APIGatewayStatus(endpoint=f"{self._master_host(0)}:{self.master_ports()[PROXY_PORT]}")
+            status.api_gateway = APIGatewayStatus(endpoint=f"{self.master_host(0)}:{self.master_ports()[PROXY_PORT]}")
         else:
             status.api_gateway = None
 
@@ -415,7 +382,7 @@ class AlluxioEngine(CacheEngine):
         if replicas % 2 == 0:
             errors.append(FieldError("spec.master.replicas", f"{replicas} masters cannot elect a leader by majority",
                                      "use an odd number: 1, or 3 or 5 for high availability"))
-        job = self._component("job_master").replicas
+        job = self.component("job_master").replicas
         if job is not None and job != replicas:
             errors.append(FieldError("spec.jobMaster.replicas", f"{job} job masters for {replicas} masters",
                                      "leave it unset: job masters run beside the masters, one each"))

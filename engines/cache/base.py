@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from engines.cache import commands, objects, ports, report, ufs
+from engines.cache.api import CacheRuntimeSpec, ComponentSpec
 from engines.cache.ports import Reservations
 from engines.cache.system import CacheSystem, Ports
 from lifecycle.api import to_json
 from lifecycle.api.dataset import Mount
-from lifecycle.api.runtime import Level
+from lifecycle.api.runtime import Level, PodMetadata
 from lifecycle.engine.contract import EngineContext, ImplementBase
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, POD, Obj, Resource, owner_reference
 from lifecycle.k8s.naming import DATASET_LABEL, PLACEMENT_LABEL, dataset_id
@@ -31,7 +33,15 @@ def tier_paths(level: Level) -> list[str]:
     return [p for p in (level.path or ("/dev/shm" if level.mediumtype == "MEM" else "")).split(",") if p]
 
 
-class CacheBase(ImplementBase, CacheSystem):
+SpecT = TypeVar("SpecT", bound=CacheRuntimeSpec)
+CompT = TypeVar("CompT", bound=ComponentSpec)
+
+
+class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
+    """One runtime in one pass; ``SpecT`` is its kind's spec model and ``CompT`` its component model."""
+
+    COMPONENT: ClassVar[type[ComponentSpec]] = ComponentSpec  # what an absent component reads as
+
     def __init__(self, ctx: EngineContext):
         super().__init__(ctx)
         self.gw = ctx.gateway
@@ -43,7 +53,16 @@ class CacheBase(ImplementBase, CacheSystem):
     # -- names and labels -------------------------------------------------------------------------
 
     def object_name(self, role: str) -> str:
-        return f"{self.name}-{self.SUFFIX[role]}"
+        return f"{self.name}-{self.OBJECT_PREFIX}{role}"
+
+    def container(self, role: str) -> str:
+        """The main container of a component's pods, and their ``role`` label."""
+        return f"{self.CONTAINER_PREFIX}{role}"
+
+    @property
+    def mount_type(self) -> str:
+        """The PV's mount type: the fuse container's name as a FUSE file system type."""
+        return f"fuse.{self.container('fuse')}"
 
     @property
     def master_pod(self) -> str:
@@ -58,7 +77,7 @@ class CacheBase(ImplementBase, CacheSystem):
 
     @property
     def fuse_path(self) -> str:
-        return f"{RUNTIME_MOUNT_ROOT}/{self.RUNTIME_TYPE}/{self.ns}/{self.name}/{self.FUSE_DIR}"
+        return f"{RUNTIME_MOUNT_ROOT}/{self.RUNTIME_TYPE}/{self.ns}/{self.name}/{self.container('fuse')}"
 
     @property
     def dataset_key(self) -> str:
@@ -66,11 +85,11 @@ class CacheBase(ImplementBase, CacheSystem):
         return dataset_id(self.ns, self.name, uid)
 
     def selector(self, role: str) -> dict[str, str]:
-        return {"app": self.APP, "release": self.name, "role": self.CONTAINER[role]}
+        return {"app": self.RUNTIME_TYPE, "release": self.name, "role": self.container(role)}
 
     @property
     def object_labels(self) -> dict[str, str]:
-        return {"app": self.APP, "release": self.name, objects.MANAGED_BY[0]: objects.MANAGED_BY[1]}
+        return {"app": self.RUNTIME_TYPE, "release": self.name, objects.MANAGED_BY[0]: objects.MANAGED_BY[1]}
 
     def worker_labels(self) -> dict[str, str]:
         return {DATASET_LABEL: self.dataset_key, PLACEMENT_LABEL: self.placement}
@@ -83,7 +102,23 @@ class CacheBase(ImplementBase, CacheSystem):
     def ref(self) -> str:
         return self.ctx.runtime.ref
 
+    def master_host(self, i: int) -> str:
+        """The DNS name of master ``i``: its own Service in the runtime's namespace."""
+        return f"{self.object_name('master')}-{i}.{self.ns}"
+
     # -- what the spec implies --------------------------------------------------------------------
+
+    @property
+    def spec(self) -> SpecT:
+        return cast(SpecT, self.ctx.runtime.spec)
+
+    def component(self, role: str) -> CompT:
+        """The spec of a component (``master``, ``worker``, ...), empty when the spec leaves it out."""
+        return cast(CompT, getattr(self.spec, role, None) or self.COMPONENT())
+
+    @property
+    def master_replicas(self) -> int:
+        return self.component("master").replicas or 1
 
     @property
     def placement(self) -> str:
@@ -128,7 +163,25 @@ class CacheBase(ImplementBase, CacheSystem):
     def now_iso(self) -> str:
         return self.ctx.now().strftime(report.ISO)
 
-    # -- volumes of the pods, for ``workload`` ----------------------------------------------------
+    # -- what the pods share, for ``workload`` ----------------------------------------------------
+
+    def pod_metadata(self, own: PodMetadata | None, spec_labels: dict[str, str] | None = None,
+                     labels: dict[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+        """Labels and annotations of a component's pods, later ones winning: the spec's deprecated
+        ``labels``, its podMetadata, the component's deprecated ``labels``, the component's podMetadata."""
+        shared = self.spec.pod_metadata
+        merged = {**(spec_labels or {}), **((shared.labels if shared else None) or {}), **(labels or {}),
+                  **((own.labels if own else None) or {})}
+        annotations = {**((shared.annotations if shared else None) or {}), **((own.annotations if own else None) or {})}
+        return merged, annotations
+
+    def security_context(self) -> Obj | None:
+        """The spec's runAs as a container securityContext."""
+        run_as = self.spec.run_as
+        return objects.compact({"runAsUser": run_as.uid, "runAsGroup": run_as.gid}) if run_as else None
+
+    def pull_secrets(self, own: list[Obj] | None) -> list[Obj]:
+        return [*(self.spec.image_pull_secrets or []), *(own or [])]
 
     def tier_volumes(self) -> tuple[list[Obj], list[Obj]]:
         """Volumes and mounts of the cache tiers: hostPath (default) or emptyDir (in memory for MEM)."""
@@ -246,13 +299,13 @@ class CacheBase(ImplementBase, CacheSystem):
         if pod is None or pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") \
                 != "Running":
             return False
-        return any(c.get("name") == self.CONTAINER["master"] and c.get("ready")
+        return any(c.get("name") == self.container("master") and c.get("ready")
                    for c in (pod.get("status") or {}).get("containerStatuses") or [])
 
     def master_started(self) -> datetime | None:
         pod = self.get(POD, self.master_pod)
         for status in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
-            if status.get("name") == self.CONTAINER["master"]:
+            if status.get("name") == self.container("master"):
                 return report.parse_time(((status.get("state") or {}).get("running") or {}).get("startedAt"))
         return None
 
@@ -269,5 +322,8 @@ class CacheBase(ImplementBase, CacheSystem):
         """Run ``argv`` in the master container; the output, or CacheCommandError."""
         limit = timeout if timeout is not None else float(
             self.ctx.settings.get("cache_command_timeout", commands.DEFAULT_COMMAND_TIMEOUT))
-        return commands.run(self.gw, self.ns, self.master_pod, self.CONTAINER["master"], argv, ref=self.ref,
+        return commands.run(self.gw, self.ns, self.master_pod, self.container("master"), argv, ref=self.ref,
                             secrets=secrets, timeout=limit)
+
+
+Cache = CacheBase[Any, Any]  # how the engine's parts see it: any kind's spec and components

@@ -4,7 +4,7 @@ cache figures and endpoint copied into its status."""
 from __future__ import annotations
 
 from engines.cache import mounts
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from engines.cache.metadata import CALCULATING
 from lifecycle.api import from_json
 from lifecycle.api.dataset import HCFSStatus, Mount
@@ -12,7 +12,7 @@ from lifecycle.api.meta import Condition, find_condition, set_condition
 from lifecycle.engine.contract import ImplementBase
 
 
-def bind_to_dataset(e: CacheBase) -> None:
+def bind_to_dataset(e: Cache) -> None:
     """The reference's binding, plus the mounts the cache really applied, the HCFS endpoint and, while
     metadata is loaded, ``ufsTotal: [Calculating]``."""
     ImplementBase.bind_to_dataset(e)
@@ -26,7 +26,7 @@ def bind_to_dataset(e: CacheBase) -> None:
         ds.status.ufs_total = CALCULATING
 
 
-def update_dataset_status(e: CacheBase, phase: str) -> None:
+def update_dataset_status(e: Cache, phase: str) -> None:
     """The Dataset's conditions follow its phase: Ready while Bound, not while Failed, and Updating
     while changed mounts are applied."""
     ds = e.ctx.dataset
@@ -48,7 +48,7 @@ def update_dataset_status(e: CacheBase, phase: str) -> None:
                                             message="Applying the changed mounts.", observed_generation=gen), now)
 
 
-def update_cache_of_dataset(e: CacheBase) -> None:
+def update_cache_of_dataset(e: Cache) -> None:
     ImplementBase.update_cache_of_dataset(e)
     ds = e.ctx.dataset
     if ds is not None and ds.status is not None and ds.status.runtimes:

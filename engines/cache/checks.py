@@ -7,17 +7,17 @@ error names the field and the fix.
 from __future__ import annotations
 
 from engines.cache import report, ufs
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from lifecycle.api.validation import FieldError, InvalidSpec, scheme_of
 
 
-def validate(e: CacheBase) -> None:
+def validate(e: Cache) -> None:
     errors = [*tier_errors(e), *mount_errors(e), *e.engine_errors()]
     if errors:
         raise InvalidSpec(e.ref, errors)
 
 
-def tier_errors(e: CacheBase) -> list[FieldError]:
+def tier_errors(e: Cache) -> list[FieldError]:
     errors = []
     seen: dict[str, int] = {}
     for i, level in enumerate(e.levels):
@@ -52,7 +52,7 @@ def _quota_list_errors(at: str, quota_list: str, path: str | None) -> list[Field
     return errors
 
 
-def mount_errors(e: CacheBase) -> list[FieldError]:
+def mount_errors(e: Cache) -> list[FieldError]:
     ds = e.ctx.dataset
     errors = []
     for i, mount in enumerate(ds.spec.mounts or [] if ds else []):

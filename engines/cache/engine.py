@@ -18,11 +18,11 @@ never from memory; commands run in the master pod as argument vectors (``command
 from __future__ import annotations
 
 from engines.cache import binding, checks, health, metadata, mounts, placement, status, teardown, workloads
-from engines.cache.base import CacheBase
+from engines.cache.base import CacheBase, CompT, SpecT
 from lifecycle.k8s.volume import create_volume, delete_volume
 
 
-class CacheEngine(CacheBase):
+class CacheEngine(CacheBase[SpecT, CompT]):
     # -- setup -------------------------------------------------------------------------------------
 
     def should_setup_master(self) -> bool:
@@ -70,7 +70,7 @@ class CacheEngine(CacheBase):
         ds = self.ctx.dataset
         if ds is None:
             raise RuntimeError(f"{self.ref}: the Dataset {self.ns}/{self.name} is gone; recreate it to get a volume")
-        create_volume(self.gw, ds, self.name, self.RUNTIME_TYPE, self.fuse_path, self.MOUNT_TYPE)
+        create_volume(self.gw, ds, self.name, self.RUNTIME_TYPE, self.fuse_path, self.mount_type)
 
     def delete_volume(self) -> None:
         delete_volume(self.gw, self.ns, self.name)

@@ -9,7 +9,7 @@ What is wrong is said in one Warning event naming every problem.
 from __future__ import annotations
 
 from engines.cache import render, report
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from engines.cache.objects import rolling_out, spec_replicas, status_int
 from lifecycle.api.meta import find_condition
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, SERVICE, STATEFUL_SET, Obj
@@ -19,7 +19,7 @@ from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, SERVICE, STATEFUL_SET,
 DEFAULT_ROLLOUT_DEADLINE = 600.0
 
 
-def check_runtime_healthy(e: CacheBase) -> bool:
+def check_runtime_healthy(e: Cache) -> bool:
     problems = [*_master_problems(e), *_worker_problems(e), *_missing_objects(e)]
     if not problems:
         return True
@@ -27,7 +27,7 @@ def check_runtime_healthy(e: CacheBase) -> bool:
     return False
 
 
-def _master_problems(e: CacheBase) -> list[str]:
+def _master_problems(e: Cache) -> list[str]:
     if not e.has_master:
         return []
     master = e.get(STATEFUL_SET, e.object_name("master"))
@@ -39,7 +39,7 @@ def _master_problems(e: CacheBase) -> list[str]:
     return []
 
 
-def _worker_problems(e: CacheBase) -> list[str]:
+def _worker_problems(e: Cache) -> list[str]:
     if not e.has_workers:
         return []
     worker = e.get(STATEFUL_SET, e.object_name("worker"))
@@ -51,7 +51,7 @@ def _worker_problems(e: CacheBase) -> list[str]:
     return []
 
 
-def _missing_objects(e: CacheBase) -> list[str]:
+def _missing_objects(e: Cache) -> list[str]:
     problems = []
     if e.has_fuse and e.get(DAEMON_SET, e.object_name("fuse")) is None:
         problems.append(f"DaemonSet {e.ns}/{e.object_name('fuse')} is missing")
@@ -64,7 +64,7 @@ def _missing_objects(e: CacheBase) -> list[str]:
     return problems
 
 
-def _rollout_in_time(e: CacheBase, sts: Obj, condition: str) -> bool:
+def _rollout_in_time(e: Cache, sts: Obj, condition: str) -> bool:
     """An unready component that is rolling out a changed spec is updating, not broken (a
     single-replica rollout has no ready pod for a while), until it has been unready for longer than
     the rollout deadline; the runtime's ready condition says since when."""

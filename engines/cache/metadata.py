@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
 from engines.cache.report import format_bytes, with_cached_percentage
 from lifecycle.api.meta import Condition, find_condition, set_condition
@@ -34,7 +34,7 @@ def _parse(stamp: str | None) -> datetime | None:
 
 
 class MetadataSync:
-    def __init__(self, engine: CacheBase):
+    def __init__(self, engine: Cache):
         self.engine = engine
         self.ctx = engine.ctx
 

@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from engines.cache import metadata, render, ufs
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
@@ -25,20 +25,20 @@ from lifecycle.api.validation import scheme_of
 Records = list[dict[str, Any]]
 
 
-def desired_ufs_records(e: CacheBase) -> Records:
+def desired_ufs_records(e: Cache) -> Records:
     return [to_json(m) for _, m in ufs.ufs_mounts(e.ctx.dataset)]
 
 
-def applied_records(e: CacheBase) -> Records | None:
+def applied_records(e: Cache) -> Records | None:
     st = e.ctx.runtime.status
     return st.mounts if st is not None else None
 
 
-def applied_ufs_records(e: CacheBase) -> Records:
+def applied_ufs_records(e: Cache) -> Records:
     return [m for m in applied_records(e) or [] if scheme_of(m.get("mountPoint", "")) not in ufs.NATIVE_SCHEMES]
 
 
-def record_mounts(e: CacheBase, mounts: list[Mount], secret_versions: dict[str, str] | None = None) -> None:
+def record_mounts(e: Cache, mounts: list[Mount], secret_versions: dict[str, str] | None = None) -> None:
     """What the cache (or a fuse-only runtime's configuration) now serves, since when, and with
     which versions of the Secrets its options came from."""
     st = e.ctx.runtime.status = e.ctx.runtime.status or RuntimeStatus()
@@ -48,17 +48,17 @@ def record_mounts(e: CacheBase, mounts: list[Mount], secret_versions: dict[str, 
         st.mount_secret_versions = secret_versions or None
 
 
-def _recorded_secret_versions(e: CacheBase) -> dict[str, str]:
+def _recorded_secret_versions(e: Cache) -> dict[str, str]:
     st = e.ctx.runtime.status
     return dict(st.mount_secret_versions or {}) if st is not None else {}
 
 
-def rotated_secrets(e: CacheBase) -> list[str]:
+def rotated_secrets(e: Cache) -> list[str]:
     recorded = _recorded_secret_versions(e)
     return ufs.rotated_secrets(recorded, ufs.live_versions(e.gw, e.ns, recorded))
 
 
-def _drifted(e: CacheBase, live: dict[str, MountedUFS]) -> bool:
+def _drifted(e: Cache, live: dict[str, MountedUFS]) -> bool:
     return any(live.get(m.effective_path, MountedUFS("")).ufs != m.mount_point
                for _, m in ufs.ufs_mounts(e.ctx.dataset))
 
@@ -66,7 +66,7 @@ def _drifted(e: CacheBase, live: dict[str, MountedUFS]) -> bool:
 # -- setup -------------------------------------------------------------------------------------
 
 
-def should_check_ufs(e: CacheBase) -> bool:
+def should_check_ufs(e: Cache) -> bool:
     if not e.has_master or not ufs.ufs_mounts(e.ctx.dataset):
         return False
     if e.master_restarted() or applied_ufs_records(e) != desired_ufs_records(e):
@@ -78,7 +78,7 @@ def should_check_ufs(e: CacheBase) -> bool:
     return _drifted(e, live)
 
 
-def reconcile_mounts(e: CacheBase) -> list[str]:
+def reconcile_mounts(e: Cache) -> list[str]:
     """Make the cache's mount table match the Dataset; returns what it did, for events."""
     ds = e.ctx.dataset
     if ds is None:
@@ -98,7 +98,7 @@ def reconcile_mounts(e: CacheBase) -> list[str]:
     return actions
 
 
-def _unmount_stale(e: CacheBase, live: dict[str, MountedUFS], wanted: dict[str, ResolvedMount],
+def _unmount_stale(e: Cache, live: dict[str, MountedUFS], wanted: dict[str, ResolvedMount],
                    applied: dict[str, dict[str, Any]], rotated: set[str], secrets: list[str]) -> list[str]:
     """Unmount ours that are no longer wanted, changed, or made with a Secret that rotated since;
     they leave ``live``, so the mount step makes them again."""
@@ -123,7 +123,7 @@ def _unmount_stale(e: CacheBase, live: dict[str, MountedUFS], wanted: dict[str, 
     return actions
 
 
-def _mount_missing(e: CacheBase, dataset_key: str, live: dict[str, MountedUFS], wanted: dict[str, ResolvedMount],
+def _mount_missing(e: Cache, dataset_key: str, live: dict[str, MountedUFS], wanted: dict[str, ResolvedMount],
                    applied: dict[str, dict[str, Any]], secrets: list[str]) -> list[str]:
     actions = []
     restarted = e.master_restarted()
@@ -144,7 +144,7 @@ def _mount_missing(e: CacheBase, dataset_key: str, live: dict[str, MountedUFS], 
 # -- sync --------------------------------------------------------------------------------------
 
 
-def should_sync_dataset_mounts(e: CacheBase) -> bool:
+def should_sync_dataset_mounts(e: Cache) -> bool:
     """Changed mounts, a restarted master, or a changed Secret behind the mount options (the
     operator watches Secrets, so a rotation is applied at once, not at the next drift check)."""
     ds = e.ctx.dataset
@@ -157,7 +157,7 @@ def should_sync_dataset_mounts(e: CacheBase) -> bool:
     return e.master_restarted() or (e.master_running() and bool(rotated_secrets(e)))
 
 
-def sync_dataset_mounts(e: CacheBase) -> None:
+def sync_dataset_mounts(e: Cache) -> None:
     ds = e.ctx.dataset
     assert ds is not None and ds.status is not None
     wanted = copy.deepcopy(list(ds.spec.mounts or []))
@@ -180,7 +180,7 @@ def sync_dataset_mounts(e: CacheBase) -> None:
             metadata.MetadataSync(e).tick()
 
 
-def should_update_ufs(e: CacheBase) -> bool:
+def should_update_ufs(e: Cache) -> bool:
     """The cache's mount table drifted from the Dataset (unmounted by hand, lost by the master)."""
     if not e.has_master or not ufs.ufs_mounts(e.ctx.dataset) or not e.master_running():
         return False
@@ -192,7 +192,7 @@ def should_update_ufs(e: CacheBase) -> bool:
     return _drifted(e, live)
 
 
-def update_on_ufs_change(e: CacheBase) -> None:
+def update_on_ufs_change(e: Cache) -> None:
     actions = reconcile_mounts(e)
     if actions:
         e.ctx.event("Normal", "UFSRemounted", f"{e.ref}: the cache's mounts are back in line with the Dataset: "

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from engines.cache import report
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from lifecycle.api.runtime import Level
 from lifecycle.k8s.gateway import NODE, POD, Gateway, Obj
 from lifecycle.k8s.naming import (
@@ -92,7 +92,7 @@ def capacity_per_medium(levels: list[Level]) -> dict[str, str]:
     return {k: report.capacity_label_value(v) for k, v in sizes.items() if v}
 
 
-def sync_schedule_info_to_cache_nodes(e: CacheBase) -> None:
+def sync_schedule_info_to_cache_nodes(e: Cache) -> None:
     """Nodes running one of the workers carry the dataset's labels; the others lose them."""
     if not e.has_workers:
         return
@@ -108,7 +108,7 @@ def sync_schedule_info_to_cache_nodes(e: CacheBase) -> None:
             apply_node_labels(e.gw, node, changes)
 
 
-def remove_node_labels(e: CacheBase) -> None:
+def remove_node_labels(e: Cache) -> None:
     """Every label of this dataset off every node, the fuse label too (on shutdown)."""
     for node in e.gw.list(NODE):
         changes = node_patch(node, {}, e.RUNTIME_TYPE, e.ns, e.name, keep_fuse_label=False)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import yaml
 
 from engines.cache import objects, ports
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from lifecycle.k8s.gateway import SERVICE, Obj
 from lifecycle.k8s.naming import DATASET_ID_LABEL, DATASET_LABEL, PLACEMENT_LABEL, fuse_label
 
 
-def config_maps(e: CacheBase) -> list[Obj]:
+def config_maps(e: Cache) -> list[Obj]:
     data = dict(e.config_data())
     values, held = e.values(), e.allocated_ports()
     # Recorded even when empty: a runtime on the container network that moves to the host network
@@ -29,19 +29,19 @@ def config_maps(e: CacheBase) -> list[Obj]:
                                e.owner) for name, d in data.items()]
 
 
-def services(e: CacheBase) -> list[Obj]:
+def services(e: Cache) -> list[Obj]:
     selector = e.selector("master")
     return [objects.headless_service(svc, e.ns, selector, svc, e.master_ports(), e.owner) for svc in e.service_names()]
 
 
-def master_set(e: CacheBase) -> Obj:
+def master_set(e: Cache) -> Obj:
     selector = e.selector("master")
     template = objects.pod_template(e.workload("master"), selector, {DATASET_ID_LABEL: e.dataset_key})
     return objects.stateful_set(e.object_name("master"), e.ns, e.object_labels, selector, template,
                                 e.master_replicas, e.service_names(1)[0], e.owner)
 
 
-def worker_set(e: CacheBase, replicas: int) -> Obj:
+def worker_set(e: Cache, replicas: int) -> Obj:
     selector = e.selector("worker")
     ds = e.ctx.dataset
     required = ds.spec.node_affinity.required if ds and ds.spec.node_affinity else None
@@ -52,7 +52,7 @@ def worker_set(e: CacheBase, replicas: int) -> Obj:
                                 e.object_name("worker"), e.owner)
 
 
-def fuse_set(e: CacheBase) -> Obj:
+def fuse_set(e: Cache) -> Obj:
     wl = e.workload("fuse")
     wl.node_selector = {**wl.node_selector, fuse_label(e.ns, e.name): "true"}
     selector = e.selector("fuse")
@@ -60,7 +60,7 @@ def fuse_set(e: CacheBase) -> Obj:
     return objects.daemon_set(e.object_name("fuse"), e.ns, e.object_labels, selector, template, e.owner)
 
 
-def desired(e: CacheBase, worker_replicas: int) -> list[Obj]:
+def desired(e: Cache, worker_replicas: int) -> list[Obj]:
     """Everything the runtime runs on, in the order it is applied."""
     out = config_maps(e)
     if e.has_master:
@@ -72,7 +72,7 @@ def desired(e: CacheBase, worker_replicas: int) -> list[Obj]:
     return out
 
 
-def stale_services(e: CacheBase) -> list[str]:
+def stale_services(e: Cache) -> list[str]:
     """Master Services of ours beyond the masters wanted now (after a scale-in of the masters)."""
     if not e.has_master:
         return []

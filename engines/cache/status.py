@@ -9,7 +9,7 @@ from the cache system's report, refreshed while the master is ready and kept whe
 from __future__ import annotations
 
 from engines.cache import report, ufs
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
 from engines.cache.objects import spec_replicas, status_int
 from lifecycle.api.meta import Condition, find_condition, set_condition
@@ -19,7 +19,7 @@ from lifecycle.k8s.naming import common_label
 from lifecycle.machine.phases import READY, component_phase, runtime_ready
 
 
-def check_and_update_runtime_status(e: CacheBase) -> bool:
+def check_and_update_runtime_status(e: Cache) -> bool:
     rt = e.ctx.runtime
     st = rt.status if rt.status is not None else RuntimeStatus()
     now = e.now_iso()
@@ -94,7 +94,7 @@ def check_and_update_runtime_status(e: CacheBase) -> bool:
     return ready
 
 
-def scaled(e: CacheBase, st: RuntimeStatus, component: str, before: int, after: int, now: str,
+def scaled(e: Cache, st: RuntimeStatus, component: str, before: int, after: int, now: str,
            note: str = "") -> None:
     """``<component>ScaledOut``/``ScaledIn``, condition and event, when a count moved."""
     if before == after:
@@ -123,7 +123,7 @@ def _ready_condition(st: RuntimeStatus, type_: str, ok: bool, message: str, now:
                                            message=message), now, stamp="last_probe_time")
 
 
-def _refresh_cache_states(e: CacheBase, st: RuntimeStatus) -> None:
+def _refresh_cache_states(e: Cache, st: RuntimeStatus) -> None:
     if not e.has_workers:
         # Nothing caches: say so instead of leaving the columns empty.
         st.cache_states = {"cached": "0.00B", "cacheCapacity": "0.00B"}
@@ -141,18 +141,18 @@ def _refresh_cache_states(e: CacheBase, st: RuntimeStatus) -> None:
 # -- the reference's storage hooks -------------------------------------------------------------
 
 
-def used_storage_bytes(e: CacheBase) -> int:
+def used_storage_bytes(e: Cache) -> int:
     return e.cache_report().used if e.has_workers else 0
 
 
-def free_storage_bytes(e: CacheBase) -> int:
+def free_storage_bytes(e: Cache) -> int:
     if not e.has_workers:
         return 0
     cache = e.cache_report()
     return max(cache.capacity - cache.used, 0)
 
 
-def ufs_figures(e: CacheBase) -> tuple[int, int]:
+def ufs_figures(e: Cache) -> tuple[int, int]:
     """Files and bytes of the Dataset's UFS mounts, as the cache system counts them."""
     if not e.has_master:
         return 0, 0

@@ -4,7 +4,7 @@ An engine for a master/worker/fuse cache (Alluxio, Jindo, ...) subclasses ``Cach
 provides exactly what is declared here: the names of its objects and containers, which components
 it runs, its ports, its pods and configuration, and the commands it runs in its master. Everything
 else (the order of steps, applying objects, status, health, mounts, teardown) is the shared engine's.
-The helpers a cache system may use while it renders or runs commands are ``CacheBase``'s
+The helpers a cache system may use while it renders or runs commands are ``Cache``'s
 (``engines.cache.base``): names, ports, the spec's tiers and mounts, ``run``.
 """
 
@@ -35,14 +35,14 @@ class MountedUFS:
 class CacheSystem(ABC):
     """The contract of a cache system. Class attributes name its objects; methods say the rest."""
 
+    # Names follow one rule, as the reference's: objects are <name>-<OBJECT_PREFIX><role> (role
+    # master, worker or fuse), containers (also the pods' role label) <CONTAINER_PREFIX><role>, the
+    # fuse mounts at .../<fuse container> with mount type fuse.<fuse container>, and pods carry
+    # app=<RUNTIME_TYPE>.
     RUNTIME_TYPE: ClassVar[str] = ""  # labels, finalizer, status.runtimes[].type: "alluxio"
-    APP: ClassVar[str] = ""  # the pods' app label
-    # Object name suffix and container (also the pod's ``role`` label) per component.
-    SUFFIX: ClassVar[dict[str, str]] = {"master": "master", "worker": "worker", "fuse": "fuse"}
-    CONTAINER: ClassVar[dict[str, str]] = {}
+    OBJECT_PREFIX: ClassVar[str] = ""  # "jindofs-" for <name>-jindofs-master
+    CONTAINER_PREFIX: ClassVar[str] = ""  # "alluxio-" for the container alluxio-master
     VALUES_SUFFIX: ClassVar[str] = ""  # <name>-<suffix>: the ConfigMap of the rendered values
-    FUSE_DIR: ClassVar[str] = ""  # last part of the fuse mount path on the node
-    MOUNT_TYPE: ClassVar[str] = ""  # the PV's mount_type, e.g. fuse.alluxio-fuse
 
     # -- which components run ------------------------------------------------------------------
 

@@ -7,12 +7,12 @@ keys come from the runtime's namespace and name alone).
 from __future__ import annotations
 
 from engines.cache import metadata, placement
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, SERVICE, STATEFUL_SET
 
 
-def shutdown(e: CacheBase) -> None:
+def shutdown(e: Cache) -> None:
     """Clean the cache, then node labels, workloads, services and ConfigMaps."""
     clean_cache(e)
     placement.remove_node_labels(e)
@@ -27,7 +27,7 @@ def shutdown(e: CacheBase) -> None:
     metadata.MetadataSync(e).forget()
 
 
-def clean_cache(e: CacheBase) -> None:
+def clean_cache(e: Cache) -> None:
     """Free the cache, retried up to maxRetryAttempts times (``ctx.attempts`` counts failed passes),
     each bounded by gracePeriodSeconds; then the cache is given up and deletion goes on."""
     if not e.has_master or not e.has_workers:

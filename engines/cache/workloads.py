@@ -10,7 +10,7 @@ idle pass writes nothing.
 from __future__ import annotations
 
 from engines.cache import mounts, render, status
-from engines.cache.base import CacheBase
+from engines.cache.base import Cache
 from engines.cache.objects import spec_replicas, status_int
 from lifecycle.api.runtime import RuntimeStatus
 from lifecycle.k8s.gateway import NODE, SERVICE, STATEFUL_SET
@@ -24,16 +24,16 @@ def _count(text: str | None) -> int:
         return 0
 
 
-def live_worker_replicas(e: CacheBase) -> int:
+def live_worker_replicas(e: Cache) -> int:
     return spec_replicas(e.get(STATEFUL_SET, e.object_name("worker")))
 
 
-def should_setup_master(e: CacheBase) -> bool:
+def should_setup_master(e: Cache) -> bool:
     # Every object setup_master applies, so a crash between two applies is repaired.
     return any(e.differs(o) for o in render.desired(e, live_worker_replicas(e)))
 
 
-def setup_master(e: CacheBase) -> None:
+def setup_master(e: Cache) -> None:
     # Workers keep their replicas (0 when new); setup_workers scales them once the UFS is ready.
     for obj in render.desired(e, live_worker_replicas(e)):
         e.apply(obj)
@@ -41,29 +41,29 @@ def setup_master(e: CacheBase) -> None:
         mounts.record_mounts(e, e.mounts_in_effect())
 
 
-def check_master_ready(e: CacheBase) -> bool:
+def check_master_ready(e: Cache) -> bool:
     if not e.has_master:
         return e.fuse_ready()
     master = e.get(STATEFUL_SET, e.object_name("master"))
     return master is not None and status_int(master, "readyReplicas") >= max(spec_replicas(master), 1)
 
 
-def should_setup_workers(e: CacheBase) -> bool:
+def should_setup_workers(e: Cache) -> bool:
     return e.has_workers and e.differs(render.worker_set(e, e.replicas))
 
 
-def setup_workers(e: CacheBase) -> None:
+def setup_workers(e: Cache) -> None:
     if e.has_workers:
         e.apply(render.worker_set(e, e.replicas))
 
 
-def check_workers_ready(e: CacheBase) -> bool:
+def check_workers_ready(e: Cache) -> bool:
     if not e.has_workers or e.replicas == 0:
         return True
     return status_int(e.get(STATEFUL_SET, e.object_name("worker")), "readyReplicas") >= 1
 
 
-def assign_nodes_to_cache(e: CacheBase, desired: int) -> int:
+def assign_nodes_to_cache(e: Cache, desired: int) -> int:
     """How many of ``desired`` workers can get a node: schedulable nodes matching the workers' node
     selector, without another dataset's exclusive workers (and, when exclusive, without any other
     dataset's)."""
@@ -85,7 +85,7 @@ def assign_nodes_to_cache(e: CacheBase, desired: int) -> int:
     return min(desired, count)
 
 
-def sync_replicas(e: CacheBase) -> None:
+def sync_replicas(e: Cache) -> None:
     if not e.has_workers:
         return
     worker = e.get(STATEFUL_SET, e.object_name("worker"))
@@ -101,7 +101,7 @@ def sync_replicas(e: CacheBase) -> None:
     status.scaled(e, st, "Workers", before, after, e.now_iso(), dropped)
 
 
-def sync_runtime(e: CacheBase) -> bool:
+def sync_runtime(e: Cache) -> bool:
     """Spec changes (image, properties, resources, env, ...) applied to the live objects in place."""
     changed = [f"{o['kind']} {o['metadata']['name']}" for o in render.desired(e, e.replicas) if e.apply(o)]
     for svc in render.stale_services(e):

@@ -11,77 +11,51 @@ from typing import Any
 
 import attrs
 
-from lifecycle.api._model import extra_field, field
-from lifecycle.api.dataset import User
-from lifecycle.api.runtime import (
-    NETWORK_MODES,
-    CleanCachePolicy,
-    FuseSpec,
-    PodMetadata,
-    Runtime,
-    RuntimeSpec,
-    VersionSpec,
-)
+from engines.cache.api import FUSE_DOC, VERSION_DOC, CacheFuseSpec, CacheRuntimeSpec, ComponentSpec
+from lifecycle.api._model import field
+from lifecycle.api.runtime import NETWORK_MODES, CleanCachePolicy, Runtime, VersionSpec
 
 KIND = "JindoRuntime"
 
 
 @attrs.define
-class JindoCompTemplateSpec:
+class JindoCompTemplateSpec(ComponentSpec):
     """The Jindo master or the Jindo workers."""
 
-    replicas: int | None = field(minimum=1, doc="Pods of this component; default 1.")
-    properties: dict[str, str] | None = field(doc="Jindo properties for this component only.")
-    ports: dict[str, int] | None = field(doc="Ports by name.")
-    resources: dict[str, Any] | None = field(doc="A core/v1 ResourceRequirements.")
-    env: dict[str, str] | None = field(doc="Environment variables, name to value.")
-    node_selector: dict[str, str] | None = field(doc="Node labels the pods must match.")
     tolerations: list[dict[str, Any]] | None = field(doc="core/v1 Tolerations of the pods.")
     labels: dict[str, str] | None = field(doc="Pod labels (deprecated by the reference: use podMetadata.labels).")
-    pod_metadata: PodMetadata | None = field(doc="Labels and annotations for this component's pods.")
     disabled: bool | None = field(doc="Do not run this component; master and worker both disabled is fuse-only.")
-    volume_mounts: list[dict[str, Any]] | None = field(doc="core/v1 VolumeMounts of volumes listed in spec.volumes.")
-    image_pull_secrets: list[dict[str, Any]] | None = field(doc="core/v1 LocalObjectReferences to pull secrets.")
-    extra: dict[str, Any] = extra_field()
 
 
 @attrs.define
-class JindoFuseSpec(FuseSpec):
+class JindoFuseSpec(CacheFuseSpec):
     """The Jindo FUSE client (a DaemonSet on the nodes that mount the dataset)."""
 
-    image_pull_policy: str | None = field(doc="Always, IfNotPresent or Never.")
-    image_pull_secrets: list[dict[str, Any]] | None = field(doc="core/v1 LocalObjectReferences to pull secrets.")
-    global_: bool | None = field(json="global", doc="Run the fuse on every node matching nodeSelector.")
     tolerations: list[dict[str, Any]] | None = field(doc="core/v1 Tolerations of the fuse pods.")
     labels: dict[str, str] | None = field(doc="Pod labels (deprecated by the reference: use podMetadata.labels).")
-    pod_metadata: PodMetadata | None = field(doc="Labels and annotations for the fuse pods.")
     disabled: bool | None = field(doc="Do not run the fuse.")
     log_config: dict[str, str] | None = field(doc="Logging settings of the fuse.")
     metrics: dict[str, Any] | None = field(doc="Whether and where fuse metrics are exposed.")
 
 
 @attrs.define
-class JindoRuntimeSpec(RuntimeSpec):
-    """What a JindoRuntime asks for; ``replicas`` (workers), ``tieredstore`` and ``fuse`` are shared."""
+class JindoRuntimeSpec(CacheRuntimeSpec):
+    """A JindoRuntime's spec, in the reference's order. Master and worker may be ``disabled``, which
+    leaves a fuse-only runtime (fields common to runtimes are inherited)."""
 
-    fuse: JindoFuseSpec | None = field(doc="The FUSE client.")
-    jindo_version: VersionSpec | None = field(doc="Image of master, workers and (unless overridden) fuse.")
+    jindo_version: VersionSpec | None = field(doc=VERSION_DOC)
     master: JindoCompTemplateSpec | None = field()
     worker: JindoCompTemplateSpec | None = field()
+    fuse: JindoFuseSpec | None = field(doc=FUSE_DOC)
     properties: dict[str, str] | None = field(doc="Jindo properties for every component.")
-    run_as: User | None = field(doc="User and group the Jindo processes run as.")
     user: str | None = field(doc="User name Jindo accesses the UFS as.")
-    hadoop_config: str | None = field(doc="ConfigMap with core-site.xml and hdfs-site.xml for HDFS UFS.")
     secret: str | None = field(doc="Secret with the UFS access keys.")
     labels: dict[str, str] | None = field(doc="Pod labels (deprecated by the reference: use podMetadata.labels).")
-    pod_metadata: PodMetadata | None = field(doc="Labels and annotations for every pod.")
     log_config: dict[str, str] | None = field(doc="Logging settings of master and workers.")
     network_mode: str | None = field(
         json="networkmode", enum=NETWORK_MODES, doc="HostNetwork (default) or ContainerNetwork."
     )
     clean_cache_policy: CleanCachePolicy | None = field()
-    volumes: list[dict[str, Any]] | None = field(doc="core/v1 Volumes the components and fuse may mount.")
-    image_pull_secrets: list[dict[str, Any]] | None = field(doc="core/v1 LocalObjectReferences to pull secrets.")
 
     @property
     def effective_clean_cache_policy(self) -> CleanCachePolicy:

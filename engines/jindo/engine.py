@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from engines.cache import objects, report, ufs
 from engines.cache.commands import CacheCommandError
@@ -22,8 +22,8 @@ from engines.cache.objects import Workload, env_list, port_list
 from engines.cache.report import CacheReport
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
-from engines.jindo.api import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntime, JindoRuntimeSpec
-from lifecycle.api.runtime import CleanCachePolicy, PodMetadata
+from engines.jindo.api import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntimeSpec
+from lifecycle.api.runtime import CleanCachePolicy
 from lifecycle.api.validation import FieldError
 from lifecycle.k8s.gateway import Obj
 
@@ -54,21 +54,11 @@ def secret_env_name(option: str) -> str:
     return "JINDO_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", option).upper()
 
 
-class JindoEngine(CacheEngine):
+class JindoEngine(CacheEngine[JindoRuntimeSpec, JindoCompTemplateSpec]):
     RUNTIME_TYPE = "jindo"
-    APP = "jindo"
-    SUFFIX = {"master": "jindofs-master", "worker": "jindofs-worker", "fuse": "jindofs-fuse"}
-    CONTAINER = {"master": "jindofs-master", "worker": "jindofs-worker", "fuse": "jindofs-fuse"}
+    OBJECT_PREFIX = CONTAINER_PREFIX = "jindofs-"
     VALUES_SUFFIX = "jindocache-values"
-    FUSE_DIR = "jindofs-fuse"
-    MOUNT_TYPE = "fuse.jindofs-fuse"
-
-    @property
-    def spec(self) -> JindoRuntimeSpec:
-        return cast(JindoRuntime, self.ctx.runtime).spec
-
-    def _component(self, role: str) -> JindoCompTemplateSpec:
-        return getattr(self.spec, role, None) or JindoCompTemplateSpec()
+    COMPONENT = JindoCompTemplateSpec
 
     @property
     def fuse(self) -> JindoFuseSpec:
@@ -89,10 +79,6 @@ class JindoEngine(CacheEngine):
         return not self.fuse.disabled
 
     @property
-    def master_replicas(self) -> int:
-        return self._component("master").replicas or 1
-
-    @property
     def clean_cache_policy(self) -> CleanCachePolicy:
         return self.spec.effective_clean_cache_policy
 
@@ -100,7 +86,7 @@ class JindoEngine(CacheEngine):
         return {"master": dict(MASTER_PORTS), "worker": dict(WORKER_PORTS)}
 
     def spec_ports(self) -> dict[str, dict[str, int]]:
-        return {role: dict(self._component(role).ports or {}) for role in ("master", "worker")}
+        return {role: dict(self.component(role).ports or {}) for role in ("master", "worker")}
 
     def on_host_network(self, component: str) -> bool:
         return self.host_network
@@ -108,9 +94,6 @@ class JindoEngine(CacheEngine):
     @property
     def host_network(self) -> bool:
         return (self.spec.network_mode or "HostNetwork") == "HostNetwork"
-
-    def _master_host(self, i: int) -> str:
-        return f"{self.object_name('master')}-{i}.{self.ns}"
 
     def _secret_options(self) -> dict[str, dict[str, str]]:
         """Option name -> the Secret's name and key, for every encryptOption of the Dataset."""
@@ -137,7 +120,7 @@ class JindoEngine(CacheEngine):
         if self.master_replicas > 1:
             common["namespace.backend.type"] = "raft"
             common["namespace.backend.raft.initial-conf"] = ",".join(
-                f"{self._master_host(i)}:{mp['raft']}:0" for i in range(self.master_replicas))
+                f"{self.master_host(i)}:{mp['raft']}:0" for i in range(self.master_replicas))
         storage: dict[str, str] = {}
         paths = [p for level in self.levels
                  for p in (level.path or ("/dev/shm" if level.mediumtype == "MEM" else "")).split(",") if p]
@@ -154,14 +137,14 @@ class JindoEngine(CacheEngine):
                    **{k: f"${{env.{secret_env_name(k)}}}" for k in self._secret_options()},
                    **(self.spec.properties or {})}
         return {"jindocache-common": {**common, **options}, "jindocache-storage": storage,
-                "jindocache-master": dict(self._component("master").properties or {}),
-                "jindocache-worker": dict(self._component("worker").properties or {})}
+                "jindocache-master": dict(self.component("master").properties or {}),
+                "jindocache-worker": dict(self.component("worker").properties or {})}
 
     def client_properties(self) -> dict[str, str]:
         props = {"fs.jindocache.data.cache.enable": "true" if self.has_workers else "false"}
         if self.has_master:
             props["fs.jindocache.namespace.rpc.address"] = ",".join(
-                f"{self._master_host(i)}:{self.master_ports()['rpc']}" for i in range(self.master_replicas))
+                f"{self.master_host(i)}:{self.master_ports()['rpc']}" for i in range(self.master_replicas))
         else:
             # Fuse-only: the client resolves paths itself, so it carries the mount table and options.
             props.update(self._plain_options())
@@ -226,25 +209,12 @@ class JindoEngine(CacheEngine):
         tag = self.fuse.image_tag or (version.image_tag if version and version.image_tag else DEFAULT_TAG)
         return f"{image}:{tag}"
 
-    def _pod_metadata(self, labels: dict[str, str] | None, own: PodMetadata | None) -> tuple[dict[str, str],
-                                                                                                dict[str, str]]:
-        shared = self.spec.pod_metadata
-        merged = {**(self.spec.labels or {}), **((shared.labels if shared else None) or {}), **(labels or {}),
-                  **((own.labels if own else None) or {})}
-        annotations = {**((shared.annotations if shared else None) or {}),
-                       **((own.annotations if own else None) or {})}
-        return merged, annotations
-
     def _secret_env(self) -> list[Obj]:
         return [{"name": secret_env_name(option), "valueFrom": {"secretKeyRef": ref}}
                 for option, ref in sorted(self._secret_options().items())]
 
     def _env_from(self) -> list[Obj]:
         return [{"secretRef": {"name": self.spec.secret}}] if self.spec.secret else []
-
-    def _security(self) -> Obj | None:
-        run_as = self.spec.run_as
-        return objects.compact({"runAsUser": run_as.uid, "runAsGroup": run_as.gid}) if run_as else None
 
     def _conf_volumes(self) -> list[Obj]:
         return [{"name": "jindo-config", "configMap": {"name": self.config_name}},
@@ -256,12 +226,12 @@ class JindoEngine(CacheEngine):
         native_vols, native_mounts = self.native_volumes()
         if role == "fuse":
             return self._fuse_workload(native_vols, native_mounts, tolerations)
-        comp = self._component(role)
+        comp = self.component(role)
         user_vols, user_mounts = self.user_volumes(comp.volume_mounts)
-        labels, annotations = self._pod_metadata(comp.labels, comp.pod_metadata)
+        labels, annotations = self.pod_metadata(comp.pod_metadata, self.spec.labels, comp.labels)
         tier_vols, tier_mounts = self.tier_volumes() if role == "worker" else ([], [])
         container = objects.compact({
-            "name": self.CONTAINER[role],
+            "name": self.container(role),
             "image": self._image(),
             "imagePullPolicy": self.spec.jindo_version.image_pull_policy if self.spec.jindo_version else None,
             "args": [role],
@@ -269,7 +239,7 @@ class JindoEngine(CacheEngine):
             "envFrom": self._env_from(),
             "ports": port_list(self.master_ports() if role == "master" else self.worker_ports()),
             "resources": comp.resources,
-            "securityContext": self._security(),
+            "securityContext": self.security_context(),
             "volumeMounts": [{"name": "jindo-config", "mountPath": CONF_DIR},
                              {"name": "jindo-client-config", "mountPath": f"{CONF_DIR}-client"},
                              *tier_mounts, *native_mounts, *user_mounts],
@@ -282,14 +252,14 @@ class JindoEngine(CacheEngine):
             node_selector=dict(comp.node_selector or {}),
             tolerations=[*own_tolerations, *tolerations] if role == "worker" else own_tolerations,
             labels=labels, annotations=annotations,
-            image_pull_secrets=[*(self.spec.image_pull_secrets or []), *(comp.image_pull_secrets or [])],
+            image_pull_secrets=self.pull_secrets(comp.image_pull_secrets),
             config_checksum=self._checksum(role),
         )
 
     def _fuse_workload(self, native_vols: list[Obj], native_mounts: list[Obj], tolerations: list[Obj]) -> Workload:
         fuse = self.fuse
         parent = self.fuse_path.rsplit("/", 1)[0]
-        labels, annotations = self._pod_metadata(fuse.labels, fuse.pod_metadata)
+        labels, annotations = self.pod_metadata(fuse.pod_metadata, self.spec.labels, fuse.labels)
         args = list(fuse.args) if fuse.args else ["-okernel_cache", "-oattr_timeout=7200", "-oentry_timeout=7200"]
         container = objects.compact({
             "name": "jindofs-fuse",
@@ -315,14 +285,14 @@ class JindoEngine(CacheEngine):
             node_selector=dict(fuse.node_selector or {}),
             tolerations=[*(fuse.tolerations or []), *tolerations],
             labels=labels, annotations=annotations,
-            image_pull_secrets=[*(self.spec.image_pull_secrets or []), *(fuse.image_pull_secrets or [])],
+            image_pull_secrets=self.pull_secrets(fuse.image_pull_secrets),
             config_checksum=self._checksum("fuse"),
         )
 
     def hcfs_endpoint(self) -> str:
         if not self.has_master:
             return NOT_AVAILABLE
-        return f"jindo://{self._master_host(0)}:{self.master_ports()['rpc']}"
+        return f"jindo://{self.master_host(0)}:{self.master_ports()['rpc']}"
 
     # -- commands ------------------------------------------------------------------------------
 

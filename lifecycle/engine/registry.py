@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from importlib.metadata import entry_points
 
 from lifecycle.engine.contract import BuildImplement, EngineContext, Implement
@@ -64,4 +65,22 @@ class Registry:
         return self
 
 
-__all__ = ["ENTRY_POINT_GROUP", "EXTRA_ENGINES_ENV", "Registry", "RuntimeKind", "UnknownRuntimeKind"]
+def entry_point(kind: RuntimeKind, implement: str) -> Callable[[Registry], None]:
+    """An engine's ``fluid_lifecycle.engines`` entry point: registers ``kind`` with the Implement
+    class named ``"module:Class"``. The module is imported when the first engine of the kind is
+    built, not at registration, so listing kinds (for CRDs, the CLI) needs only the kind's model."""
+    module, _, name = implement.partition(":")
+    if not name:
+        raise ValueError(f"{implement!r}: name the Implement as module:Class")
+
+    def build(ctx: EngineContext) -> Implement:
+        engine: Implement = getattr(importlib.import_module(module), name)(ctx)
+        return engine
+
+    def register(registry: Registry) -> None:
+        registry.register(kind, build)
+
+    return register
+
+
+__all__ = ["ENTRY_POINT_GROUP", "EXTRA_ENGINES_ENV", "Registry", "RuntimeKind", "UnknownRuntimeKind", "entry_point"]
