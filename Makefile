@@ -37,6 +37,7 @@ test-cluster: setup controlplane
 lint: setup
 	$(PY) -m ruff check lifecycle engines tests
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 diagrams: setup
 	$(VENV)/bin/fluidlc diagrams

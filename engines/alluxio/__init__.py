@@ -5,6 +5,6 @@ an engine is built, so listing kinds (for CRDs, or the registry) needs just the 
 """
 
 from engines.alluxio.kind import KIND_SPEC
-from lifecycle.engine.registry import entry_point
+from lifecycle import entry_point
 
 register = entry_point(KIND_SPEC, "engines.alluxio.engine:AlluxioEngine")

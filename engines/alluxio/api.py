@@ -21,8 +21,7 @@ from engines.cache.api import (
     CacheRuntimeSpec,
     ComponentSpec,
 )
-from lifecycle.api._model import extra_field, field
-from lifecycle.api.runtime import NETWORK_MODES, CleanCachePolicy, Runtime, VersionSpec
+from lifecycle import NETWORK_MODES, CleanCachePolicy, Runtime, VersionSpec, extra_field, field
 
 KIND = "AlluxioRuntime"
 DEFAULT_AUTO_SYNC = True

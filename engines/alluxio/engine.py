@@ -21,9 +21,7 @@ from engines.cache.objects import Workload, env_list, port_list, properties_text
 from engines.cache.report import CacheReport, HitCounters
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
-from lifecycle.api.runtime import APIGatewayStatus, CleanCachePolicy, RuntimeStatus
-from lifecycle.api.validation import FieldError
-from lifecycle.k8s.gateway import Obj
+from lifecycle import APIGatewayStatus, CleanCachePolicy, FieldError, Obj, RuntimeStatus
 
 DEFAULT_IMAGE = "alluxio/alluxio"
 DEFAULT_TAG = "2.9.0"

@@ -7,7 +7,7 @@ generator importing engine code.
 from __future__ import annotations
 
 from engines.alluxio.api import AlluxioRuntime
-from lifecycle.engine.kind import RuntimeKind
+from lifecycle import RuntimeKind
 
 API_GATEWAY_COLUMN = {
     "name": "API Gateway",

@@ -11,9 +11,7 @@ from typing import Any
 
 import attrs
 
-from lifecycle.api._model import extra_field, field
-from lifecycle.api.dataset import User
-from lifecycle.api.runtime import FuseSpec, PodMetadata, RuntimeSpec
+from lifecycle import FuseSpec, PodMetadata, RuntimeSpec, User, extra_field, field
 
 RESOURCES = "A core/v1 ResourceRequirements."
 PULL_SECRETS = "core/v1 LocalObjectReferences to pull secrets."

@@ -17,12 +17,24 @@ from engines.cache import commands, objects, ports, report, ufs
 from engines.cache.api import CacheRuntimeSpec, ComponentSpec
 from engines.cache.ports import Reservations
 from engines.cache.system import CacheSystem, Ports
-from lifecycle.api import to_json
-from lifecycle.api.dataset import Mount
-from lifecycle.api.runtime import Level, PodMetadata
-from lifecycle.engine.contract import EngineContext, ImplementBase
-from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, POD, Obj, Resource, owner_reference
-from lifecycle.k8s.naming import DATASET_LABEL, PLACEMENT_LABEL, dataset_id
+from lifecycle import (
+    CONFIG_MAP,
+    DAEMON_SET,
+    DATASET_LABEL,
+    PLACEMENT_LABEL,
+    POD,
+    EngineContext,
+    ImplementBase,
+    Level,
+    Mount,
+    Obj,
+    PodMetadata,
+    Resource,
+    dataset_id,
+    owner_reference,
+    parse_port_range,
+    to_json,
+)
 
 DEFAULT_METADATA_TIMEOUT = 300.0
 RUNTIME_MOUNT_ROOT = "/runtime-mnt"
@@ -221,7 +233,7 @@ class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
             self._ports = ports.resolve(
                 self.gw, self.port_reservations, self.uid, self.ref, self.default_ports(), self.spec_ports(),
                 self.on_host(), self.get(CONFIG_MAP, self.values_name),
-                ports.parse_range(self.ctx.settings.get("port_range")))
+                parse_port_range(self.ctx.settings.get("port_range")))
         return self._ports
 
     @property

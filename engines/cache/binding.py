@@ -6,10 +6,7 @@ from __future__ import annotations
 from engines.cache import mounts
 from engines.cache.base import Cache
 from engines.cache.metadata import CALCULATING
-from lifecycle.api import from_json
-from lifecycle.api.dataset import HCFSStatus, Mount
-from lifecycle.api.meta import Condition, find_condition, set_condition
-from lifecycle.engine.contract import ImplementBase
+from lifecycle import Condition, HCFSStatus, ImplementBase, Mount, find_condition, from_json, set_condition
 
 
 def bind_to_dataset(e: Cache) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from engines.cache import report, ufs
 from engines.cache.base import Cache
-from lifecycle.api.validation import FieldError, InvalidSpec, scheme_of
+from lifecycle import FieldError, InvalidSpec, scheme_of
 
 
 def validate(e: Cache) -> None:

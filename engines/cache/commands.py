@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engines.cache import ufs
-from lifecycle.k8s.gateway import Gateway, NotFound
+from lifecycle import Gateway, NotFound
 
 DEFAULT_COMMAND_TIMEOUT = 60.0
 OUTPUT_SHOWN = 400  # characters of a failed command's output that reach the message

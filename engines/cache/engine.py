@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from engines.cache import binding, checks, health, metadata, mounts, placement, status, teardown, workloads
 from engines.cache.base import CacheBase, CompT, SpecT
-from lifecycle.k8s.volume import create_volume, delete_volume
+from lifecycle import create_volume, delete_volume
 
 
 class CacheEngine(CacheBase[SpecT, CompT]):

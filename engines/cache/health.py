@@ -11,8 +11,7 @@ from __future__ import annotations
 from engines.cache import render, report
 from engines.cache.base import Cache
 from engines.cache.objects import rolling_out, spec_replicas, status_int
-from lifecycle.api.meta import find_condition
-from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, SERVICE, STATEFUL_SET, Obj
+from lifecycle import CONFIG_MAP, DAEMON_SET, SERVICE, STATEFUL_SET, Obj, find_condition
 
 # Seconds a rollout of a changed spec may keep a component unready before that counts as broken
 # (``settings['rollout_deadline']``; the default of a Deployment's progressDeadlineSeconds).

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
-from engines.cache.report import format_bytes, with_cached_percentage
-from lifecycle.api.meta import Condition, find_condition, set_condition
+from engines.cache.report import with_cached_percentage
+from lifecycle import Condition, find_condition, format_bytes, set_condition
 
 METADATA_CONDITION = "MetadataSynced"
 SYNCING, SYNCED, FAILED = "MetadataSyncing", "MetadataSynced", "MetadataSyncFailed"

@@ -17,10 +17,7 @@ from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
-from lifecycle.api import from_json, to_json
-from lifecycle.api.dataset import Mount
-from lifecycle.api.runtime import RuntimeStatus
-from lifecycle.api.validation import scheme_of
+from lifecycle import Mount, RuntimeStatus, from_json, scheme_of, to_json
 
 Records = list[dict[str, Any]]
 

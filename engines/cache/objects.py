@@ -12,15 +12,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import attrs
 
-from lifecycle.k8s.gateway import Obj
+from lifecycle import Obj
 
 APPLIED_HASH = "fluid.io/applied-hash"
 CONFIG_CHECKSUM = "fluid.io/config-checksum"
 HOSTNAME_KEY = "kubernetes.io/hostname"
+T = TypeVar("T")
 MANAGED_BY = ("app.kubernetes.io/managed-by", "fluid-lifecycle")
 
 
@@ -45,13 +46,17 @@ def applied_hash(obj: Obj | None) -> str | None:
     return ((obj.get("metadata") or {}).get("annotations") or {}).get(APPLIED_HASH)
 
 
-def compact(value: Any) -> Any:
+def compact(value: T) -> T:
     """Drop None, empty dicts and empty lists, so a manifest states only what it means."""
+    return cast(T, _compact(value))
+
+
+def _compact(value: Any) -> Any:
     if isinstance(value, dict):
-        out = {k: compact(v) for k, v in value.items()}
+        out = {k: _compact(v) for k, v in value.items()}
         return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
     if isinstance(value, list):
-        return [compact(v) for v in value]
+        return [_compact(v) for v in value]
     return value
 
 

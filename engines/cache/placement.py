@@ -13,18 +13,21 @@ from typing import Any
 
 from engines.cache import report
 from engines.cache.base import Cache
-from lifecycle.api.runtime import Level
-from lifecycle.k8s.gateway import NODE, POD, Gateway, Obj
-from lifecycle.k8s.naming import (
+from lifecycle import (
     DATASET_NUM_LABEL,
     EXCLUSIVE_LABEL,
+    FINISHED_POD_PHASES,
+    NODE,
+    POD,
+    Gateway,
+    Level,
+    Obj,
     capacity_label,
     common_label,
     exclusive_value,
     fuse_label,
     runtime_label,
 )
-from lifecycle.k8s.volume import FINISHED_POD_PHASES
 
 MEDIUM_KEYS = {"MEM": "m", "SSD": "d", "HDD": "d"}
 

@@ -3,7 +3,7 @@
 A runtime in ``HostNetwork`` mode (the reference's default) binds its ports on the node itself,
 so two runtimes with the default ports cannot share a node: the scheduler refuses the second
 one's pods. As the reference does, each such runtime gets its own ports from a range
-(``settings['port_range']``, default 20000-26000), except the ports its spec sets.
+(``settings['port_range']``, default 20000-26000: ``parse_port_range``), except the ports its spec sets.
 
 Nothing is kept in memory across passes: a runtime's ports are recorded in its values ConfigMap
 (``allocatedPorts``), which the engine writes before any workload, so the next pass, another
@@ -20,9 +20,8 @@ from collections.abc import Iterable, Mapping
 import yaml
 
 from engines.cache.objects import MANAGED_BY
-from lifecycle.k8s.gateway import CONFIG_MAP, Gateway, Obj
+from lifecycle import CONFIG_MAP, Gateway, Obj
 
-DEFAULT_RANGE = (20000, 26000)
 # On the values ConfigMaps that record ports, so allocation lists only those (one list per new
 # runtime, of the runtimes on the host network).
 HOLDS_PORTS_LABEL = "data.fluid.io/holds-host-ports"
@@ -34,22 +33,6 @@ Ports = dict[str, dict[str, int]]  # component ("master", "worker") -> port name
 
 class PortsExhausted(RuntimeError):
     pass
-
-
-def parse_range(text: str | tuple[int, int] | None) -> tuple[int, int]:
-    """``"20000-26000"`` -> ``(20000, 26000)``; a clear error for anything else."""
-    if text is None:
-        return DEFAULT_RANGE
-    if isinstance(text, tuple):
-        return text
-    low, sep, high = str(text).partition("-")
-    try:
-        first, last = int(low), int(high)
-    except ValueError:
-        first = last = 0
-    if not sep or not 1 <= first <= last <= 65535:
-        raise ValueError(f"port range {text!r} is not FIRST-LAST within 1-65535, e.g. 20000-26000")
-    return first, last
 
 
 def recorded(values_config_map: Obj | None) -> Ports | None:

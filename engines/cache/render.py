@@ -13,8 +13,7 @@ import yaml
 
 from engines.cache import objects, ports
 from engines.cache.base import Cache
-from lifecycle.k8s.gateway import SERVICE, Obj
-from lifecycle.k8s.naming import DATASET_ID_LABEL, DATASET_LABEL, PLACEMENT_LABEL, fuse_label
+from lifecycle import DATASET_ID_LABEL, DATASET_LABEL, PLACEMENT_LABEL, SERVICE, Obj, fuse_label
 
 
 def config_maps(e: Cache) -> list[Obj]:

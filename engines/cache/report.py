@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import attrs
 
-from lifecycle.api.units import format_bytes, format_ratio, parse_quantity, parse_tool_size
+from lifecycle import format_bytes, format_ratio, parse_quantity, parse_tool_size
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 _CAPACITY_UNITS = (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))

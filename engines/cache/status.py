@@ -12,11 +12,19 @@ from engines.cache import report, ufs
 from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
 from engines.cache.objects import spec_replicas, status_int
-from lifecycle.api.meta import Condition, find_condition, set_condition
-from lifecycle.api.runtime import RuntimeStatus
-from lifecycle.k8s.gateway import DAEMON_SET, STATEFUL_SET
-from lifecycle.k8s.naming import common_label
-from lifecycle.machine.phases import READY, component_phase, runtime_ready
+from lifecycle import (
+    DAEMON_SET,
+    STATEFUL_SET,
+    ComponentPhase,
+    Condition,
+    Obj,
+    RuntimeStatus,
+    common_label,
+    component_phase,
+    find_condition,
+    runtime_ready,
+    set_condition,
+)
 
 
 def check_and_update_runtime_status(e: Cache) -> bool:
@@ -24,41 +32,10 @@ def check_and_update_runtime_status(e: Cache) -> bool:
     st = rt.status if rt.status is not None else RuntimeStatus()
     now = e.now_iso()
     st.value_file = e.values_name
-
-    master = e.get(STATEFUL_SET, e.object_name("master")) if e.has_master else None
-    m_desired = (spec_replicas(master) if master else e.master_replicas) if e.has_master else 0
-    m_ready = status_int(master, "readyReplicas")
-    st.desired_master_number_scheduled = m_desired
-    st.current_master_number_scheduled = status_int(master, "replicas")
-    st.master_number_ready = m_ready
-    st.master_phase = component_phase(m_desired, m_ready)
-
-    worker = e.get(STATEFUL_SET, e.object_name("worker")) if e.has_workers else None
-    w_desired, w_ready = e.replicas, status_int(worker, "readyReplicas")
-    w_available = status_int(worker, "availableReplicas")
-    st.desired_worker_number_scheduled = w_desired
-    st.current_worker_number_scheduled = status_int(worker, "replicas")
-    st.worker_number_ready = w_ready
-    st.worker_number_available = w_available
-    st.worker_number_unavailable = max(w_desired - w_available, 0)
-    st.worker_phase = component_phase(w_desired, w_ready)
-
-    fuse = e.get(DAEMON_SET, e.object_name("fuse")) if e.has_fuse else None
-    f_desired, f_ready = status_int(fuse, "desiredNumberScheduled"), status_int(fuse, "numberReady")
-    if fuse is not None and rt.status is not None:
-        # The fuse runs where pods use the volume (the CSI plugin labels those nodes), so its count
-        # follows the workload.
-        scaled(e, st, "Fuses", st.desired_fuse_number_scheduled, f_desired, now)
-    st.desired_fuse_number_scheduled = f_desired
-    st.current_fuse_number_scheduled = status_int(fuse, "currentNumberScheduled")
-    st.fuse_number_ready = f_ready
-    st.fuse_number_available = status_int(fuse, "numberAvailable")
-    st.fuse_number_unavailable = status_int(fuse, "numberUnavailable")
+    master, (m_desired, m_ready) = _master_counts(e, st)
+    worker, (w_desired, w_ready) = _worker_counts(e, st)
+    fuse = _fuse_counts(e, st, now, scale_events=rt.status is not None)
     fuses_ready = e.fuse_ready()
-    # The reference always shows the fuse Ready (its pods start lazily, per node); a fuse-only
-    # runtime is nothing but its fuse, so there the phase tells the truth.
-    st.fuse_phase = READY if e.has_master else component_phase(f_desired if fuse else 1, f_ready)
-
     st.selector = ",".join(f"{k}={v}" for k, v in e.selector("worker").items()) if e.has_workers else None
     st.cache_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchExpressions": [{"key": common_label(e.ns, e.name), "operator": "In",
@@ -81,8 +58,8 @@ def check_and_update_runtime_status(e: Cache) -> bool:
         _ready_condition(st, "WorkersReady", workers_ok, f"{w_ready} of {w_desired} workers ready.", now)
     if e.has_fuse:
         _initialized(st, "FusesInitialized", fuse is not None, "The fuse is initialized.", now)
-        _ready_condition(st, "FusesReady", fuse is not None and fuses_ready, f"{f_ready} of {f_desired} fuses ready.",
-                         now)
+        _ready_condition(st, "FusesReady", fuse is not None and fuses_ready,
+                         f"{st.fuse_number_ready} of {st.desired_fuse_number_scheduled} fuses ready.", now)
 
     if ready and not st.setup_duration:
         created = report.parse_time(rt.metadata.creation_timestamp)
@@ -92,6 +69,48 @@ def check_and_update_runtime_status(e: Cache) -> bool:
         _refresh_cache_states(e, st)
     rt.status = st
     return ready
+
+
+def _master_counts(e: Cache, st: RuntimeStatus) -> tuple[Obj | None, tuple[int, int]]:
+    master = e.get(STATEFUL_SET, e.object_name("master")) if e.has_master else None
+    desired = (spec_replicas(master) if master else e.master_replicas) if e.has_master else 0
+    ready = status_int(master, "readyReplicas")
+    st.desired_master_number_scheduled = desired
+    st.current_master_number_scheduled = status_int(master, "replicas")
+    st.master_number_ready = ready
+    st.master_phase = component_phase(desired, ready)
+    return master, (desired, ready)
+
+
+def _worker_counts(e: Cache, st: RuntimeStatus) -> tuple[Obj | None, tuple[int, int]]:
+    worker = e.get(STATEFUL_SET, e.object_name("worker")) if e.has_workers else None
+    desired, ready = e.replicas, status_int(worker, "readyReplicas")
+    available = status_int(worker, "availableReplicas")
+    st.desired_worker_number_scheduled = desired
+    st.current_worker_number_scheduled = status_int(worker, "replicas")
+    st.worker_number_ready = ready
+    st.worker_number_available = available
+    st.worker_number_unavailable = max(desired - available, 0)
+    st.worker_phase = component_phase(desired, ready)
+    return worker, (desired, ready)
+
+
+def _fuse_counts(e: Cache, st: RuntimeStatus, now: str, scale_events: bool) -> Obj | None:
+    fuse = e.get(DAEMON_SET, e.object_name("fuse")) if e.has_fuse else None
+    desired, ready = status_int(fuse, "desiredNumberScheduled"), status_int(fuse, "numberReady")
+    if fuse is not None and scale_events:
+        # The fuse runs where pods use the volume (the CSI plugin labels those nodes), so its count
+        # follows the workload.
+        scaled(e, st, "Fuses", st.desired_fuse_number_scheduled, desired, now)
+    st.desired_fuse_number_scheduled = desired
+    st.current_fuse_number_scheduled = status_int(fuse, "currentNumberScheduled")
+    st.fuse_number_ready = ready
+    st.fuse_number_available = status_int(fuse, "numberAvailable")
+    st.fuse_number_unavailable = status_int(fuse, "numberUnavailable")
+    # The reference always shows the fuse Ready (its pods start lazily, per node); a fuse-only
+    # runtime is nothing but its fuse, so there the phase tells the truth.
+    st.fuse_phase = ComponentPhase.READY.value if e.has_master else component_phase(desired if fuse else 1, ready)
+    return fuse
 
 
 def scaled(e: Cache, st: RuntimeStatus, component: str, before: int, after: int, now: str,

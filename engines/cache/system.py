@@ -18,10 +18,11 @@ import attrs
 
 from engines.cache.objects import Workload
 from engines.cache.ports import Ports
+
+__all__ = ["CacheSystem", "MountedUFS", "Ports"]
 from engines.cache.report import CacheReport
 from engines.cache.ufs import ResolvedMount
-from lifecycle.api.runtime import CleanCachePolicy, RuntimeStatus
-from lifecycle.api.validation import FieldError
+from lifecycle import CleanCachePolicy, FieldError, RuntimeStatus
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ from __future__ import annotations
 from engines.cache import metadata, placement
 from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
-from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, SERVICE, STATEFUL_SET
+from lifecycle import CONFIG_MAP, DAEMON_SET, SERVICE, STATEFUL_SET
 
 
 def shutdown(e: Cache) -> None:

@@ -17,10 +17,7 @@ from typing import Any
 
 import attrs
 
-from lifecycle.api import to_json
-from lifecycle.api.dataset import Dataset, EncryptOption, Mount
-from lifecycle.api.validation import scheme_of
-from lifecycle.k8s.gateway import SECRET, Gateway, version_of
+from lifecycle import SECRET, Dataset, EncryptOption, Gateway, Mount, scheme_of, to_json, version_of
 
 # Served from a path the pods mount themselves, not mounted by a cache command.
 NATIVE_SCHEMES = ("local", "pvc")
@@ -57,7 +54,8 @@ class ResolvedMount:
 
     def record(self) -> dict[str, Any]:
         """The mount as stored in status and ConfigMaps: spec fields only, no secret value."""
-        return to_json(self.mount)
+        found: dict[str, Any] = to_json(self.mount)
+        return found
 
 
 def is_native(mount: Mount) -> bool:

@@ -12,9 +12,16 @@ from __future__ import annotations
 from engines.cache import mounts, render, status
 from engines.cache.base import Cache
 from engines.cache.objects import spec_replicas, status_int
-from lifecycle.api.runtime import RuntimeStatus
-from lifecycle.k8s.gateway import NODE, SERVICE, STATEFUL_SET
-from lifecycle.k8s.naming import DATASET_NUM_LABEL, EXCLUSIVE_LABEL, common_label, exclusive_value
+from lifecycle import (
+    DATASET_NUM_LABEL,
+    EXCLUSIVE_LABEL,
+    NODE,
+    SERVICE,
+    STATEFUL_SET,
+    RuntimeStatus,
+    common_label,
+    exclusive_value,
+)
 
 
 def _count(text: str | None) -> int:

@@ -4,6 +4,6 @@
 """
 
 from engines.jindo.kind import KIND_SPEC
-from lifecycle.engine.registry import entry_point
+from lifecycle import entry_point
 
 register = entry_point(KIND_SPEC, "engines.jindo.engine:JindoEngine")

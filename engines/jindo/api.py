@@ -12,8 +12,7 @@ from typing import Any
 import attrs
 
 from engines.cache.api import FUSE_DOC, VERSION_DOC, CacheFuseSpec, CacheRuntimeSpec, ComponentSpec
-from lifecycle.api._model import field
-from lifecycle.api.runtime import NETWORK_MODES, CleanCachePolicy, Runtime, VersionSpec
+from lifecycle import NETWORK_MODES, CleanCachePolicy, Runtime, VersionSpec, field
 
 KIND = "JindoRuntime"
 

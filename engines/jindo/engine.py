@@ -23,9 +23,7 @@ from engines.cache.report import CacheReport
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
 from engines.jindo.api import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntimeSpec
-from lifecycle.api.runtime import CleanCachePolicy
-from lifecycle.api.validation import FieldError
-from lifecycle.k8s.gateway import Obj
+from lifecycle import CleanCachePolicy, FieldError, Obj
 
 DEFAULT_IMAGE = "registry.cn-shanghai.aliyuncs.com/jindofs/smartdata"
 DEFAULT_FUSE_IMAGE = "registry.cn-shanghai.aliyuncs.com/jindofs/jindo-fuse"

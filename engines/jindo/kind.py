@@ -7,7 +7,7 @@ generator importing engine code. Jindo's scale subresource has no label selector
 from __future__ import annotations
 
 from engines.jindo.api import JindoRuntime
-from lifecycle.engine.kind import RuntimeKind
+from lifecycle import RuntimeKind
 
 KIND_SPEC = RuntimeKind(
     kind="JindoRuntime",

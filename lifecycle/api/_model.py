@@ -107,7 +107,7 @@ def _unstructure_factory(cls: type) -> Any:
     inner: Any = make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
 
     def unstructure(obj: Any) -> dict[str, Any]:
-        out = inner(obj)
+        out: dict[str, Any] = inner(obj)
         for key, value in getattr(obj, _EXTRA).items():
             out.setdefault(key, value)
         return out

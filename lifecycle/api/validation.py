@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from lifecycle.api.dataset import ACCESS_MODES, CAPACITY_ANNOTATION, PLACEMENTS, Dataset
+from lifecycle.api.dataset import ACCESS_MODES, CAPACITY_ANNOTATION, PLACEMENTS, Dataset, Mount
 from lifecycle.api.runtime import CLEAN_POLICIES, MEDIUM_TYPES, VOLUME_TYPES, Runtime
 from lifecycle.api.units import is_quantity
 
@@ -68,41 +68,50 @@ def dataset_errors(ds: Dataset) -> list[FieldError]:
     names: dict[str, int] = {}
     paths: dict[str, int] = {}
     for i, mount in enumerate(mounts):
-        at = f"spec.mounts[{i}]"
-        point = mount.mount_point or ""
-        scheme = scheme_of(point)
-        if len(point) < MIN_MOUNT_POINT:
-            errors.append(FieldError(f"{at}.mountPoint", f"{point!r} is shorter than {MIN_MOUNT_POINT}",
-                                     "give a full URI such as s3://bucket/path"))
-        elif scheme not in KNOWN_SCHEMES:
-            errors.append(FieldError(
-                f"{at}.mountPoint", f"{point!r} has an unknown scheme",
-                "use one of " + ", ".join(f"{s}://" for s in KNOWN_SCHEMES),
-            ))
-        elif scheme == "dataset" and len(mounts) > 1:
-            errors.append(FieldError(f"{at}.mountPoint", "a dataset:// mount must be the only mount",
-                                     "move the other mounts to the referenced dataset"))
-        if mount.path is not None and not mount.path.startswith("/"):
-            errors.append(FieldError(f"{at}.path", f"{mount.path!r} is not absolute",
-                                     "start the path with '/'"))
-        if not mount.name and not mount.path and len(mounts) > 1:
-            errors.append(FieldError(f"{at}.name", "a mount without name or path would sit at '/'",
-                                     "give each mount a name or a path"))
+        errors += _mount_errors(f"spec.mounts[{i}]", mount, len(mounts))
         if mount.name:
             if mount.name in names:
-                errors.append(FieldError(f"{at}.name", f"{mount.name!r} is also used by spec.mounts"
+                errors.append(FieldError(f"spec.mounts[{i}].name", f"{mount.name!r} is also used by spec.mounts"
                                          f"[{names[mount.name]}]", "give every mount a unique name"))
             names.setdefault(mount.name, i)
         path = mount.effective_path
         if path in paths and (mount.name or mount.path):
-            errors.append(FieldError(f"{at}.path", f"{path!r} is also used by spec.mounts[{paths[path]}]",
+            errors.append(FieldError(f"spec.mounts[{i}].path", f"{path!r} is also used by spec.mounts[{paths[path]}]",
                                      "give every mount a unique path"))
         paths.setdefault(path, i)
-        for j, opt in enumerate(mount.encrypt_options or []):
-            ref = opt.value_from.secret_key_ref if opt.value_from else None
-            if ref is None or not ref.name:
-                errors.append(FieldError(f"{at}.encryptOptions[{j}].valueFrom.secretKeyRef",
-                                         "no Secret is named", "set valueFrom.secretKeyRef.name and key"))
+    errors += _dataset_field_errors(ds)
+    return errors
+
+
+def _mount_errors(at: str, mount: Mount, count: int) -> list[FieldError]:
+    """What is wrong with one mount on its own (``count``: how many mounts the Dataset has)."""
+    errors = []
+    point = mount.mount_point or ""
+    scheme = scheme_of(point)
+    if len(point) < MIN_MOUNT_POINT:
+        errors.append(FieldError(f"{at}.mountPoint", f"{point!r} is shorter than {MIN_MOUNT_POINT}",
+                                 "give a full URI such as s3://bucket/path"))
+    elif scheme not in KNOWN_SCHEMES:
+        errors.append(FieldError(f"{at}.mountPoint", f"{point!r} has an unknown scheme",
+                                 "use one of " + ", ".join(f"{s}://" for s in KNOWN_SCHEMES)))
+    elif scheme == "dataset" and count > 1:
+        errors.append(FieldError(f"{at}.mountPoint", "a dataset:// mount must be the only mount",
+                                 "move the other mounts to the referenced dataset"))
+    if mount.path is not None and not mount.path.startswith("/"):
+        errors.append(FieldError(f"{at}.path", f"{mount.path!r} is not absolute", "start the path with '/'"))
+    if not mount.name and not mount.path and count > 1:
+        errors.append(FieldError(f"{at}.name", "a mount without name or path would sit at '/'",
+                                 "give each mount a name or a path"))
+    for j, opt in enumerate(mount.encrypt_options or []):
+        ref = opt.value_from.secret_key_ref if opt.value_from else None
+        if ref is None or not ref.name:
+            errors.append(FieldError(f"{at}.encryptOptions[{j}].valueFrom.secretKeyRef", "no Secret is named",
+                                     "set valueFrom.secretKeyRef.name and key"))
+    return errors
+
+
+def _dataset_field_errors(ds: Dataset) -> list[FieldError]:
+    errors = []
     if ds.spec.placement not in (None, *PLACEMENTS):
         errors.append(FieldError("spec.placement", f"{ds.spec.placement!r} is not a placement",
                                  "use Exclusive or Shared"))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lifecycle.api import from_json
 from lifecycle.api.dataset import Dataset
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import DATASET
 from lifecycle.k8s.kube import KubeGateway, api_client
+from lifecycle.machine.table import MachineTable
 from lifecycle.machine.tables import DATASET as DATASET_TABLE
-from lifecycle.machine.tables import RUNTIME, MachineTable
+from lifecycle.machine.tables import RUNTIME
 from lifecycle.reconcile.dataset import restore_dataset_state
 from lifecycle.reconcile.reconciler import restore_runtime_state
 
@@ -22,7 +25,7 @@ def find_kind(registry: Registry, name: str) -> RuntimeKind | None:
     return None
 
 
-def current_state(kind_name: str, key: str, kubeconfig: str | None = None) -> tuple[MachineTable, str]:
+def current_state(kind_name: str, key: str, kubeconfig: str | None = None) -> tuple[MachineTable[Any, Any], str]:
     namespace, sep, name = key.partition("/")
     if not sep or not namespace or not name:
         raise SystemExit(f"{key!r}: give the object as NAMESPACE/NAME")

@@ -12,7 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lifecycle.cli.live import current_state
+from lifecycle.cli.operator import add_operator_commands
+from lifecycle.cli.validate import validate_files
 from lifecycle.generate import diagrams
+from lifecycle.generate.crds import add_crds_command
+from lifecycle.generate.manifests import add_manifests_command
+from lifecycle.local.cli import add_cluster_commands
 
 
 def _diagrams(args: argparse.Namespace) -> int:
@@ -38,8 +44,6 @@ def add_diagrams_command(subparsers: Any) -> None:
 
 
 def _diagram(args: argparse.Namespace) -> int:
-    from lifecycle.cli.live import current_state
-
     table, state = current_state(args.kind, args.object, args.kubeconfig)
     text = diagrams.drawn(table, args.format, state)
     if args.output:
@@ -64,8 +68,6 @@ def add_diagram_command(subparsers: Any) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from lifecycle.cli.validate import validate_files
-
     problems = validate_files([Path(p) for p in args.files])
     for problem in problems:
         print(problem)
@@ -81,11 +83,6 @@ def add_validate_command(subparsers: Any) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from lifecycle.cli.operator import add_operator_commands
-    from lifecycle.generate.crds import add_crds_command
-    from lifecycle.generate.manifests import add_manifests_command
-    from lifecycle.local.cli import add_cluster_commands
-
     root = argparse.ArgumentParser(prog="fluidlc",
                                    description="Fluid-compatible datasets on explicit lifecycle machines.")
     root.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lifecycle.cli.run import run_demo
+from lifecycle.engine.settings import parse_port_range
 from lifecycle.operator import logs
 from lifecycle.operator.manager import Operator, Settings
 
@@ -32,10 +34,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _port_range(text: str) -> tuple[int, int]:
-    from engines.cache.ports import parse_range
-
     try:
-        return parse_range(text)
+        return parse_port_range(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -92,8 +92,6 @@ def _operator(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lifecycle.cli.run import run_demo
-
     logs.configure("text", getattr(args, "verbose", False))
     return run_demo(_settings(args), Path(args.sample), exit_when_bound=args.exit_when_bound, nodes=args.nodes)
 

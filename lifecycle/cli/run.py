@@ -18,6 +18,7 @@ from lifecycle.engine.registry import Registry
 from lifecycle.generate.crds import DEFAULT_OUT_DIR
 from lifecycle.k8s.gateway import CRD, DATASET, Obj
 from lifecycle.k8s.kube import KubeGateway, api_client
+from lifecycle.local import LocalCluster
 from lifecycle.operator.manager import Operator, Settings
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -83,8 +84,6 @@ def _cell(value: Any) -> str:
 def run_demo(settings: Settings, sample: Path, *, exit_when_bound: bool = False, nodes: int = 3) -> int:
     cluster = None
     if not settings.kubeconfig:
-        from lifecycle.local import LocalCluster
-
         cluster = LocalCluster()
         say("no KUBECONFIG: starting a local control plane on 127.0.0.1 "
             "(the first run builds it from Go modules, which takes several minutes)")
@@ -132,6 +131,34 @@ def metadata_pending(dataset: Obj) -> str | None:
     return (synced or {}).get("message") or "loading the UFS metadata"
 
 
+def _report(kube: KubeGateway, registry: Registry, ns: str, name: str, seen: dict[str, Any],
+            started: float) -> Obj:
+    """Say each new state of the pair's runtime and Dataset; the Dataset as read."""
+    ds = kube.get(DATASET, ns, name) or {}
+    phase = (ds.get("status") or {}).get("phase") or "(new)"
+    for kind in registry.kinds():
+        rt = kube.get(kind.resource, ns, name)
+        if rt is not None:
+            state = ((rt.get("status") or {}).get("lifecycle") or {}).get("state", "New")
+            if seen.get(f"rt/{ns}/{name}") != state:
+                say(f"{kind.kind} {ns}/{name}: {state}  (+{time.monotonic() - started:.1f}s)")
+                seen[f"rt/{ns}/{name}"] = state
+    if seen.get(f"ds/{ns}/{name}") != phase:
+        say(f"Dataset {ns}/{name}: {phase}  (+{time.monotonic() - started:.1f}s)")
+        seen[f"ds/{ns}/{name}"] = phase
+    return ds
+
+
+def _announce(kube: KubeGateway, datasets: list[tuple[str, str]], pending: bool, metadata_timeout: float,
+              exit_when_bound: bool) -> None:
+    """The Datasets as ``kubectl get`` shows them, once all are Bound."""
+    for ns in sorted({ns for ns, _ in datasets}):
+        print(table(kube, ns), flush=True)
+    if pending:
+        say(f"the metadata is still loading after {metadata_timeout:.0f}s; the table fills in once it is done")
+    say("all sample datasets are Bound" + ("" if exit_when_bound else "; the operator keeps running (Ctrl-C to stop)"))
+
+
 def _follow(kube: KubeGateway, registry: Registry, datasets: list[tuple[str, str]], operator: Operator,
             exit_when_bound: bool, metadata_timeout: float = 120.0) -> int:
     seen: dict[str, Any] = {}
@@ -141,19 +168,8 @@ def _follow(kube: KubeGateway, registry: Registry, datasets: list[tuple[str, str
     while True:
         phases, pending = {}, {}
         for ns, name in datasets:
-            ds = kube.get(DATASET, ns, name) or {}
-            phase = (ds.get("status") or {}).get("phase") or "(new)"
-            phases[(ns, name)] = phase
-            for kind in registry.kinds():
-                rt = kube.get(kind.resource, ns, name)
-                if rt is not None:
-                    state = ((rt.get("status") or {}).get("lifecycle") or {}).get("state", "New")
-                    if seen.get(f"rt/{ns}/{name}") != state:
-                        say(f"{kind.kind} {ns}/{name}: {state}  (+{time.monotonic() - started:.1f}s)")
-                        seen[f"rt/{ns}/{name}"] = state
-            if seen.get(f"ds/{ns}/{name}") != phase:
-                say(f"Dataset {ns}/{name}: {phase}  (+{time.monotonic() - started:.1f}s)")
-                seen[f"ds/{ns}/{name}"] = phase
+            ds = _report(kube, registry, ns, name, seen, started)
+            phases[(ns, name)] = (ds.get("status") or {}).get("phase") or "(new)"
             why = metadata_pending(ds)
             if why is not None:
                 pending[(ns, name)] = why
@@ -166,12 +182,7 @@ def _follow(kube: KubeGateway, registry: Registry, datasets: list[tuple[str, str
         waited_enough = bound_at is not None and time.monotonic() - bound_at > metadata_timeout
         if all_bound and (not pending or waited_enough) and not announced:
             announced = True
-            for ns in sorted({ns for ns, _ in datasets}):
-                print(table(kube, ns), flush=True)
-            if pending:
-                say(f"the metadata is still loading after {metadata_timeout:.0f}s; the table fills in once it is done")
-            say("all sample datasets are Bound" + ("" if exit_when_bound else "; the operator keeps running "
-                                                   "(Ctrl-C to stop)"))
+            _announce(kube, datasets, bool(pending), metadata_timeout, exit_when_bound)
             if exit_when_bound:
                 return 0
         if operator.elector.lost.is_set():

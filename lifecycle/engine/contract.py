@@ -9,6 +9,7 @@ backoff), never fatal. ``Should*``/``Check*`` hooks must only read.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -16,7 +17,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from lifecycle.api.dataset import Dataset
+from lifecycle.api import to_json
+from lifecycle.api.dataset import Dataset, DatasetStatus, RuntimeInfo
+from lifecycle.api.meta import Condition, set_condition
 from lifecycle.api.runtime import Runtime
 from lifecycle.engine.background import Background
 from lifecycle.engine.kind import RuntimeKind
@@ -54,8 +57,6 @@ class EngineContext:
         return self.runtime.metadata.name or ""
 
     def event(self, type_: str, reason: str, message: str) -> None:
-        from lifecycle.api import to_json
-
         self.gateway.event(to_json(self.runtime), type_, reason, message)
 
 
@@ -143,11 +144,6 @@ class ImplementBase:
 
     def bind_to_dataset(self) -> None:
         """The reference's binding: applied mounts, the runtime entry and Ready=True."""
-        import copy
-
-        from lifecycle.api.dataset import DatasetStatus, RuntimeInfo
-        from lifecycle.api.meta import Condition, set_condition
-
         ds, rt = self.ctx.dataset, self.ctx.runtime
         if ds is None:
             raise RuntimeError(f"{rt.ref}: no Dataset to bind")
@@ -185,8 +181,6 @@ class ImplementBase:
     def sync_dataset_mounts(self) -> None:
         """An engine without mounts of its own accepts changed mounts as they are. It must be
         idempotent: it is called again while the Dataset's status lags its spec."""
-        import copy
-
         ds = self.ctx.dataset
         if ds is not None and ds.status is not None:
             ds.status.mounts = copy.deepcopy(ds.spec.mounts or [])

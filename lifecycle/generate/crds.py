@@ -238,7 +238,7 @@ def file_name(crd: Mapping[str, Any]) -> str:
 def render(crd: Mapping[str, Any]) -> str:
     # Sorted keys make the output independent of dict construction order; lists keep their order
     # (printer columns are shown in list order).
-    return HEADER + yaml.safe_dump(dict(crd), sort_keys=True, default_flow_style=False, width=100)
+    return HEADER + str(yaml.safe_dump(dict(crd), sort_keys=True, default_flow_style=False, width=100))
 
 
 def rendered(registry: Registry) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """``diagrams/``: the lifecycle machines drawn from their tables, written and checked for drift.
 
 The drawing itself is ``lifecycle.machine.render``; this module decides which files there are and
-whether the committed ones are current.
+whether the committed ones are current. The SVG is rendered from the DOT text and records that
+text's hash, which lets the drift check say "stale" without depending on the fonts of the machine
+that renders it.
 """
 
 from __future__ import annotations
@@ -10,11 +12,22 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from lifecycle.machine.render import SOURCE_MARK, dot, mermaid, svg
+import pygraphviz
+
+from lifecycle.machine.render import dot, mermaid
 from lifecycle.machine.table import MachineTable
 from lifecycle.machine.tables import MACHINES, RUNTIME, SYNC_STEPS
 
 DIAGRAMS_DIR = Path(__file__).resolve().parents[2] / "diagrams"
+SOURCE_MARK = "<!-- fluid-lifecycle dot sha256: {} -->"
+
+
+def svg(dot_text: str) -> str:
+    graph = pygraphviz.AGraph(string=dot_text)
+    rendered = graph.draw(format="svg", prog="dot").decode()
+    mark = SOURCE_MARK.format(hashlib.sha256(dot_text.encode()).hexdigest())
+    head, sep, rest = rendered.partition("?>")
+    return f"{head}{sep}\n{mark}{rest}" if sep else f"{mark}\n{rendered}"
 
 
 def drawn(table: MachineTable[Any, Any], fmt: str, current: str | None = None) -> str:

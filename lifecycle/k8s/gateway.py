@@ -8,10 +8,11 @@ deletionTimestamp, owner-reference garbage collection, status subresource).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 
+T = TypeVar("T")
 Obj = dict[str, Any]
 Objs = list[Obj]
 Argv = list[str]  # (a module-level name: inside a class, ``list`` means the method)
@@ -138,8 +139,10 @@ class Gateway(Protocol):
         """Write ``obj['status']`` through the status subresource; Conflict if resourceVersion is stale."""
         ...
 
-    def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
-        """Request deletion (foreground of nothing: owned objects go by garbage collection)."""
+    def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:
+        """Request deletion (foreground of nothing: owned objects go by garbage collection). With
+        ``uid`` only that very object is deleted: one recreated under the name since is a Conflict.
+        False if there was nothing to delete."""
         ...
 
     def exec(self, namespace: str, pod: str, container: str | None, argv: Argv,
@@ -152,17 +155,22 @@ def version_of(obj: Obj | None) -> str | None:
     return None if obj is None else str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
-def clone(value: Any) -> Any:
+def clone(value: T) -> T:
     """A deep copy of JSON-shaped data, several times faster than ``copy.deepcopy``."""
+    return cast(T, _clone(value))
+
+
+def _clone(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
+        return {k: _clone(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) for v in value]
+        return [_clone(v) for v in value]
     return value
 
 
 def meta(obj: Obj) -> dict[str, Any]:
-    return obj.setdefault("metadata", {})
+    found: dict[str, Any] = obj.setdefault("metadata", {})
+    return found
 
 
 def owner_reference(owner: Obj, controller: bool = True) -> dict[str, Any]:

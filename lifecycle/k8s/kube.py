@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from kubernetes import client, config
+
 from lifecycle.k8s.events import EventCounts
 from lifecycle.k8s.gateway import (
     ApiError,
@@ -33,6 +35,7 @@ from lifecycle.k8s.gateway import (
     version_of,
 )
 from lifecycle.k8s.naming import FIELD_MANAGER
+from lifecycle.k8s.podexec import PodExecError, exec_in_pod
 
 log = logging.getLogger("lifecycle.k8s.kube")
 
@@ -47,13 +50,12 @@ class Gone(ApiError):
 
 def api_client(kubeconfig: str | None = None) -> Any:
     """An ApiClient from ``kubeconfig``, ``$KUBECONFIG``, ~/.kube/config or the in-cluster account."""
-    from kubernetes import client, config
-
     path = kubeconfig or os.environ.get("KUBECONFIG")
+    loader: Any = config  # the client's config module has no type annotations
     if path or os.path.exists(os.path.expanduser("~/.kube/config")):
-        return config.new_client_from_config(config_file=path)
+        return loader.new_client_from_config(config_file=path)
     configuration = client.Configuration()
-    config.load_incluster_config(client_configuration=configuration)
+    loader.load_incluster_config(client_configuration=configuration)
     return client.ApiClient(configuration)
 
 
@@ -115,6 +117,11 @@ class KubeGateway(KnownResources):
             raise _error(response.status, data, what or f"{method} {path}")
         return json.loads(data) if data else None
 
+    def _obj(self, method: str, path: str, **kwargs: Any) -> Obj:
+        """A request whose answer is one object."""
+        found: Obj = self.request(method, path, **kwargs)
+        return found
+
     # -- the Gateway protocol -----------------------------------------------------------------
 
     def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
@@ -149,28 +156,30 @@ class KubeGateway(KnownResources):
 
     def create(self, obj: Obj) -> Obj:
         res, ns, name = self._named(obj)
-        return self.request("POST", self.path(res, ns), body=obj, what=f"create {res.kind} {ns}/{name}")
+        return self._obj("POST", self.path(res, ns), body=obj, what=f"create {res.kind} {ns}/{name}")
 
     def apply(self, obj: Obj, dry_run: bool = False) -> Obj:
         res, ns, name = self._named(obj)
         query = [("fieldManager", self.component), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
-        return self.request(
+        return self._obj(
             "PATCH", self.path(res, ns, name), body=json.dumps(obj), content_type="application/apply-patch+yaml",
             query=query, what=f"apply {res.kind} {ns}/{name}")
 
-    def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
-        return self.request(
-            "PATCH", self.path(res, namespace, name), body=patch, content_type="application/merge-patch+json",
-            what=f"patch {res.kind} {namespace}/{name}")
+    def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj, sub: str | None = None) -> Obj:
+        """A JSON merge patch of the object (or of its ``sub`` resource, e.g. ``status``)."""
+        return self._obj(
+            "PATCH", self.path(res, namespace, name, sub), body=patch, content_type="application/merge-patch+json",
+            what=f"patch {res.kind} {namespace}/{name}" + (f" {sub}" if sub else ""))
 
     def replace_status(self, obj: Obj) -> Obj:
         res, ns, name = self._named(obj)
-        return self.request("PUT", self.path(res, ns, name, "status"), body=obj,
+        return self._obj("PUT", self.path(res, ns, name, "status"), body=obj,
                             what=f"update status of {res.kind} {ns}/{name}")
 
-    def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
+    def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:
+        body: Obj = {"propagationPolicy": "Background", **({"preconditions": {"uid": uid}} if uid else {})}
         try:
-            self.request("DELETE", self.path(res, namespace, name), body={"propagationPolicy": "Background"},
+            self.request("DELETE", self.path(res, namespace, name), body=body,
                          what=f"delete {res.kind} {namespace}/{name}")
         except NotFound:
             return False
@@ -179,10 +188,6 @@ class KubeGateway(KnownResources):
     def exec(self, namespace: str, pod: str, container: str | None, argv: Argv,
              timeout: float = 60.0) -> ExecResult:
         """Run ``argv`` (a vector, never a shell string) in a pod through the API server."""
-        from kubernetes import client
-
-        from lifecycle.k8s.podexec import PodExecError, exec_in_pod
-
         with self._lock:
             self.requests += 1
         # The client's exec swaps the ApiClient's request method for a websocket call while it
@@ -199,7 +204,8 @@ class KubeGateway(KnownResources):
                 raise NotFound(f"exec in pod {namespace}/{pod}: pod not found") from exc
             raise ApiError(f"exec in pod {namespace}/{pod}: {exc}", status) from exc
         finally:
-            own.close()
+            closer: Any = own
+            closer.close()
         return ExecResult(result.stdout, result.stderr, result.returncode)
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:

@@ -202,11 +202,14 @@ class MemoryGateway(KnownResources):
         self._objects[key] = new
         return clone(new)
 
-    def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
+    def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:
         key = self._key(res, namespace, name)
         current = self._objects.get(key)
         if current is None:
             return False
+        if uid is not None and current["metadata"]["uid"] != uid:
+            raise Conflict(f"{res.kind} {namespace}/{name}: the precondition uid {uid} does not match "
+                           f"{current['metadata']['uid']}")
         self.writes["delete"] += 1
         if current["metadata"].get("finalizers"):
             if not current["metadata"].get("deletionTimestamp"):

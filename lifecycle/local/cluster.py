@@ -16,11 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from kubernetes import client, config
-from kubernetes.client.rest import ApiException
-
-from lifecycle.local import components, nodes
+from lifecycle.k8s.kube import KubeGateway, api_client
+from lifecycle.local import bootstrap, components, nodes
 from lifecycle.local.binaries import REPO_ROOT, ControlPlaneBuild, locate
 from lifecycle.local.components import COMPONENTS, Layout, Ports
 from lifecycle.local.pki import ensure_pki, write_kubeconfig
@@ -189,11 +186,12 @@ class LocalCluster:
         """Names of the components that are running now."""
         return [s.name for s in self.status() if s.running]
 
-    def api_client(self) -> client.ApiClient:
-        """A client for this cluster as admin; close it (or use it as a context manager) when done."""
+    def api_client(self) -> Any:
+        """A client for this cluster as admin (a ``kubernetes`` ApiClient); close it (or use it as a
+        context manager) when done."""
         if not self.kubeconfig.exists():
             raise ComponentError("cluster", f"no kubeconfig at {self.kubeconfig}", "run `fluidlc cluster up`")
-        return config.new_client_from_config(config_file=str(self.kubeconfig))
+        return api_client(str(self.kubeconfig))
 
     # --- up ---------------------------------------------------------------------------------------
 
@@ -281,8 +279,9 @@ class LocalCluster:
             done()
 
         with self.api_client() as api:
+            gw = KubeGateway(api)
             done = self._step("crds", say)
-            self._install_crds(api, build)
+            bootstrap.install_crds(gw, build.crds, self.timeouts["crds"], self.layout.log("kube-apiserver"))
             done()
 
             # These three only need the API server; starting them together saves their start-up time.
@@ -294,9 +293,8 @@ class LocalCluster:
             done()
 
             done = self._step(f"{node_count} nodes", say)
-            core = client.CoreV1Api(api)
-            names = nodes.ensure_nodes(core, node_count, ports.kwok)
-            nodes.wait_nodes_ready(core, names, ports.kwok, self.timeouts["nodes"], layout.log("kwok"))
+            names = nodes.ensure_nodes(gw, node_count, ports.kwok)
+            nodes.wait_nodes_ready(gw, names, ports.kwok, self.timeouts["nodes"], layout.log("kwok"))
             done()
 
             done = self._step("exec-provisioner", say)
@@ -306,7 +304,8 @@ class LocalCluster:
 
             # Pods need their namespace's `default` ServiceAccount, which the controller manager makes.
             done = self._step("default service account", say)
-            self._wait_default_service_account(core)
+            bootstrap.wait_default_service_account(gw, self.timeouts["default-service-account"],
+                                                   self.layout.log("kube-controller-manager"))
             done()
 
     def _start(self, component: str, build: ControlPlaneBuild) -> None:
@@ -339,55 +338,6 @@ class LocalCluster:
                 f"not ready within {timeout:g}s (last check: {seen})",
                 components.FIXES[component],
                 process.log,
-            )
-
-    def _install_crds(self, api: client.ApiClient, build: ControlPlaneBuild) -> None:
-        extensions = client.ApiextensionsV1Api(api)
-        names = []
-        for path in build.crds:
-            manifest = yaml.safe_load(path.read_text())
-            names.append(manifest["metadata"]["name"])
-            try:
-                extensions.create_custom_resource_definition(
-                    client.V1CustomResourceDefinition.model_validate(manifest)
-                )
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-
-        def established() -> bool:
-            for name in names:
-                status = extensions.read_custom_resource_definition(name).status
-                conditions = (status.conditions if status else None) or []
-                if not any(c.type == "Established" and c.status == "True" for c in conditions):
-                    return False
-            return True
-
-        if not wait_for(established, self.timeouts["crds"]):
-            raise ComponentError(
-                "crds",
-                f"{', '.join(names)} not Established within {self.timeouts['crds']:g}s",
-                "look for CRD errors in the API server log",
-                self.layout.log("kube-apiserver"),
-            )
-
-    def _wait_default_service_account(self, core: client.CoreV1Api) -> None:
-        def exists() -> bool:
-            try:
-                core.read_namespaced_service_account("default", "default")
-            except ApiException as exc:
-                if exc.status == 404:
-                    return False
-                raise
-            return True
-
-        if not wait_for(exists, self.timeouts["default-service-account"]):
-            raise ComponentError(
-                "kube-controller-manager",
-                "the `default` ServiceAccount did not appear within "
-                f"{self.timeouts['default-service-account']:g}s",
-                components.FIXES["kube-controller-manager"],
-                self.layout.log("kube-controller-manager"),
             )
 
     # --- restart / down -------------------------------------------------------------------------

@@ -24,15 +24,13 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import urllib3
-from kubernetes import client, config, watch
-from kubernetes.client.rest import ApiException
+from lifecycle.k8s.gateway import POD, ApiError, Conflict, Forbidden, NotFound, Obj, Resource
+from lifecycle.k8s.kube import Gone, KubeGateway, api_client
 
-EXEC_GROUP = "kwok.x-k8s.io"
-EXEC_VERSION = "v1alpha1"
-EXEC_PLURAL = "execs"
+EXEC_GROUP, EXEC_VERSION, EXEC_PLURAL = "kwok.x-k8s.io", "v1alpha1", "execs"
+EXEC = Resource(EXEC_GROUP, EXEC_VERSION, "Exec", EXEC_PLURAL)
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "fluidlc-exec-provisioner"
 WATCH_SECONDS = 300
@@ -58,27 +56,26 @@ def exec_manifest(cluster_dir: Path, namespace: str, pod: str) -> dict[str, Any]
     }
     env_list = [{"name": k, "value": v} for k, v in envs.items()]
     return {
-        "apiVersion": f"{EXEC_GROUP}/{EXEC_VERSION}",
+        "apiVersion": EXEC.api_version,
         "kind": "Exec",
         "metadata": {"name": pod, "namespace": namespace, "labels": {MANAGED_BY_LABEL: MANAGER}},
         "spec": {"execs": [{"local": {"workDir": str(workdir), "envs": env_list}}]},
     }
 
 
-def _identity(pod: client.V1Pod) -> tuple[str, str, str] | None:
+def _identity(pod: Obj) -> tuple[str, str, str] | None:
     """(namespace, name, uid) of a pod."""
-    meta = pod.metadata
-    if meta is None or not meta.namespace or not meta.name:
+    meta = pod.get("metadata") or {}
+    if not meta.get("namespace") or not meta.get("name"):
         return None
-    return meta.namespace, meta.name, meta.uid or ""
+    return meta["namespace"], meta["name"], meta.get("uid") or ""
 
 
 class ExecProvisioner:
     """Keeps one managed Exec per existing pod."""
 
-    def __init__(self, api: client.ApiClient, cluster_dir: Path) -> None:
-        self.core = client.CoreV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
+    def __init__(self, gw: KubeGateway, cluster_dir: Path) -> None:
+        self.gw = gw
         self.cluster_dir = cluster_dir
         # Pods (namespace, name, uid) whose Exec is known to exist, so status updates cost no API call.
         self.provisioned: set[tuple[str, str, str]] = set()
@@ -88,85 +85,55 @@ class ExecProvisioner:
             return
         state_dir(self.cluster_dir, namespace, pod).mkdir(parents=True, exist_ok=True)
         try:
-            body = exec_manifest(self.cluster_dir, namespace, pod)
-            self.custom.create_namespaced_custom_object(
-                EXEC_GROUP, EXEC_VERSION, namespace, EXEC_PLURAL, body
-            )
+            self.gw.create(exec_manifest(self.cluster_dir, namespace, pod))
             log.info("created Exec %s/%s", namespace, pod)
-        except ApiException as exc:
-            if exc.status == 409:
-                pass  # ours from before a restart, or one a test wrote on purpose: either way it stays
-            elif exc.status in (403, 404):
-                # The namespace is terminating or gone; its pods are going too.
-                log.info("no Exec for %s/%s: %s", namespace, pod, exc.reason)
-                return
-            else:
-                raise
+        except Conflict:
+            pass  # ours from before a restart, or one a test wrote on purpose: either way it stays
+        except (Forbidden, NotFound) as exc:
+            # The namespace is terminating or gone; its pods are going too.
+            log.info("no Exec for %s/%s: %s", namespace, pod, exc)
+            return
         self.provisioned.add((namespace, pod, uid))
 
     def remove(self, namespace: str, pod: str) -> None:
         self.provisioned = {p for p in self.provisioned if p[:2] != (namespace, pod)}
+        existing = self.gw.get(EXEC, namespace, pod)
+        if existing is None or (existing["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGER:
+            return
         try:
-            existing = cast(
-                dict[str, Any],
-                self.custom.get_namespaced_custom_object(
-                    EXEC_GROUP, EXEC_VERSION, namespace, EXEC_PLURAL, pod
-                ),
-            )
-            if existing["metadata"].get("labels", {}).get(MANAGED_BY_LABEL) != MANAGER:
-                return
             # The precondition keeps a just-recreated Exec of a new pod with the same name.
-            uid = existing["metadata"]["uid"]
-            only_this = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
-            self.custom.delete_namespaced_custom_object(
-                EXEC_GROUP, EXEC_VERSION, namespace, EXEC_PLURAL, pod, body=only_this
-            )
-            log.info("deleted Exec %s/%s", namespace, pod)
-        except ApiException as exc:
-            if exc.status not in (404, 409):
-                raise
+            if self.gw.delete(EXEC, namespace, pod, uid=existing["metadata"]["uid"]):
+                log.info("deleted Exec %s/%s", namespace, pod)
+        except Conflict:
+            pass
 
     def sync(self) -> str:
         """Provision every pod and drop managed Execs whose pod is gone; returns the pods' resourceVersion."""
-        pods = self.core.list_pod_for_all_namespaces()
+        pods, version = self.gw.list_with_version(POD)
         self.provisioned = set()
         present = set()
-        for pod in pods.items:
+        for pod in pods:
             identity = _identity(pod)
             if identity is not None:
                 present.add(identity[:2])
                 self.ensure(*identity)
-        execs = cast(
-            dict[str, Any],
-            self.custom.list_cluster_custom_object(
-                EXEC_GROUP, EXEC_VERSION, EXEC_PLURAL, label_selector=f"{MANAGED_BY_LABEL}={MANAGER}"
-            ),
-        )
-        for item in execs["items"]:
+        for item in self.gw.list(EXEC, labels={MANAGED_BY_LABEL: MANAGER}):
             key = (item["metadata"]["namespace"], item["metadata"]["name"])
             if key not in present:
                 self.remove(*key)
-        return (pods.metadata.resource_version if pods.metadata else None) or ""
+        return version
 
     def watch_from(self, resource_version: str) -> None:
-        """Follow pod events until the watch ends or fails; ends normally after WATCH_SECONDS."""
+        """Follow pod events until the watch fails; a watch that ends is resumed from its last version."""
         while True:
-            pods = watch.Watch()
-            stream = pods.stream(
-                self.core.list_pod_for_all_namespaces,
-                resource_version=resource_version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=WATCH_SECONDS,
-                _request_timeout=(5, WATCH_SECONDS + 30),
-            )
-            for event in stream:
-                identity = _identity(event["object"]) if event["type"] != "BOOKMARK" else None
-                if identity is not None and event["type"] in ("ADDED", "MODIFIED"):
+            for kind, obj in self.gw.watch(POD, resource_version, timeout_seconds=WATCH_SECONDS,
+                                           stall_seconds=WATCH_SECONDS + 30):
+                resource_version = (obj.get("metadata") or {}).get("resourceVersion") or resource_version
+                identity = _identity(obj) if kind != "BOOKMARK" else None
+                if identity is not None and kind in ("ADDED", "MODIFIED"):
                     self.ensure(*identity)
-                elif identity is not None and event["type"] == "DELETED":
+                elif identity is not None and kind == "DELETED":
                     self.remove(*identity[:2])
-            # The watch tracks the last version it saw, bookmarks included.
-            resource_version = pods.resource_version or resource_version
 
     def run(self, ready_file: Path | None = None) -> None:
         """Sync, then watch; after any error re-list with a short backoff. Runs until killed."""
@@ -179,12 +146,12 @@ class ExecProvisioner:
                     log.info("initial sync done; watching pods in all namespaces")
                 backoff = 0.5
                 self.watch_from(resource_version)
-            except ApiException as exc:
-                if exc.status == 410:
-                    log.info("watch expired (410 Gone); re-listing pods")
-                    continue
-                log.warning("API error %s %s; re-listing in %.1fs", exc.status, exc.reason, backoff)
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
+            except Gone:
+                log.info("watch expired (410 Gone); re-listing pods")
+                continue
+            except ApiError as exc:
+                log.warning("API error %s; re-listing in %.1fs", exc, backoff)
+            except Exception as exc:  # connection refused or reset: the API server is away
                 log.warning("API server unreachable (%s); re-listing in %.1fs", exc, backoff)
             time.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
@@ -197,8 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ready-file", type=Path, help="touched once the first sync is done")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    api = config.new_client_from_config(config_file=str(args.kubeconfig))
-    ExecProvisioner(api, args.cluster_dir.resolve()).run(args.ready_file)
+    gw = KubeGateway(api_client(str(args.kubeconfig)), (EXEC,), component=MANAGER)
+    ExecProvisioner(gw, args.cluster_dir.resolve()).run(args.ready_file)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,13 @@ interface and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.rest import ApiException
-
+from lifecycle.k8s.gateway import NODE, ApiError, Conflict, NotFound, Obj
+from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local.processes import LOOPBACK, ComponentError
 
 NODE_PREFIX = "kwok-node-"
@@ -52,54 +52,42 @@ def node_manifest(name: str, kubelet_port: int) -> dict[str, Any]:
     }
 
 
-def ensure_nodes(core: client.CoreV1Api, count: int, kubelet_port: int) -> list[str]:
+def ensure_nodes(gw: KubeGateway, count: int, kubelet_port: int) -> list[str]:
     """Create the `count` nodes (keeping existing ones, pointing them at this kwok) and drop extra ones."""
     wanted = node_names(count)
-    listed = core.list_node(label_selector=f"{NODE_TYPE_LABEL}={NODE_TYPE}").items
-    existing = {n.metadata.name for n in listed if n.metadata and n.metadata.name}
-    existing = {name for name in existing if name and name.startswith(NODE_PREFIX)}
+    listed = gw.list(NODE, labels={NODE_TYPE_LABEL: NODE_TYPE})
+    existing = {n["metadata"]["name"] for n in listed if n["metadata"]["name"].startswith(NODE_PREFIX)}
     for name in wanted:
         manifest = node_manifest(name, kubelet_port)
-        if name in existing:
-            # kwok's port may differ from the previous run; the status carries it.
-            core.patch_node_status(name, {"status": manifest["status"]})
-            continue
-        try:
-            core.create_node(client.V1Node.model_validate(manifest))
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-        # The API server keeps the status given on create; patching it again is for older servers.
-        core.patch_node_status(name, {"status": manifest["status"]})
-    for name in sorted(n for n in existing - set(wanted) if n):
-        try:
-            core.delete_node(name)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        if name not in existing:
+            with contextlib.suppress(Conflict):
+                gw.create(manifest)
+        # kwok's port may differ from the previous run; the status carries it (and the API server may
+        # drop a status given on create).
+        gw.patch(NODE, None, name, {"status": manifest["status"]}, sub="status")
+    for name in sorted(existing - set(wanted)):
+        gw.delete(NODE, None, name)
     return wanted
 
 
-def _ready_problem(node: client.V1Node, kubelet_port: int) -> str | None:
-    status = node.status
-    if status is None:
+def _ready_problem(node: Obj, kubelet_port: int) -> str | None:
+    status = node.get("status")
+    if not status:
         return "has no status yet"
-    conditions = {c.type: c.status for c in (status.conditions or [])}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
     if conditions.get("Ready") != "True":
         return "not Ready yet"
-    addresses = {a.type: a.address for a in (status.addresses or [])}
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
     if addresses.get("InternalIP") != LOOPBACK:
         return f"InternalIP is {addresses.get('InternalIP')!r}, not {LOOPBACK}"
-    endpoint = status.daemon_endpoints.kubelet_endpoint if status.daemon_endpoints else None
-    port = endpoint.port if endpoint else None
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
     if port != kubelet_port:
         return f"kubelet port is {port}, not kwok's {kubelet_port}"
     return None
 
 
-def wait_nodes_ready(
-    core: client.CoreV1Api, names: list[str], kubelet_port: int, timeout: float, kwok_log: Path | None = None
-) -> None:
+def wait_nodes_ready(gw: KubeGateway, names: list[str], kubelet_port: int, timeout: float,
+                     kwok_log: Path | None = None) -> None:
     """Wait until every node is Ready, addressed as 127.0.0.1 and pointing at kwok's port."""
     deadline = time.monotonic() + timeout
     problems: dict[str, str] = {}
@@ -107,9 +95,10 @@ def wait_nodes_ready(
         problems = {}
         for name in names:
             try:
-                problem = _ready_problem(core.read_node(name), kubelet_port)
-            except ApiException as exc:
-                problem = f"cannot be read: {exc.status} {exc.reason}"
+                node = gw.get(NODE, None, name)
+                problem = "does not exist" if node is None else _ready_problem(node, kubelet_port)
+            except (ApiError, NotFound) as exc:
+                problem = f"cannot be read: {exc}"
             if problem:
                 problems[name] = problem
         if not problems:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-NOT_READY = "NotReady"
-PARTIAL_READY = "PartialReady"
-READY = "Ready"
+from enum import StrEnum
+
+
+class ComponentPhase(StrEnum):
+    """``status.masterPhase``, ``workerPhase`` and ``fusePhase`` of a runtime."""
+
+    NOT_READY = "NotReady"
+    PARTIAL_READY = "PartialReady"
+    READY = "Ready"
 
 
 def component_phase(desired: int, ready: int) -> str:
-    """Nothing desired or all ready: Ready; some ready: PartialReady; none: NotReady."""
+    """Nothing desired or all ready: Ready; some ready: PartialReady; none: NotReady (as the plain
+    string a status field holds)."""
     if desired <= 0 or ready >= desired:
-        return READY
+        return ComponentPhase.READY.value
     if ready > 0:
-        return PARTIAL_READY
-    return NOT_READY
+        return ComponentPhase.PARTIAL_READY.value
+    return ComponentPhase.NOT_READY.value
 
 
 def runtime_ready(master_desired: int, master_ready: int, worker_replicas: int, worker_ready: int) -> bool:

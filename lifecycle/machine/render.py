@@ -3,19 +3,16 @@
 Every edge carries its trigger and the hooks that guard it, so the picture is the table. A guard
 that also writes (``MachineTable.writing_guards``) is drawn with a trailing ``*``. The state whose
 internal transition runs Sync carries a note listing the Sync steps in order with their flags, so
-what the model checker and the tests read is what is drawn. The SVG is rendered from the DOT text
-and records that text's hash, which lets a drift check say "stale" without depending on the fonts
-of the machine that renders it.
+what the model checker and the tests read is what is drawn. (SVG is drawn from the DOT text by
+``lifecycle.generate.diagrams``.)
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from lifecycle.machine.table import MachineTable, SyncStep, Transition
 
-SOURCE_MARK = "<!-- fluid-lifecycle dot sha256: {} -->"
 WRITES = "*"
 
 Table = MachineTable[Any, Any]
@@ -113,13 +110,3 @@ def dot(table: Table, current: str | None = None, sync: tuple[SyncStep[Any], ...
         lines.append(f"  {at} -> __sync [style=dashed, arrowhead=none];")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def svg(dot_text: str) -> str:
-    import pygraphviz
-
-    graph = pygraphviz.AGraph(string=dot_text)
-    rendered = graph.draw(format="svg", prog="dot").decode()
-    mark = SOURCE_MARK.format(hashlib.sha256(dot_text.encode()).hexdigest())
-    head, sep, rest = rendered.partition("?>")
-    return f"{head}{sep}\n{mark}{rest}" if sep else f"{mark}\n{rendered}"

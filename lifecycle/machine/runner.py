@@ -117,7 +117,7 @@ _machines = threading.local()
 
 def machine_for(table: MachineTable[Any, Any]) -> Machine:
     """This thread's machine for ``table`` (transitions machines are not meant to be shared by threads)."""
-    cache = _machines.__dict__.setdefault("by_table", {})
+    cache: dict[str, tuple[MachineTable[Any, Any], Machine]] = _machines.__dict__.setdefault("by_table", {})
     if table.name not in cache or cache[table.name][0] is not table:
         cache[table.name] = (table, build(table))
     return cache[table.name][1]

@@ -227,10 +227,10 @@ def dataset_phase(state: DatasetState, *, bound: bool, runtime_ready: bool, curr
     if fixed is not None:
         return fixed
     if not bound:
-        return D.NOT_BOUND
+        return D.NOT_BOUND.value
     if not runtime_ready:
-        return D.FAILED
-    return current if current in DATASET_SERVED else D.BOUND
+        return D.FAILED.value
+    return current if current is not None and current in DATASET_SERVED else D.BOUND.value
 
 
 MACHINES = (DATASET, RUNTIME)

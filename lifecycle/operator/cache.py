@@ -7,8 +7,6 @@ next pass does not read an object older than our own last write.
 
 from __future__ import annotations
 
-from typing import Any
-
 from lifecycle.k8s.gateway import Argv, ExecResult, Obj, Objs, Resource, version_of
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.operator.informer import Informer
@@ -45,8 +43,8 @@ class CachedGateway:
             return self.api.list(res, namespace, labels)
         return informer.list(namespace, labels)
 
-    def _remember(self, obj: Any) -> Any:
-        if isinstance(obj, dict) and obj.get("metadata"):
+    def _remember(self, obj: Obj) -> Obj:
+        if obj.get("metadata"):
             informer = self.informers.get(self.api.resource(obj["apiVersion"], obj["kind"]).plural) \
                 if obj.get("apiVersion") and obj.get("kind") else None
             if informer is not None:
@@ -68,8 +66,8 @@ class CachedGateway:
     def replace_status(self, obj: Obj) -> Obj:
         return self._remember(self.api.replace_status(obj))
 
-    def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
-        return self.api.delete(res, namespace, name)
+    def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:
+        return self.api.delete(res, namespace, name, uid)
 
     def exec(self, namespace: str, pod: str, container: str | None, argv: Argv,
              timeout: float = 60.0) -> ExecResult:

@@ -133,30 +133,37 @@ class Informer:
             except Gone:
                 log.info("watch of %s: version too old, listing again", self.res.plural)
             except Forbidden as exc:
-                if self.optional is None:
-                    log.error("%s; grant list and watch on %s to the operator's account (deploy/operator.yaml, "
-                              "`fluidlc manifests`) — retrying in %.1fs", exc, self.res.plural, backoff)
-                    backoff = self._pause(stop, backoff)
-                else:
-                    if self.available:
-                        log.warning("%s; carrying on without this watch: %s — looking again every 60s",
-                                    exc, self.optional)
-                    self.available = False
-                    self.synced.set()
-                    stop.wait(60.0)
+                backoff = self._forbidden(exc, stop, backoff)
             except NotFound:
-                # The kind is not installed (yet): nothing to cache; look again now and then.
-                if not self.synced.is_set():
-                    log.warning("%s.%s is not served by the API server; install its CRD (deploy/crds) "
-                                "— looking again every 30s", self.res.plural, self.res.group or "core")
-                self.synced.set()
-                stop.wait(30.0)
+                self._not_served(stop)
             except Exception as exc:  # connection refused, reset, timed out: the API server is away
                 if stop.is_set():
                     return
                 log.warning("watch of %s failed (%s); retrying in %.1fs", self.res.plural, exc, backoff)
                 backoff = self._pause(stop, backoff)
             self.restarts += 1
+
+    def _forbidden(self, exc: Forbidden, stop: threading.Event, backoff: float) -> float:
+        """A required watch says how to grant it and backs off; an optional one is done without,
+        tried again every minute."""
+        if self.optional is None:
+            log.error("%s; grant list and watch on %s to the operator's account (deploy/operator.yaml, "
+                      "`fluidlc manifests`) — retrying in %.1fs", exc, self.res.plural, backoff)
+            return self._pause(stop, backoff)
+        if self.available:
+            log.warning("%s; carrying on without this watch: %s — looking again every 60s", exc, self.optional)
+        self.available = False
+        self.synced.set()
+        stop.wait(60.0)
+        return backoff
+
+    def _not_served(self, stop: threading.Event) -> None:
+        """The kind is not installed (yet): nothing to cache; look again now and then."""
+        if not self.synced.is_set():
+            log.warning("%s.%s is not served by the API server; install its CRD (deploy/crds) "
+                        "— looking again every 30s", self.res.plural, self.res.group or "core")
+        self.synced.set()
+        stop.wait(30.0)
 
     @staticmethod
     def _pause(stop: threading.Event, backoff: float) -> float:

@@ -75,4 +75,5 @@ class Pair:
 
     def dataset_json(self) -> dict[str, Any]:
         assert self.dataset is not None
-        return to_json(self.dataset)
+        found: dict[str, Any] = to_json(self.dataset)
+        return found

@@ -105,7 +105,7 @@ class TemplateEngine:
         generic = self._generic.get(name)
         if generic is not None:
             return generic
-        fn = getattr(self.implement, name, None)
+        fn: Callable[[], Any] | None = getattr(self.implement, name, None)
         if fn is None:
             raise AttributeError(f"{type(self.implement).__name__} has no hook {name!r}")
         return fn

@@ -11,6 +11,7 @@ import yaml
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.cache import ports
+from lifecycle.engine.settings import parse_port_range
 from lifecycle.k8s.gateway import CONFIG_MAP, STATEFUL_SET
 from lifecycle.reconcile.reconciler import Reconciler
 from tests.unit.test_alluxio_engine import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
@@ -130,8 +131,8 @@ def test_shutdown_gives_the_ports_back(cluster: FakeCluster) -> None:
 @pytest.mark.parametrize("text", ["20000", "b-c", "26000-20000", "0-10", "1-70000"])
 def test_a_bad_port_range_is_refused_with_an_example(text: str) -> None:
     with pytest.raises(ValueError, match=re.escape("is not FIRST-LAST within 1-65535, e.g. 20000-26000")):
-        ports.parse_range(text)
-    assert ports.parse_range("20000-26000") == (20000, 26000)
+        parse_port_range(text)
+    assert parse_port_range("20000-26000") == (20000, 26000)
 
 
 def test_the_api_gateway_port_is_the_masters_and_allocated_too(cluster: FakeCluster) -> None:

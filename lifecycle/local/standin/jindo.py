@@ -94,24 +94,9 @@ def resolve(argv: Sequence[str]) -> Command:
     if not argv:
         raise UsageError(USAGE)
     command, rest = argv[0], list(argv[1:])
-    if command == "-report" and not rest:
-        return Command(("report",), _report)
-    if command == "-mount" and not rest:
-        return Command(("mount",), _list_mounts)
-    if command == "-mount" and len(rest) == 2:
-        return Command(("mount",), _mounter(*rest))
-    if command == "-unmount" and len(rest) == 1:
-        return Command(("unmount",), _unmounter(rest[0]))
-    if command == "-formatCache" and rest in ([], ["-force"]):
-        return Command(("formatCache",), _format_cache)
-    if command == "-uncache" and len(rest) == 1:
-        return Command(("uncache",), _uncacher(rest[0]))
-    if command == "-load":
-        return Command(("load",), _loader(rest))
-    if command == "-listCacheSet" and not rest:
-        return Command(("listCacheSet",), _list_cache_sets)
-    if command == "-refreshCacheSet" and (len(rest) == 1 or (len(rest) == 2 and rest[0] == "-path")):
-        return Command(("refreshCacheSet",), _cache_set_refresher(rest[-1]))
+    for name, accepts, handler in _COMMANDS:
+        if command == f"-{name}" and accepts(rest):
+            return Command((name,), handler(rest))
     raise UsageError(f"Unknown or malformed command: {' '.join(argv)}\n{USAGE}")
 
 
@@ -207,7 +192,8 @@ def _uncacher(target: str) -> Handler:
     return uncache
 
 
-def _loader(args: list[str]) -> Handler:
+def _load_targets(args: list[str]) -> tuple[set[str], list[str]]:
+    """The flags and the paths of ``-load`` arguments."""
     flags: set[str] = set()
     targets: list[str] = []
     index = 0
@@ -224,6 +210,11 @@ def _loader(args: list[str]) -> Handler:
             raise UsageError(f"Unknown option {arg}\n{USAGE}")
         else:
             targets.append(arg)
+    return flags, targets
+
+
+def _loader(args: list[str]) -> Handler:
+    flags, targets = _load_targets(args)
     if len(targets) != 1:
         raise UsageError(f"-load takes one path, not {len(targets)}\n{USAGE}")
 
@@ -262,6 +253,21 @@ def _cache_set_refresher(source: str) -> Handler:
         ctx.tool_state["cache_sets"] = source
 
     return refresh
+
+
+# jindocache's sub-commands: name, which arguments it takes, and the handler made from them.
+_COMMANDS: tuple[tuple[str, Callable[[list[str]], bool], Callable[[list[str]], Handler]], ...] = (
+    ("report", lambda rest: not rest, lambda rest: _report),
+    ("mount", lambda rest: not rest, lambda rest: _list_mounts),
+    ("mount", lambda rest: len(rest) == 2, lambda rest: _mounter(*rest)),
+    ("unmount", lambda rest: len(rest) == 1, lambda rest: _unmounter(rest[0])),
+    ("formatCache", lambda rest: rest in ([], ["-force"]), lambda rest: _format_cache),
+    ("uncache", lambda rest: len(rest) == 1, lambda rest: _uncacher(rest[0])),
+    ("load", lambda rest: True, _loader),
+    ("listCacheSet", lambda rest: not rest, lambda rest: _list_cache_sets),
+    ("refreshCacheSet", lambda rest: len(rest) == 1 or (len(rest) == 2 and rest[0] == "-path"),
+     lambda rest: _cache_set_refresher(rest[-1])),
+)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""Reading a pair: the Dataset and the one runtime of its namespace and name, parsed into models.
+
+A manifest that does not fit its model is reported (an event on the object, a problem in the
+pass's outcome) and left out, so one bad object never crashes the pass. When several runtime kinds
+carry the same name, the one bound to the Dataset serves it (else the oldest) and the others are
+told so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from lifecycle.api import ParseError, from_json
+from lifecycle.api.dataset import Dataset
+from lifecycle.api.runtime import Runtime
+from lifecycle.engine.kind import RuntimeKind
+from lifecycle.engine.registry import Registry
+from lifecycle.k8s.gateway import DATASET, Gateway, Obj
+
+
+@attrs.frozen
+class PairRead:
+    dataset: Dataset | None
+    runtime: Runtime | None
+    kind: RuntimeKind | None
+    problems: list[str]
+
+
+def read_pair(gateway: Gateway, registry: Registry, namespace: str, name: str) -> PairRead:
+    problems: list[str] = []
+    raw_ds = gateway.get(DATASET, namespace, name)
+    dataset = _parse(gateway, Dataset, raw_ds, f"Dataset {namespace}/{name}", problems) if raw_ds else None
+    found = [(kind, raw) for kind in registry.kinds() if (raw := gateway.get(kind.resource, namespace, name))]
+    if not found:
+        return PairRead(dataset, None, None, problems)
+    kind, raw = choose_runtime(gateway, dataset, found)
+    runtime = _parse(gateway, kind.model, raw, f"{kind.kind} {namespace}/{name}", problems)
+    return PairRead(dataset, runtime, kind if runtime is not None else None, problems)
+
+
+def _parse(gateway: Gateway, model: type[Any], raw: Obj, what: str, problems: list[str]) -> Any:
+    try:
+        return from_json(model, raw, what)
+    except ParseError as exc:
+        problems.append(str(exc))
+        gateway.event(raw, "Warning", "ErrorValidateSpecFields", str(exc))
+        return None
+
+
+def choose_runtime(gateway: Gateway, dataset: Dataset | None,
+                   found: list[tuple[RuntimeKind, Obj]]) -> tuple[RuntimeKind, Obj]:
+    """One runtime per dataset: the bound one, else the oldest; the others are told so."""
+    bound_type = None
+    if dataset is not None and dataset.status is not None and dataset.status.runtimes:
+        bound_type = dataset.status.runtimes[0].type
+    found.sort(key=lambda kr: (kr[0].runtime_type != bound_type, kr[1]["metadata"].get("creationTimestamp", ""),
+                               kr[0].kind))
+    for kind, raw in found[1:]:
+        gateway.event(raw, "Warning", "DatasetBoundToOther",
+                      f"{kind.kind} {raw['metadata']['namespace']}/{raw['metadata']['name']}: the Dataset of this "
+                      f"name is served by a {found[0][0].kind}; delete one of the two")
+    return found[0]
