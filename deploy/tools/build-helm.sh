@@ -43,7 +43,8 @@ fi
 
 command -v go >/dev/null || { say "error: Go is not installed; install Go >= 1.26 to build helm"; exit 1; }
 
-# A cold build needs the module cache (~0.5 GB), the build cache (~1.5 GB) and the binary (~60 MB).
+# A cold build needs the module cache (~0.5 GB), the build cache (~0.8 GB) and the binary (~60 MB);
+# 3 GiB leaves room for the temporary files of the compiler and the linker.
 need_gb=3
 for dir in "$cache_root" "$(go env GOCACHE)" "$(go env GOMODCACHE)"; do
     mkdir -p "$dir"
