@@ -2,6 +2,7 @@
 #   make run        the operator on a local control plane (or the cluster KUBECONFIG points at)
 #   make test       the whole suite: lint, unit, property, drift checks and the real control plane
 #   make test-fast  unit + property tests only (no cluster), under a minute
+#   make image      the operator image fluid-lifecycle:<pyproject version>, with podman, buildah or docker
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup test test-fast test-cluster lint diagrams crds manifests generate run operator \
-        controlplane cluster-up cluster-down cluster-status bench clean
+        controlplane helm image cluster-up cluster-down cluster-status bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +25,13 @@ $(STAMP): pyproject.toml
 
 controlplane:
 	@deploy/controlplane/build.sh
+
+# Builds helm (pinned in deploy/tools/helm) on first use and prints the path of the binary.
+helm:
+	@bin="$$(deploy/tools/build-helm.sh)" && echo "$$bin/helm"
+
+image:
+	@PYTHON="$(PYTHON)" deploy/image/build.sh
 
 test: setup controlplane lint
 	$(PY) -m pytest -p no:cacheprovider tests
