@@ -30,10 +30,11 @@ from lifecycle import (
     Obj,
     PodMetadata,
     Resource,
-    dataset_id,
+    marker,
     owner_reference,
     parse_port_range,
     to_json,
+    workload_name,
 )
 
 DEFAULT_METADATA_TIMEOUT = 300.0
@@ -65,7 +66,8 @@ class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
     # -- names and labels -------------------------------------------------------------------------
 
     def object_name(self, role: str) -> str:
-        return f"{self.name}-{self.OBJECT_PREFIX}{role}"
+        """The StatefulSet or DaemonSet of a component (shortened with a hash when too long for its pods)."""
+        return workload_name(self.name, f"{self.OBJECT_PREFIX}{role}")
 
     def container(self, role: str) -> str:
         """The main container of a component's pods, and their ``role`` label."""
@@ -92,22 +94,31 @@ class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
         return f"{RUNTIME_MOUNT_ROOT}/{self.RUNTIME_TYPE}/{self.ns}/{self.name}/{self.container('fuse')}"
 
     @property
-    def dataset_key(self) -> str:
-        uid = self.ctx.dataset.metadata.uid if self.ctx.dataset else None
-        return dataset_id(self.ns, self.name, uid)
+    def key(self) -> str:
+        """The pair's key: the body of its node label keys and PV name (``lifecycle.k8s.naming``)."""
+        return self.ctx.dataset_key
+
+    @property
+    def dataset_id(self) -> str:
+        return self.ctx.dataset_id
 
     def selector(self, role: str) -> dict[str, str]:
         return {"app": self.RUNTIME_TYPE, "release": self.name, "role": self.container(role)}
 
     @property
     def object_labels(self) -> dict[str, str]:
-        return {"app": self.RUNTIME_TYPE, "release": self.name, objects.MANAGED_BY[0]: objects.MANAGED_BY[1]}
-
-    def worker_labels(self) -> dict[str, str]:
-        return {DATASET_LABEL: self.dataset_key, PLACEMENT_LABEL: self.placement}
+        return {"app": self.RUNTIME_TYPE, "release": self.name, **self.marker}
 
     @property
-    def owner(self) -> Obj:
+    def marker(self) -> dict[str, str]:
+        """The labels that make an object this runtime's own (``lifecycle.k8s.ownership``)."""
+        return marker(self.uid)
+
+    def worker_labels(self) -> dict[str, str]:
+        return {DATASET_LABEL: self.dataset_id, PLACEMENT_LABEL: self.placement}
+
+    @property
+    def owner_ref(self) -> Obj:
         return owner_reference(to_json(self.ctx.runtime))
 
     @property
@@ -277,16 +288,21 @@ class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
         name = obj["metadata"]["name"]
         live = self.get(res, name)
         if live is not None and objects.applied_hash(live) == objects.applied_hash(obj):
+            self.ctx.owner.check([live])
             return False
-        self._live[(res.plural, name)] = self.gw.apply(obj)
+        self._live[(res.plural, name)] = self.ctx.owner.apply(obj, res, live)
         return True
 
+    def check_ours(self, objs: list[Obj]) -> None:
+        """ObjectInTheWay naming every live object under the names of ``objs`` that is not ours."""
+        self.ctx.owner.check(self.get(self.gw.resource(o["apiVersion"], o["kind"]), o["metadata"]["name"])
+                             for o in objs)
+
     def delete(self, res: Resource, name: str) -> bool:
+        """Delete our object of this kind and name; one that is not ours stays."""
         live = self.get(res, name)
         self.forget(res, name)
-        if live is None or live["metadata"].get("deletionTimestamp"):
-            return False
-        return self.gw.delete(res, self.ns, name)
+        return self.ctx.owner.delete(res, live)
 
     def differs(self, obj: Obj) -> bool:
         """The live object of ``obj``'s kind and name does not carry ``obj``'s hash (or is missing)."""

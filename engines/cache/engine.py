@@ -70,10 +70,10 @@ class CacheEngine(CacheBase[SpecT, CompT]):
         ds = self.ctx.dataset
         if ds is None:
             raise RuntimeError(f"{self.ref}: the Dataset {self.ns}/{self.name} is gone; recreate it to get a volume")
-        create_volume(self.gw, ds, self.name, self.RUNTIME_TYPE, self.fuse_path, self.mount_type)
+        create_volume(self.ctx.owner, ds, self.ctx.volume, self.name, self.fuse_path, self.mount_type)
 
     def delete_volume(self) -> None:
-        delete_volume(self.gw, self.ns, self.name)
+        delete_volume(self.ctx.owner, self.ctx.volume)
 
     # -- sync --------------------------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ APPLIED_HASH = "fluid.io/applied-hash"
 CONFIG_CHECKSUM = "fluid.io/config-checksum"
 HOSTNAME_KEY = "kubernetes.io/hostname"
 T = TypeVar("T")
-MANAGED_BY = ("app.kubernetes.io/managed-by", "fluid-lifecycle")
 
 
 def digest(value: Any) -> str:
@@ -159,12 +158,14 @@ def daemon_set(name: str, namespace: str, labels: dict[str, str], selector: dict
 
 
 def headless_service(name: str, namespace: str, labels: dict[str, str], pod: str, ports: dict[str, int],
-                     owner: Obj) -> Obj:
-    """One service per master pod, so ``<name>-master-<i>.<ns>`` names exactly that pod."""
+                     owner: Obj, marker: dict[str, str]) -> Obj:
+    """One service per master pod, so ``<name>-master-<i>.<ns>`` names exactly that pod; ``labels`` also
+    select its pods, ``marker`` only marks the Service as ours."""
     return stamped({
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": [owner]},
+        "metadata": {"name": name, "namespace": namespace, "labels": {**labels, **marker},
+                     "ownerReferences": [owner]},
         "spec": {
             "clusterIP": "None",
             "publishNotReadyAddresses": True,

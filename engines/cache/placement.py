@@ -32,40 +32,40 @@ from lifecycle import (
 MEDIUM_KEYS = {"MEM": "m", "SSD": "d", "HDD": "d"}
 
 
-def capacity_labels(runtime_type: str, namespace: str, name: str, per_medium: dict[str, str]) -> dict[str, str]:
+def capacity_labels(runtime_type: str, key: str, per_medium: dict[str, str]) -> dict[str, str]:
     """``per_medium`` maps m (memory), d (disk) and t (total) to label values."""
-    return {capacity_label(runtime_type, medium, namespace, name): value for medium, value in per_medium.items()}
+    return {capacity_label(runtime_type, medium, key): value for medium, value in per_medium.items()}
 
 
-def cache_node_labels(runtime_type: str, namespace: str, name: str, exclusive: bool,
+def cache_node_labels(runtime_type: str, key: str, exclusive_as: str | None,
                       per_medium: dict[str, str]) -> dict[str, str]:
-    labels = {runtime_label(runtime_type, namespace, name): "true", common_label(namespace, name): "true",
-              **capacity_labels(runtime_type, namespace, name, per_medium)}
-    if exclusive:
-        labels[EXCLUSIVE_LABEL] = exclusive_value(namespace, name)
+    """The labels of a node running the pair's workers (``exclusive_as``: the fluid_exclusive value
+    of an exclusive placement)."""
+    labels = {runtime_label(runtime_type, key): "true", common_label(key): "true",
+              **capacity_labels(runtime_type, key, per_medium)}
+    if exclusive_as is not None:
+        labels[EXCLUSIVE_LABEL] = exclusive_as
     return labels
 
 
-def owned_keys(runtime_type: str, namespace: str, name: str) -> list[str]:
+def owned_keys(runtime_type: str, key: str) -> list[str]:
     """Every node label key of this dataset, including the fuse label the CSI plugin sets."""
-    return [runtime_label(runtime_type, namespace, name), common_label(namespace, name),
-            *(capacity_label(runtime_type, m, namespace, name) for m in ("m", "d", "t")),
-            fuse_label(namespace, name)]
+    return [runtime_label(runtime_type, key), common_label(key),
+            *(capacity_label(runtime_type, m, key) for m in ("m", "d", "t")), fuse_label(key)]
 
 
-def node_patch(node: Obj, wanted: dict[str, str], runtime_type: str, namespace: str, name: str,
+def node_patch(node: Obj, wanted: dict[str, str], runtime_type: str, key: str, exclusive_as: str,
                keep_fuse_label: bool = True) -> dict[str, Any] | None:
     """The label changes that make ``node`` carry exactly ``wanted`` of this dataset's labels."""
     labels = node["metadata"].get("labels") or {}
     changes: dict[str, Any] = {k: v for k, v in wanted.items() if labels.get(k) != v}
-    fuse = fuse_label(namespace, name)
-    for key in owned_keys(runtime_type, namespace, name):
-        if key in labels and key not in wanted and not (keep_fuse_label and key == fuse):
-            changes[key] = None
-    mine = exclusive_value(namespace, name)
-    if EXCLUSIVE_LABEL not in wanted and labels.get(EXCLUSIVE_LABEL) == mine:
+    fuse = fuse_label(key)
+    for owned in owned_keys(runtime_type, key):
+        if owned in labels and owned not in wanted and not (keep_fuse_label and owned == fuse):
+            changes[owned] = None
+    if EXCLUSIVE_LABEL not in wanted and labels.get(EXCLUSIVE_LABEL) == exclusive_as:
         changes[EXCLUSIVE_LABEL] = None
-    common = common_label(namespace, name)
+    common = common_label(key)
     had, has = common in labels, common in wanted
     if had != has:
         try:
@@ -103,17 +103,22 @@ def sync_schedule_info_to_cache_nodes(e: Cache) -> None:
     hosts = {p["spec"]["nodeName"] for p in pods
              if (p.get("spec") or {}).get("nodeName") and not p["metadata"].get("deletionTimestamp")
              and (p.get("status") or {}).get("phase") not in FINISHED_POD_PHASES}
-    wanted = cache_node_labels(e.RUNTIME_TYPE, e.ns, e.name, e.placement == "Exclusive",
+    mine = exclusive_value(e.ns, e.name)
+    wanted = cache_node_labels(e.RUNTIME_TYPE, e.key, mine if e.placement == "Exclusive" else None,
                                capacity_per_medium(e.levels))
     for node in e.gw.list(NODE):
-        changes = node_patch(node, wanted if node["metadata"]["name"] in hosts else {}, e.RUNTIME_TYPE, e.ns, e.name)
+        changes = node_patch(node, wanted if node["metadata"]["name"] in hosts else {}, e.RUNTIME_TYPE, e.key, mine)
         if changes:
             apply_node_labels(e.gw, node, changes)
 
 
 def remove_node_labels(e: Cache) -> None:
-    """Every label of this dataset off every node, the fuse label too (on shutdown)."""
+    """Every label of this dataset off every node, the fuse label too (on shutdown). A runtime that
+    never claimed its Dataset never labelled a node: the keys of its name may be another pair's."""
+    if not e.ctx.claimed:
+        return
+    mine = exclusive_value(e.ns, e.name)
     for node in e.gw.list(NODE):
-        changes = node_patch(node, {}, e.RUNTIME_TYPE, e.ns, e.name, keep_fuse_label=False)
+        changes = node_patch(node, {}, e.RUNTIME_TYPE, e.key, mine, keep_fuse_label=False)
         if changes:
             apply_node_labels(e.gw, node, changes)

@@ -19,8 +19,7 @@ from collections.abc import Iterable, Mapping
 
 import yaml
 
-from engines.cache.objects import MANAGED_BY
-from lifecycle import CONFIG_MAP, Gateway, Obj
+from lifecycle import CONFIG_MAP, MANAGED_BY_LABEL, MANAGER, Gateway, Obj
 
 # On the values ConfigMaps that record ports, so allocation lists only those (one list per new
 # runtime, of the runtimes on the host network).
@@ -118,7 +117,7 @@ def reservations_of(shared: dict[str, object]) -> Reservations:
 def in_use(gateway: Gateway, exclude_uid: str) -> set[int]:
     """Host ports other runtimes record in their values ConfigMaps."""
     used: set[int] = set()
-    for cm in gateway.list(CONFIG_MAP, None, labels={MANAGED_BY[0]: MANAGED_BY[1], HOLDS_PORTS_LABEL: "true"}):
+    for cm in gateway.list(CONFIG_MAP, None, labels={MANAGED_BY_LABEL: MANAGER, HOLDS_PORTS_LABEL: "true"}):
         owners = {r.get("uid") for r in cm["metadata"].get("ownerReferences") or []}
         if exclude_uid not in owners:
             used |= _numbers(recorded(cm) or {})

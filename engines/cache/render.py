@@ -25,38 +25,39 @@ def config_maps(e: Cache) -> list[Obj]:
     data[e.values_name] = {ports.VALUES_KEY: yaml.safe_dump(values, sort_keys=True)}
     holds = {ports.HOLDS_PORTS_LABEL: "true"} if held else {}
     return [objects.config_map(name, e.ns, {**e.object_labels, **(holds if name == e.values_name else {})}, d,
-                               e.owner) for name, d in data.items()]
+                               e.owner_ref) for name, d in data.items()]
 
 
 def services(e: Cache) -> list[Obj]:
     selector = e.selector("master")
-    return [objects.headless_service(svc, e.ns, selector, svc, e.master_ports(), e.owner) for svc in e.service_names()]
+    return [objects.headless_service(svc, e.ns, selector, svc, e.master_ports(), e.owner_ref, e.marker)
+            for svc in e.service_names()]
 
 
 def master_set(e: Cache) -> Obj:
     selector = e.selector("master")
-    template = objects.pod_template(e.workload("master"), selector, {DATASET_ID_LABEL: e.dataset_key})
+    template = objects.pod_template(e.workload("master"), selector, {DATASET_ID_LABEL: e.dataset_id})
     return objects.stateful_set(e.object_name("master"), e.ns, e.object_labels, selector, template,
-                                e.master_replicas, e.service_names(1)[0], e.owner)
+                                e.master_replicas, e.service_names(1)[0], e.owner_ref)
 
 
 def worker_set(e: Cache, replicas: int) -> Obj:
     selector = e.selector("worker")
     ds = e.ctx.dataset
     required = ds.spec.node_affinity.required if ds and ds.spec.node_affinity else None
-    affinity = objects.worker_affinity(e.placement, DATASET_LABEL, PLACEMENT_LABEL, fuse_label(e.ns, e.name), required)
+    affinity = objects.worker_affinity(e.placement, DATASET_LABEL, PLACEMENT_LABEL, fuse_label(e.key), required)
     template = objects.pod_template(e.workload("worker"), selector,
-                                    {DATASET_ID_LABEL: e.dataset_key, **e.worker_labels()}, affinity)
+                                    {DATASET_ID_LABEL: e.dataset_id, **e.worker_labels()}, affinity)
     return objects.stateful_set(e.object_name("worker"), e.ns, e.object_labels, selector, template, replicas,
-                                e.object_name("worker"), e.owner)
+                                e.object_name("worker"), e.owner_ref)
 
 
 def fuse_set(e: Cache) -> Obj:
     wl = e.workload("fuse")
-    wl.node_selector = {**wl.node_selector, fuse_label(e.ns, e.name): "true"}
+    wl.node_selector = {**wl.node_selector, fuse_label(e.key): "true"}
     selector = e.selector("fuse")
-    template = objects.pod_template(wl, selector, {DATASET_ID_LABEL: e.dataset_key})
-    return objects.daemon_set(e.object_name("fuse"), e.ns, e.object_labels, selector, template, e.owner)
+    template = objects.pod_template(wl, selector, {DATASET_ID_LABEL: e.dataset_id})
+    return objects.daemon_set(e.object_name("fuse"), e.ns, e.object_labels, selector, template, e.owner_ref)
 
 
 def desired(e: Cache, worker_replicas: int) -> list[Obj]:

@@ -38,7 +38,7 @@ def check_and_update_runtime_status(e: Cache) -> bool:
     fuses_ready = e.fuse_ready()
     st.selector = ",".join(f"{k}={v}" for k, v in e.selector("worker").items()) if e.has_workers else None
     st.cache_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-        {"matchExpressions": [{"key": common_label(e.ns, e.name), "operator": "In",
+        {"matchExpressions": [{"key": common_label(e.key), "operator": "In",
                                "values": ["true"]}]}]}} if e.has_workers else None
     e.status_extras(st)
 

@@ -42,7 +42,9 @@ def should_setup_master(e: Cache) -> bool:
 
 def setup_master(e: Cache) -> None:
     # Workers keep their replicas (0 when new); setup_workers scales them once the UFS is ready.
-    for obj in render.desired(e, live_worker_replicas(e)):
+    desired = render.desired(e, live_worker_replicas(e))
+    e.check_ours(desired)  # every object in the way is named at once, before anything is written
+    for obj in desired:
         e.apply(obj)
     if not e.has_master:
         mounts.record_mounts(e, e.mounts_in_effect())
@@ -85,7 +87,7 @@ def assign_nodes_to_cache(e: Cache, desired: int) -> int:
             continue
         if labels.get(EXCLUSIVE_LABEL, mine) != mine:
             continue
-        others = _count(labels.get(DATASET_NUM_LABEL)) - (1 if common_label(e.ns, e.name) in labels else 0)
+        others = _count(labels.get(DATASET_NUM_LABEL)) - (1 if common_label(e.key) in labels else 0)
         if e.placement == "Exclusive" and others > 0:
             continue
         count += 1

@@ -24,6 +24,9 @@ from lifecycle.api.runtime import Runtime
 from lifecycle.engine.background import Background
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.k8s.gateway import Gateway
+from lifecycle.k8s.naming import DATASET_ID_LABEL, dataset_id, recorded_key
+from lifecycle.k8s.ownership import Owner
+from lifecycle.k8s.volume import VolumeRef
 
 
 @attrs.define
@@ -51,6 +54,32 @@ class EngineContext:
     @property
     def namespace(self) -> str:
         return self.runtime.metadata.namespace or ""
+
+    @property
+    def claimed(self) -> bool:
+        """The runtime has claimed its Dataset (so names and labels derived from its key are its own)."""
+        return DATASET_ID_LABEL in (self.runtime.metadata.labels or {})
+
+    @property
+    def dataset_key(self) -> str:
+        """The pair's key (``lifecycle.k8s.naming``): the body of its PV name and node label keys."""
+        ds = self.dataset.metadata.annotations if self.dataset else None
+        return recorded_key(self.namespace, self.name, self.runtime.metadata.annotations, ds)
+
+    @property
+    def dataset_id(self) -> str:
+        """The value of ``fluid.io/dataset-id`` on everything of the pair."""
+        recorded = (self.runtime.metadata.labels or {}).get(DATASET_ID_LABEL)
+        return recorded or dataset_id(self.dataset_key, self.dataset.metadata.uid if self.dataset else None)
+
+    @property
+    def volume(self) -> VolumeRef:
+        return VolumeRef(self.namespace, self.name, self.dataset_key, self.dataset_id)
+
+    @property
+    def owner(self) -> Owner:
+        """The gateway as this runtime may use it: only its own objects are changed."""
+        return Owner(self.gateway, self.runtime.metadata.uid or self.runtime.ref, self.runtime.ref)
 
     @property
     def name(self) -> str:

@@ -15,7 +15,7 @@ from lifecycle.api.meta import Condition, find_condition, set_condition
 from lifecycle.api.validation import scheme_of
 from lifecycle.k8s.gateway import DATASET, POD
 from lifecycle.k8s.naming import DATASET_ID_LABEL, pvc_name
-from lifecycle.k8s.volume import pods_using_claim, volume_present
+from lifecycle.k8s.volume import find_volume, pods_using_claim
 from lifecycle.machine.tables import RUNTIME_DELETION, DatasetState, RuntimeState, dataset_phase, restore_dataset
 from lifecycle.reconcile.pair import Pair
 
@@ -62,7 +62,7 @@ class DatasetLifecycle:
         return rt is not None and not rt.metadata.deletion_timestamp and self.pair.runtime_state() == RuntimeState.READY
 
     def volume_ready(self) -> bool:
-        return all(volume_present(self.pair.gateway, self.pair.namespace, self.pair.name))
+        return find_volume(self.pair.gateway, self.pair.volume).ready
 
     def mounts_changed(self) -> bool:
         ds = self.pair.dataset
@@ -82,7 +82,10 @@ class DatasetLifecycle:
         return self._blocked("WaitingForRuntime", f"waiting for {self.pair.runtime.ref} to finish its clean-up")
 
     def volume_unused(self) -> bool:
+        """No unfinished pod mounts the Dataset's own PVC (pods of a PVC that only has its name do not count)."""
         p = self.pair
+        if find_volume(p.gateway, p.volume).pvc is None:
+            return True
         users = pods_using_claim(p.gateway.list(POD, p.namespace), pvc_name(p.name))
         if not users:
             return True

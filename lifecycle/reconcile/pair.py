@@ -19,6 +19,8 @@ from lifecycle.api.meta import ObjectMeta
 from lifecycle.api.runtime import Runtime
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.k8s.gateway import DATASET, Gateway, Resource
+from lifecycle.k8s.naming import DATASET_ID_LABEL, dataset_id, recorded_key
+from lifecycle.k8s.volume import VolumeRef
 
 
 @attrs.define
@@ -53,6 +55,16 @@ class Pair:
         """Record why a guard says no; returns False so guards can ``return pair.wait(...)``."""
         self.waiting.append(Waiting(reason, message, requeue, subject))
         return False
+
+    @property
+    def volume(self) -> VolumeRef:
+        """The pair's PVC and PV, named by the key its runtime (or Dataset) recorded."""
+        rt = self.runtime.metadata if self.runtime else None
+        ds = self.dataset.metadata if self.dataset else None
+        key = recorded_key(self.namespace, self.name, rt.annotations if rt else None, ds.annotations if ds else None)
+        ident = ((rt.labels or {}).get(DATASET_ID_LABEL) if rt else None) or \
+            ((ds.labels or {}).get(DATASET_ID_LABEL) if ds else None) or dataset_id(key, ds.uid if ds else None)
+        return VolumeRef(self.namespace, self.name, key, ident)
 
     def now_iso(self) -> str:
         return self.now().strftime("%Y-%m-%dT%H:%M:%SZ")

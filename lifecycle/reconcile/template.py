@@ -15,8 +15,9 @@ from typing import Any
 from lifecycle.api import to_json
 from lifecycle.api.validation import InvalidSpec, dataset_errors, runtime_errors
 from lifecycle.engine.contract import EngineContext, Implement
-from lifecycle.k8s.naming import DATASET_ID_LABEL, dataset_id
-from lifecycle.k8s.volume import volume_present
+from lifecycle.k8s.gateway import DATASET
+from lifecycle.k8s.naming import DATASET_ID_LABEL, KEY_ANNOTATION, choose_key, dataset_id
+from lifecycle.k8s.volume import find_volume
 from lifecycle.machine.tables import SYNC_STEPS
 from lifecycle.reconcile.pair import Pair
 
@@ -139,12 +140,20 @@ class TemplateEngine:
         return True
 
     def claim_dataset(self) -> None:
-        """Owner reference to the Dataset, dataset-id labels on both, our finalizer on the runtime."""
+        """Owner reference to the Dataset, the pair's key and dataset-id on both, our finalizer on the
+        runtime. The key is the Dataset's if it has one, else chosen so no other pair shares it."""
         pair, ds, rt = self.pair, self.ctx.dataset, self.ctx.runtime
         assert ds is not None
-        ident = dataset_id(pair.namespace, pair.name, ds.metadata.uid)
+        key = (ds.metadata.annotations or {}).get(KEY_ANNOTATION) or choose_key(
+            pair.namespace, pair.name, ds.metadata.uid, ds.metadata.creation_timestamp, pair.gateway.list(DATASET))
+        ident = dataset_id(key, ds.metadata.uid)
+        ds_patch: dict[str, Any] = {}
         if (ds.metadata.labels or {}).get(DATASET_ID_LABEL) != ident:
-            pair.patch_dataset_meta({"labels": {DATASET_ID_LABEL: ident}})
+            ds_patch["labels"] = {DATASET_ID_LABEL: ident}
+        if (ds.metadata.annotations or {}).get(KEY_ANNOTATION) != key:
+            ds_patch["annotations"] = {KEY_ANNOTATION: key}
+        if ds_patch:
+            pair.patch_dataset_meta(ds_patch)
         finalizers = list(rt.metadata.finalizers or [])
         owners = [r for r in rt.metadata.owner_references or [] if r.uid != ds.metadata.uid]
         patch: dict[str, Any] = {}
@@ -157,15 +166,18 @@ class TemplateEngine:
             }]
         if (rt.metadata.labels or {}).get(DATASET_ID_LABEL) != ident:
             patch["labels"] = {DATASET_ID_LABEL: ident}
+        if (rt.metadata.annotations or {}).get(KEY_ANNOTATION) != key:
+            patch["annotations"] = {KEY_ANNOTATION: key}
         if patch:
             pair.patch_runtime_meta(patch)
 
     def volume_ready(self) -> bool:
-        return all(volume_present(self.ctx.gateway, self.ctx.namespace, self.ctx.name))
+        """The pair's own PVC and PV exist (a PVC or PV of someone else under the names does not count)."""
+        return find_volume(self.ctx.gateway, self.ctx.volume).ready
 
     def volume_released(self) -> bool:
         ns, name = self.ctx.namespace, self.ctx.name
-        if any(volume_present(self.ctx.gateway, ns, name)):
+        if find_volume(self.ctx.gateway, self.ctx.volume).present:
             return self.pair.wait("VolumeInUse", f"{self.ctx.runtime.ref}: waiting for PVC {ns}/{name} "
                                      "and its PV to be deleted")
         return True

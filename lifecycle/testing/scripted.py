@@ -86,14 +86,14 @@ class ScriptedEngine(ImplementBase):
         return meta
 
     def _make_sts(self, role: str, replicas: int) -> None:
-        self.gw.create(self._owned({
+        self.ctx.owner.create(self._owned({
             "apiVersion": "apps/v1", "kind": "StatefulSet",
             "metadata": {"name": f"{self.name}-{role}", "namespace": self.ns},
             "spec": {"replicas": replicas, "serviceName": f"{self.name}-{role}",
                      "selector": {"matchLabels": {"release": self.name, "role": role}},
                      "template": {"metadata": self._pod_meta(role),
                                   "spec": {"containers": [{"name": role, "image": "scripted"}]}}},
-        }))
+        }), STATEFUL_SET)
 
     @staticmethod
     def _ready(sts: Obj | None) -> int:
@@ -118,10 +118,7 @@ class ScriptedEngine(ImplementBase):
                 "metadata": {"name": f"{self.name}-ufs", "namespace": self.ns,
                              "ownerReferences": [owner_reference(master)]},
                 "data": {"mounts": repr(self._mount_table())}}
-        if self._ufs_record() is None:
-            self.gw.create(body)
-        else:
-            self.gw.apply(body)
+        self.ctx.owner.apply(body, CONFIG_MAP, self._ufs_record())
 
     @property
     def replicas(self) -> int:
@@ -141,14 +138,14 @@ class ScriptedEngine(ImplementBase):
         if self._sts("master") is None:
             self._make_sts("master", 1)
         if self._fuse() is None:
-            self.gw.create(self._owned({
+            self.ctx.owner.create(self._owned({
                 "apiVersion": "apps/v1", "kind": "DaemonSet",
                 "metadata": {"name": f"{self.name}-fuse", "namespace": self.ns},
                 "spec": {"selector": {"matchLabels": {"release": self.name, "role": "fuse"}},
                          "template": {"metadata": self._pod_meta("fuse"),
-                                      "spec": {"nodeSelector": {fuse_label(self.ns, self.name): "true"},
+                                      "spec": {"nodeSelector": {fuse_label(self.ctx.dataset_key): "true"},
                                                "containers": [{"name": "fuse", "image": "scripted"}]}}},
-            }))
+            }), DAEMON_SET)
 
     def check_master_ready(self) -> bool:
         return self._ready(self._sts("master")) >= 1
@@ -212,11 +209,11 @@ class ScriptedEngine(ImplementBase):
 
     def create_volume(self) -> None:
         assert self.ctx.dataset is not None
-        create_volume(self.gw, self.ctx.dataset, self.name, "scripted", f"/runtime-mnt/scripted/{self.ns}/"
-                      f"{self.name}/scripted-fuse", "fuse.scripted")
+        create_volume(self.ctx.owner, self.ctx.dataset, self.ctx.volume, self.name,
+                      f"/runtime-mnt/scripted/{self.ns}/{self.name}/scripted-fuse", "fuse.scripted")
 
     def delete_volume(self) -> None:
-        delete_volume(self.gw, self.ns, self.name)
+        delete_volume(self.ctx.owner, self.ctx.volume)
 
     def check_runtime_healthy(self) -> bool:
         master, worker = self._sts("master"), self._sts("worker")
@@ -237,7 +234,7 @@ class ScriptedEngine(ImplementBase):
             ds.status.mounts = list(ds.spec.mounts or [])
 
     def _label_keys(self) -> tuple[str, str]:
-        return runtime_label("scripted", self.ns, self.name), common_label(self.ns, self.name)
+        return runtime_label("scripted", self.ctx.dataset_key), common_label(self.ctx.dataset_key)
 
     def _set_node_labels(self, node: Obj, value: str | None) -> None:
         labels = dict.fromkeys(self._label_keys(), value)
@@ -257,13 +254,13 @@ class ScriptedEngine(ImplementBase):
     # -- teardown and storage -----------------------------------------------------------------
 
     def shutdown(self) -> None:
-        for node in self.gw.list(NODE):
+        # A runtime that never claimed its Dataset labelled no node: those keys may be another pair's.
+        for node in self.gw.list(NODE) if self.ctx.claimed else []:
             if any(k in (node["metadata"].get("labels") or {}) for k in self._label_keys()):
                 self._set_node_labels(node, None)
         for res, obj_name in ((STATEFUL_SET, "worker"), (STATEFUL_SET, "master"), (DAEMON_SET, "fuse"),
                               (CONFIG_MAP, "ufs")):
-            if self.gw.get(res, self.ns, f"{self.name}-{obj_name}") is not None:
-                self.gw.delete(res, self.ns, f"{self.name}-{obj_name}")
+            self.ctx.owner.delete(res, self.gw.get(res, self.ns, f"{self.name}-{obj_name}"))
 
     def used_storage_bytes(self) -> int:
         return 0

@@ -24,7 +24,7 @@ from lifecycle.cli.run import install_crds
 from lifecycle.generate.crds import render, runtime_crd
 from lifecycle.k8s.gateway import DATASET, PV, PVC, SERVICE_ACCOUNT, NotFound
 from lifecycle.k8s.kube import KubeGateway
-from lifecycle.k8s.naming import pv_name
+from lifecycle.k8s.naming import pv_name, reference_key
 from lifecycle.local import LocalCluster
 from lifecycle.local.processes import free_port
 from lifecycle.testing import scripted
@@ -165,7 +165,7 @@ def unbound_volumes(gateway: KubeGateway, namespace: str, names: list[str]) -> i
     its writes must not fall into a window that measures the operator's."""
     claims = {o["metadata"]["name"]: o for o in gateway.list(PVC, namespace)}
     volumes = {o["metadata"]["name"]: o for o in gateway.list(PV)}
-    wanted = [claims.get(n) for n in names] + [volumes.get(pv_name(namespace, n)) for n in names]
+    wanted = [claims.get(n) for n in names] + [volumes.get(pv_name(reference_key(namespace, n))) for n in names]
     return sum(o is None or (o.get("status") or {}).get("phase") != "Bound" for o in wanted)
 
 

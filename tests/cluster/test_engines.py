@@ -54,6 +54,7 @@ from lifecycle.k8s.naming import (
     capacity_label,
     common_label,
     fuse_label,
+    reference_key,
     runtime_label,
 )
 from lifecycle.local import LocalCluster
@@ -98,9 +99,9 @@ class CountingGateway(KubeGateway):
         self.writes[f"replace_status {obj['kind']}"] += 1
         return super().replace_status(obj)
 
-    def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
+    def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:
         self.writes[f"delete {res.kind}"] += 1
-        return super().delete(res, namespace, name)
+        return super().delete(res, namespace, name, uid)
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
         self.writes[f"event {reason}"] += 1
@@ -198,9 +199,9 @@ class Driver:
                  and not (res is POD and o["metadata"].get("deletionTimestamp"))]
         if self.get(PV, f"{self.ns}-{name}", namespaced=False) is not None:
             found.append(f"PersistentVolume {self.ns}-{name}")
-        keys = {common_label(self.ns, name), fuse_label(self.ns, name),
-                *(runtime_label(t, self.ns, name) for t in ("alluxio", "jindo")),
-                *(capacity_label(t, m, self.ns, name) for t in ("alluxio", "jindo") for m in "mdt")}
+        keys = {common_label(reference_key(self.ns, name)), fuse_label(reference_key(self.ns, name)),
+                *(runtime_label(t, reference_key(self.ns, name)) for t in ("alluxio", "jindo")),
+                *(capacity_label(t, m, reference_key(self.ns, name)) for t in ("alluxio", "jindo") for m in "mdt")}
         for node in self.gw.list(NODE):
             for key, value in (node["metadata"].get("labels") or {}).items():
                 if key in keys or (key == EXCLUSIVE_LABEL and value == f"{self.ns}_{name}"):
@@ -322,7 +323,7 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
         d.must(CONFIG_MAP, cm)
     d.must(SERVICE, "imagenet-master-0")
     fuse = d.must(DAEMON_SET, "imagenet-fuse")
-    assert fuse["spec"]["template"]["spec"]["nodeSelector"] == {fuse_label(d.ns, name): "true"}
+    assert fuse["spec"]["template"]["spec"]["nodeSelector"] == {fuse_label(reference_key(d.ns, name)): "true"}
     selector = {"app": "alluxio", "release": name, "role": "alluxio-worker"}
     workers = d.until(name, lambda: d.running_pods(selector), lambda pods: len(pods) == 3, 30, "3 workers running")
     assert all(p["metadata"]["labels"]["fluid.io/dataset"] == f"{d.ns}-imagenet"
@@ -342,7 +343,7 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
     assert pv["spec"]["csi"]["volumeAttributes"] == {
         "fluid_path": f"/runtime-mnt/alluxio/{d.ns}/imagenet/alluxio-fuse", "mount_type": "fuse.alluxio-fuse",
         "runtime_namespace": d.ns, "runtime_name": name,
-        "mount_pod_node_selector_key": fuse_label(d.ns, name)}
+        "mount_pod_node_selector_key": fuse_label(reference_key(d.ns, name))}
     assert pv["spec"]["capacity"]["storage"] == "200Gi"
     status = d.must(ALLUXIO.resource, name)["status"]
     assert status["valueFile"] == "imagenet-alluxio-values" and status["setupDuration"].endswith("s")
@@ -395,7 +396,7 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
         d.gw.request("PATCH", d.gw.path(ALLUXIO.resource, d.ns, name, "scale"),
                      body={"spec": {"replicas": replicas}}, content_type="application/merge-patch+json")
 
-    storage_key = runtime_label("alluxio", d.ns, name)
+    storage_key = runtime_label("alluxio", reference_key(d.ns, name))
     for replicas, scaled in ((5, "WorkersScaledOut"), (1, "WorkersScaledIn")):
         scale(replicas)
 
@@ -524,7 +525,7 @@ def test_jindo_pair_binds_and_leaves_nothing(driver: Driver) -> None:
     assert attributes["mount_type"] == "fuse.jindofs-fuse"
     table = standin.mounts(d.state_dir("logs-jindofs-master-0"), tool="jindocache")
     assert [(m["path"], m["ufs"]) for m in table] == [("/y2024", "s3://logs/2024"), ("/y2025", "s3://logs/2025")]
-    assert d.labelled_nodes(runtime_label("jindo", d.ns, name)) != []
+    assert d.labelled_nodes(runtime_label("jindo", reference_key(d.ns, name))) != []
     d.delete_pair(name, JINDO.resource)
     formats = [i for i in standin.invocations(d.state_dir("logs-jindofs-master-0"), "jindocache")
                if i["command"] == "formatCache"]
@@ -543,7 +544,7 @@ def test_jindo_fuse_only_follows_its_fuse_and_leaves_nothing(driver: Driver) -> 
     attributes = d.must(PV, f"{d.ns}-models", namespaced=False)["spec"]["csi"]["volumeAttributes"]
     assert attributes["fluid_path"] == f"/runtime-mnt/jindo/{d.ns}/models/jindofs-fuse"
     # A node where the CSI plugin mounted the volume gets a fuse pod; the runtime counts it.
-    d.gw.patch(NODE, None, "kwok-node-0", {"metadata": {"labels": {fuse_label(d.ns, name): "true"}}})
+    d.gw.patch(NODE, None, "kwok-node-0", {"metadata": {"labels": {fuse_label(reference_key(d.ns, name)): "true"}}})
     d.until(name, lambda: (d.must(JINDO.resource, name).get("status") or {}).get("fuseNumberReady"),
             lambda n: n == 1, 30, "the fuse pod ready and counted")
     assert d.phase(name) == "Bound"
@@ -674,7 +675,7 @@ def test_deletion_in_any_state_leaves_no_object_and_no_label(driver: Driver, sta
     want = state.split(",")[0]
     d.until(name, lambda: d.state(ALLUXIO.resource, name), lambda s: s == want, 60, f"runtime state {want}")
     if state == "Ready":
-        d.until(name, lambda: d.labelled_nodes(common_label(d.ns, name)), lambda n: len(n) == 1, 30,
+        d.until(name, lambda: d.labelled_nodes(common_label(reference_key(d.ns, name))), lambda n: len(n) == 1, 30,
                 "a labelled cache node")
     if state == "Ready, Dataset gone":
         # The reference's pain point 4: the runtime must still clean up without its Dataset.

@@ -16,7 +16,7 @@ import pytest
 from lifecycle.cli.main import main
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, LEASE, NODE, POD, PV, PVC, STATEFUL_SET
 from lifecycle.k8s.kube import KubeGateway
-from lifecycle.k8s.naming import pv_name
+from lifecycle.k8s.naming import pv_name, reference_key
 from lifecycle.local import LocalCluster
 from tests.cluster.operator_harness import (
     SCRIPTED,
@@ -44,7 +44,7 @@ def owned_objects(gw: KubeGateway, namespace: str, name: str) -> dict[str, list[
         "configmaps": sorted(o["metadata"]["name"] for o in gw.list(CONFIG_MAP, namespace)
                              if o["metadata"]["name"].startswith(f"{name}-")),
         "pvcs": [name] if gw.get(PVC, namespace, name) else [],
-        "pvs": [pv_name(namespace, name)] if gw.get(PV, None, pv_name(namespace, name)) else [],
+        "pvs": [pv] if gw.get(PV, None, pv := pv_name(reference_key(namespace, name))) else [],
     }
 
 
@@ -116,7 +116,7 @@ def test_sigkill_at_random_points_of_setup_converges(scripted_crds: KubeGateway,
     for i, name in enumerate(names):
         assert owned_objects(gw, namespace, name) == {
             "statefulsets": [f"{name}-master", f"{name}-worker"], "daemonsets": [f"{name}-fuse"],
-            "configmaps": [f"{name}-ufs"], "pvcs": [name], "pvs": [pv_name(namespace, name)],
+            "configmaps": [f"{name}-ufs"], "pvcs": [name], "pvs": [pv_name(reference_key(namespace, name))],
         }
         worker = gw.get(STATEFUL_SET, namespace, f"{name}-worker")
         assert worker is not None and worker["spec"]["replicas"] == 1 + i % 3

@@ -17,7 +17,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, POD, PV, PVC, STATEFUL_SET
 from lifecycle.k8s.memory import MemoryGateway
-from lifecycle.k8s.naming import pv_name
+from lifecycle.k8s.ownership import OWNER_LABEL
+from lifecycle.k8s.naming import pv_name, reference_key
 from lifecycle.machine.tables import RuntimeState
 from lifecycle.reconcile.reconciler import Reconciler
 from lifecycle.testing import scripted
@@ -71,9 +72,9 @@ class CrashingGateway(MemoryGateway):
         self._tick()
         return super().replace_status(obj)
 
-    def delete(self, res: Any, namespace: Any, name: str) -> bool:
+    def delete(self, res: Any, namespace: Any, name: str, uid: str | None = None) -> bool:
         self._tick()
-        return super().delete(res, namespace, name)
+        return super().delete(res, namespace, name, uid)
 
 
 def new_world() -> tuple[CrashingGateway, Registry, scripted.Script]:
@@ -114,7 +115,7 @@ def check_bound_means_ready_with_volume(gw: MemoryGateway) -> None:
     assert rt is not None, "Bound dataset without a runtime"
     assert rt["status"]["lifecycle"]["state"] == RuntimeState.READY, f"Bound but runtime is {rt['status']['lifecycle']}"
     assert gw.get(PVC, NS, NAME) is not None, "Bound without its PVC"
-    assert gw.get(PV, None, pv_name(NS, NAME)) is not None, "Bound without its PV"
+    assert gw.get(PV, None, pv_name(reference_key(NS, NAME))) is not None, "Bound without its PV"
 
 
 def check_workers_after_master_and_ufs(script: scripted.Script) -> None:
@@ -135,10 +136,14 @@ def check_nothing_left(gw: MemoryGateway) -> None:
 def normalised(gw: MemoryGateway) -> dict[str, Any]:
     """The end state that matters: objects and their specs, phases, node labels; no timestamps, no history."""
     out: dict[str, Any] = {}
+    runtime = gw.get(RUNTIME, NS, NAME)
+    runtime_uid = runtime["metadata"]["uid"] if runtime else None
     for obj in gw.all_objects():
         if obj["kind"] in ("Event", "Pod"):
             continue
         meta = obj["metadata"]
+        if OWNER_LABEL in (meta.get("labels") or {}):  # UIDs differ between worlds; whose it is does not
+            meta["labels"][OWNER_LABEL] = "runtime" if meta["labels"][OWNER_LABEL] == runtime_uid else "another"
         status = copy.deepcopy(obj.get("status"))
         if obj["kind"] in ("Dataset", "ScriptedRuntime") and status:
             status.pop("conditions", None)
@@ -252,7 +257,7 @@ class PairLifecycle(RuleBasedStateMachine):
     @rule(what=st.sampled_from(["master", "worker", "fuse", "pv", "pvc"]))
     def workload_lost(self, what: str) -> None:
         target = {"master": (STATEFUL_SET, NS, f"{NAME}-master"), "worker": (STATEFUL_SET, NS, f"{NAME}-worker"),
-                  "fuse": (DAEMON_SET, NS, f"{NAME}-fuse"), "pv": (PV, None, pv_name(NS, NAME)),
+                  "fuse": (DAEMON_SET, NS, f"{NAME}-fuse"), "pv": (PV, None, pv_name(reference_key(NS, NAME))),
                   "pvc": (PVC, NS, NAME)}[what]
         obj = self.gw.get(*target)
         if obj is not None:

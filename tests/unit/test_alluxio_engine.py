@@ -45,7 +45,7 @@ from lifecycle.k8s.gateway import (
     owner_reference,
 )
 from lifecycle.k8s.memory import MemoryGateway
-from lifecycle.k8s.naming import fuse_label
+from lifecycle.k8s.naming import fuse_label, reference_key
 from lifecycle.local.standin import alluxio as standin_alluxio
 from lifecycle.local.standin import cache as standin
 from lifecycle.local.standin import jindo as standin_jindo
@@ -595,12 +595,12 @@ def test_fuses_follow_the_nodes_that_use_the_volume_with_scaled_conditions(bound
 
     assert fuse_condition("FusesScaledOut") is None  # no pod used the volume yet
     for node in ("node-0", "node-2"):  # what the CSI plugin does when a pod mounts the volume there
-        bound.gw.patch(NODE, None, node, {"metadata": {"labels": {fuse_label(NS, NAME): "true"}}})
+        bound.gw.patch(NODE, None, node, {"metadata": {"labels": {fuse_label(reference_key(NS, NAME)): "true"}}})
     bound.settle(passes=3)
     status = bound.get(ALLUXIO.resource, NAME)["status"]
     assert status["desiredFuseNumberScheduled"] == 2
     assert (fuse_condition("FusesScaledOut") or {})["message"] == "The fuses are scaled out from 0 to 2."
-    bound.gw.patch(NODE, None, "node-2", {"metadata": {"labels": {fuse_label(NS, NAME): None}}})
+    bound.gw.patch(NODE, None, "node-2", {"metadata": {"labels": {fuse_label(reference_key(NS, NAME)): None}}})
     bound.settle(passes=3)
     assert (fuse_condition("FusesScaledIn") or {})["message"] == "The fuses are scaled in from 2 to 1."
     assert bound.event_reasons().count("FusesScaledOut") == 1 and "FusesScaledIn" in bound.event_reasons()

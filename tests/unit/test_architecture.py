@@ -19,19 +19,21 @@ PRODUCT = [p for pkg in ("lifecycle", "engines") for p in sorted((ROOT / pkg).rg
 MAX_LINES = 400
 
 PUBLIC_API = [
-    "CONFIG_MAP", "CREATED_BY", "DAEMON_SET", "DATASET", "DATASET_ID_LABEL", "DATASET_LABEL", "DATASET_NUM_LABEL",
-    "DEFAULT_PORT_RANGE", "ENTRY_POINT_GROUP", "EXCLUSIVE_LABEL", "FINISHED_POD_PHASES", "IMPLEMENT_HOOKS",
-    "NETWORK_MODES", "NODE", "PLACEMENT_LABEL", "POD", "PV", "PVC", "SECRET", "SERVICE", "STATEFUL_SET",
-    "APIGatewayStatus", "ApiError", "Background", "BuildImplement", "CleanCachePolicy", "ComponentPhase", "Condition",
-    "Conflict", "Dataset", "DatasetSpec", "DatasetStatus", "EncryptOption", "EngineContext", "ExecResult",
-    "FieldError", "Forbidden", "FuseSpec", "Gateway", "HCFSStatus", "Implement", "ImplementBase", "Invalid",
-    "InvalidSpec", "Level", "Mount", "NotFound", "Obj", "ObjectMeta", "Objs", "ParseError", "PodMetadata",
-    "Registry", "Resource", "Runtime", "RuntimeInfo", "RuntimeKind", "RuntimeSpec", "RuntimeStatus",
-    "SecretKeySelector", "TieredStore", "UnknownRuntimeKind", "User", "VersionSpec", "capacity_label", "clone",
+    "APIGatewayStatus", "ApiError", "Background", "BuildImplement", "CONFIG_MAP", "CREATED_BY", "CleanCachePolicy",
+    "ComponentPhase", "Condition", "Conflict", "DAEMON_SET", "DATASET", "DATASET_ID_LABEL", "DATASET_LABEL",
+    "DATASET_NUM_LABEL", "DEFAULT_PORT_RANGE", "Dataset", "DatasetSpec", "DatasetStatus", "ENTRY_POINT_GROUP",
+    "EXCLUSIVE_LABEL", "EncryptOption", "EngineContext", "ExecResult", "FINISHED_POD_PHASES", "FieldError",
+    "Forbidden", "FuseSpec", "Gateway", "HCFSStatus", "IMPLEMENT_HOOKS", "Implement", "ImplementBase", "Invalid",
+    "InvalidSpec", "KEY_ANNOTATION", "Level", "MANAGED_BY_LABEL", "MANAGER", "Mount", "NETWORK_MODES", "NODE",
+    "NotFound", "OWNER_LABEL", "Obj", "ObjectInTheWay", "ObjectMeta", "Objs", "Owner", "PLACEMENT_LABEL", "POD", "PV",
+    "PVC", "ParseError", "PodMetadata", "Registry", "Resource", "Runtime", "RuntimeInfo", "RuntimeKind",
+    "RuntimeSpec", "RuntimeStatus", "SECRET", "SERVICE", "STATEFUL_SET", "SecretKeySelector", "TieredStore",
+    "UnknownRuntimeKind", "User", "VersionSpec", "Volume", "VolumeInUse", "VolumeRef", "capacity_label", "clone",
     "common_label", "component_phase", "create_volume", "dataset_id", "delete_volume", "entry_point",
-    "exclusive_value", "extra_field", "field", "find_condition", "format_bytes", "format_ratio", "from_json",
-    "fuse_label", "owner_reference", "parse_port_range", "parse_quantity", "parse_tool_size", "pods_using_claim",
-    "pv_name", "pvc_name", "runtime_label", "runtime_ready", "scheme_of", "set_condition", "to_json", "version_of",
+    "exclusive_value", "extra_field", "field", "find_condition", "find_volume", "format_bytes", "format_ratio",
+    "from_json", "fuse_label", "is_ours", "marked", "marker", "owner_reference", "parse_port_range", "parse_quantity",
+    "parse_tool_size", "pods_using_claim", "pv_name", "pvc_name", "recorded_key", "reference_key", "runtime_label",
+    "runtime_ready", "scheme_of", "set_condition", "shortened", "to_json", "version_of", "workload_name",
 ]
 
 
