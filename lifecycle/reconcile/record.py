@@ -76,7 +76,9 @@ def runtime_lifecycle(p: Pass) -> list[Event]:
     reason = message = None
     if failure is not None:
         attempts += 1
-        reason, message = f"Failed{event_reason(failure.hook)}", f"{runtime.ref}: {failure}"
+        # A failure that knows what it is (an object in the way, say) gives its own reason.
+        reason = getattr(failure.error, "reason", None) or f"Failed{event_reason(failure.hook)}"
+        message = f"{runtime.ref}: {failure}"
     elif waits:
         reason, message = waits[0].reason, waits[0].message
     events: list[Event] = []

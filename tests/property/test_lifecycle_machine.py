@@ -17,8 +17,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, POD, PV, PVC, STATEFUL_SET
 from lifecycle.k8s.memory import MemoryGateway
-from lifecycle.k8s.ownership import OWNER_LABEL
 from lifecycle.k8s.naming import pv_name, reference_key
+from lifecycle.k8s.ownership import OWNER_LABEL
 from lifecycle.machine.tables import RuntimeState
 from lifecycle.reconcile.reconciler import Reconciler
 from lifecycle.testing import scripted
