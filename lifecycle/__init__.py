@@ -99,6 +99,7 @@ from lifecycle.k8s.ownership import (
     marked,
     marker,
 )
+from lifecycle.k8s.redaction import REDACTED, redact
 from lifecycle.k8s.volume import (
     FINISHED_POD_PHASES,
     Volume,
@@ -134,6 +135,7 @@ __all__ = [
     "POD",
     "PV",
     "PVC",
+    "REDACTED",
     "SECRET",
     "SERVICE",
     "STATEFUL_SET",
@@ -213,6 +215,7 @@ __all__ = [
     "pv_name",
     "pvc_name",
     "recorded_key",
+    "redact",
     "reference_key",
     "runtime_label",
     "runtime_ready",

@@ -239,8 +239,12 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
         volumes = [self._conf_volume(), *native_vols, *user_vols]
         mounts = [*native_mounts, *user_mounts]
         if role == "master":
+            # The mount commands run in alluxio-master and read Secret-backed options from these files.
+            secret_vols, secret_mounts = ufs.secret_volumes(ds, self.mounts_in_effect())
+            volumes += secret_vols
             containers = [
-                self._container("alluxio-master", role, comp, ["master-only", "--no-format"], own, mounts),
+                self._container("alluxio-master", role, comp, ["master-only", "--no-format"], own,
+                                [*mounts, *secret_mounts]),
                 self._container("alluxio-job-master", role, job, ["job-master"], jobs, mounts),
             ]
             if self.spec.api_gateway_enabled:
@@ -327,7 +331,7 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
             argv.append("--readonly")
         if mount.shared:
             argv.append("--shared")
-        for key, value in sorted(mount.all_options.items()):
+        for key, value in sorted(mount.file_options.items()):
             argv += ["--option", f"{key}={value}"]
         return [*argv, mount.path, mount.ufs]
 

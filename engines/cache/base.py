@@ -62,6 +62,7 @@ class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
         self._live: dict[tuple[str, str], Obj | None] = {}
         self.mounts_override: list[Mount] | None = None
         self._ports: Ports | None = None
+        self._secrets: list[str] | None = None
 
     # -- names and labels -------------------------------------------------------------------------
 
@@ -346,12 +347,26 @@ class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
         started = self.master_started()
         return started is not None and started > mounted
 
-    def run(self, argv: Sequence[str], secrets: Sequence[str] = (), timeout: float | None = None) -> str:
-        """Run ``argv`` in the master container; the output, or CacheCommandError."""
+    def run(self, argv: Sequence[str], timeout: float | None = None) -> str:
+        """Run ``argv`` in the master container; the output, or CacheCommandError (which shows none
+        of the pair's secret values)."""
         limit = timeout if timeout is not None else float(
             self.ctx.settings.get("cache_command_timeout", commands.DEFAULT_COMMAND_TIMEOUT))
         return commands.run(self.gw, self.ns, self.master_pod, self.container("master"), argv, ref=self.ref,
-                            secrets=secrets, timeout=limit)
+                            secrets=self.secret_values, timeout=limit)
+
+    def secret_values(self) -> list[str]:
+        """The values of every Secret key the pair's mounts read, for redaction; read once per pass,
+        and only when something must be redacted."""
+        if self._secrets is None:
+            found: set[str] = set()
+            ds = self.ctx.dataset
+            if ds is not None:
+                for mount in ufs.resolve_values(self.gw, ds):
+                    found |= mount
+            self._secrets = sorted(found)
+            self.ctx.known_secrets.update(found)
+        return self._secrets
 
 
 Cache = CacheBase[Any, Any]  # how the engine's parts see it: any kind's spec and components

@@ -84,19 +84,19 @@ def reconcile_mounts(e: Cache) -> list[str]:
         resolved = ufs.resolve(e.gw, ds, ufs.ufs_mounts(ds))
     except ufs.MountSecretMissing as exc:
         raise CacheCommandError(str(exc)) from None
-    secrets = ufs.secret_values(resolved)
+    e.ctx.known_secrets.update(ufs.secret_values(resolved))
     live = e.list_mounts() if resolved or applied_ufs_records(e) else {}
     applied = {from_json(Mount, r).effective_path: r for r in applied_ufs_records(e)}
     wanted = {m.path: m for m in resolved}
     rotated = set(ufs.rotated_secrets(_recorded_secret_versions(e), ufs.secret_versions(resolved)))
-    actions = _unmount_stale(e, live, wanted, applied, rotated, secrets)
-    actions += _mount_missing(e, ds.key, live, wanted, applied, secrets)
+    actions = _unmount_stale(e, live, wanted, applied, rotated)
+    actions += _mount_missing(e, ds.key, live, wanted, applied)
     record_mounts(e, list(ds.spec.mounts or []), ufs.secret_versions(resolved))
     return actions
 
 
 def _unmount_stale(e: Cache, live: dict[str, MountedUFS], wanted: dict[str, ResolvedMount],
-                   applied: dict[str, dict[str, Any]], rotated: set[str], secrets: list[str]) -> list[str]:
+                   applied: dict[str, dict[str, Any]], rotated: set[str]) -> list[str]:
     """Unmount ours that are no longer wanted, changed, or made with a Secret that rotated since;
     they leave ``live``, so the mount step makes them again."""
     actions = []
@@ -114,21 +114,21 @@ def _unmount_stale(e: Cache, live: dict[str, MountedUFS], wanted: dict[str, Reso
         else:
             reason = None
         if reason is not None:
-            e.run(e.unmount_argv(path), secrets)
+            e.run(e.unmount_argv(path))
             actions.append(f"unmounted {path}{reason}")
             del live[path]
     return actions
 
 
 def _mount_missing(e: Cache, dataset_key: str, live: dict[str, MountedUFS], wanted: dict[str, ResolvedMount],
-                   applied: dict[str, dict[str, Any]], secrets: list[str]) -> list[str]:
+                   applied: dict[str, dict[str, Any]]) -> list[str]:
     actions = []
     restarted = e.master_restarted()
     for path, want in wanted.items():
         if path in live:
             continue
         try:
-            e.run(e.mount_argv(want), secrets)
+            e.run(e.mount_argv(want))
         except CacheCommandError as exc:
             raise CacheCommandError(
                 f"{exc}; check spec.mounts[{want.index}] of Dataset {dataset_key}: the mountPoint must exist "
@@ -160,12 +160,18 @@ def sync_dataset_mounts(e: Cache) -> None:
     wanted = copy.deepcopy(list(ds.spec.mounts or []))
     e.mounts_override = wanted
     try:
-        actions = reconcile_mounts(e) if e.has_master else []
-        # The mount table in the ConfigMaps, native mounts in the pods, a fuse-only runtime's whole
-        # configuration: whatever is rendered from the mounts follows them now.
+        # The mount table in the ConfigMaps, native mounts and Secret volumes in the pods, a fuse-only
+        # runtime's whole configuration: whatever is rendered from the mounts follows them first.
         worker_replicas = e.replicas if e.has_workers else 0
-        actions += [f"updated {o['kind']} {o['metadata']['name']}" for o in render.desired(e, worker_replicas)
-                    if e.apply(o)]
+        updated = [o for o in render.desired(e, worker_replicas) if e.apply(o)]
+        actions = [f"updated {o['kind']} {o['metadata']['name']}" for o in updated]
+        if any(o["kind"] == "StatefulSet" and o["metadata"]["name"] == e.object_name("master") for o in updated):
+            # The master restarts with its new volumes (a Secret the mounts read now, say); the mounts
+            # are made once it runs again, and the Dataset stays Updating until then.
+            e.ctx.event("Normal", "MountsUpdated", f"{e.ref}: " + ", ".join(actions) + "; the mounts follow once "
+                        "the master runs again")
+            return
+        actions += reconcile_mounts(e) if e.has_master else []
         if not e.has_master:
             record_mounts(e, wanted)
     finally:

@@ -1,10 +1,14 @@
 """The Dataset's mounts as a cache engine applies them: options merged, secrets read, native kept apart.
 
 Options are merged as the reference does: the Dataset's sharedOptions, then the mount's own
-options, then encryptOptions (sharedEncryptOptions first), whose values come from Secrets. Secret
-values live only in a ``ResolvedMount`` in memory and in the argument vector of the mount command;
-everything that is stored or shown (ConfigMaps, status, events, logs, error messages) gets the
-``describe``/``redact`` form, which names the Secret and never its value.
+options, then encryptOptions (sharedEncryptOptions first), whose values come from Secrets. A
+Secret value never travels in a request: the pods that mount the UFS mount each Secret as a
+volume (a file per key under ``/etc/fluid/secrets/<secret>/``, the reference's mount-file mode)
+and the mount command names the file (``aws.secretKey=/etc/fluid/secrets/s3-keys/secret``), so
+neither the exec request's URL nor any process list carries it. The operator reads a Secret only
+to check that the key exists, to notice a rotation, and to know what to redact: every text that
+leaves it (messages, events, status, logs) passes ``redact``, which also catches the quoted,
+escaped and URL-encoded forms of each value.
 """
 
 from __future__ import annotations
@@ -17,17 +21,35 @@ from typing import Any
 
 import attrs
 
-from lifecycle import SECRET, Dataset, EncryptOption, Gateway, Mount, scheme_of, to_json, version_of
+from lifecycle import (
+    SECRET,
+    Dataset,
+    EncryptOption,
+    Gateway,
+    Mount,
+    redact,
+    scheme_of,
+    shortened,
+    to_json,
+    version_of,
+)
 
 # Served from a path the pods mount themselves, not mounted by a cache command.
 NATIVE_SCHEMES = ("local", "pvc")
 UNSUPPORTED_SCHEMES = ("dataset",)
-REDACTED = "******"
 UFS_ROOT = "/underFSStorage"
 
 
 class MountSecretMissing(LookupError):
     """An encryptOption names a Secret or key that does not exist; the message says which and the fix."""
+
+
+SECRETS_DIR = "/etc/fluid/secrets"
+
+
+def secret_file(secret: str, key: str) -> str:
+    """Where a Secret's key is a file in the pods that mount the UFS."""
+    return f"{SECRETS_DIR}/{secret}/{key}"
 
 
 @attrs.frozen
@@ -37,8 +59,14 @@ class ResolvedMount:
     path: str
     ufs: str
     options: dict[str, str]
-    secret_options: dict[str, str] = attrs.field(repr=False)
+    secret_options: dict[str, str] = attrs.field(repr=False)  # option -> value: only ever used to redact
     secret_versions: dict[str, str] = attrs.field(factory=dict)  # Secret name -> resourceVersion read
+    secret_files: dict[str, str] = attrs.field(factory=dict)  # option -> its file in the pod
+
+    @property
+    def file_options(self) -> dict[str, str]:
+        """The options as a mount command passes them: plain values, and file paths for Secrets."""
+        return {**self.options, **self.secret_files}
 
     @property
     def read_only(self) -> bool:
@@ -95,7 +123,7 @@ def _secret_value(gateway: Gateway, namespace: str, name: str, key: str, where: 
 
 
 def _encrypted(gateway: Gateway, namespace: str, options: Iterable[EncryptOption], where: str,
-               values: dict[str, str], versions: dict[str, str]) -> None:
+               values: dict[str, str], versions: dict[str, str], files: dict[str, str]) -> None:
     for j, opt in enumerate(options):
         ref = opt.value_from.secret_key_ref if opt.value_from else None
         at = f"{where}[{j}] ({opt.name})"
@@ -103,6 +131,7 @@ def _encrypted(gateway: Gateway, namespace: str, options: Iterable[EncryptOption
             raise MountSecretMissing(f"{at} names no Secret; set valueFrom.secretKeyRef.name and key")
         key = ref.key or opt.name
         values[opt.name] = _secret_value(gateway, namespace, ref.name, key, at, versions)
+        files[opt.name] = secret_file(ref.name, key)
 
 
 def resolve(gateway: Gateway, dataset: Dataset, mounts: Sequence[tuple[int, Mount]]) -> list[ResolvedMount]:
@@ -113,13 +142,27 @@ def resolve(gateway: Gateway, dataset: Dataset, mounts: Sequence[tuple[int, Moun
     for i, mount in mounts:
         values: dict[str, str] = {}
         versions: dict[str, str] = {}
+        files: dict[str, str] = {}
         _encrypted(gateway, ns, dataset.spec.shared_encrypt_options or [],
-                   f"Dataset {dataset.key}: spec.sharedEncryptOptions", values, versions)
+                   f"Dataset {dataset.key}: spec.sharedEncryptOptions", values, versions, files)
         _encrypted(gateway, ns, mount.encrypt_options or [],
-                   f"Dataset {dataset.key}: spec.mounts[{i}].encryptOptions", values, versions)
+                   f"Dataset {dataset.key}: spec.mounts[{i}].encryptOptions", values, versions, files)
         options = {k: v for k, v in {**shared, **(mount.options or {})}.items() if k not in values}
-        out.append(ResolvedMount(i, mount, mount.effective_path, mount.mount_point, options, values, versions))
+        out.append(ResolvedMount(i, mount, mount.effective_path, mount.mount_point, options, values, versions,
+                                 files))
     return out
+
+
+def resolve_values(gateway: Gateway, dataset: Dataset) -> list[set[str]]:
+    """The secret values each mount of ``dataset`` reads, as far as its Secrets can be read (for
+    redaction: a missing Secret or key is the mount's problem to report, not this one's)."""
+    found = []
+    for i, mount in ufs_mounts(dataset):
+        try:
+            found.append(set(resolve(gateway, dataset, [(i, mount)])[0].secret_options.values()))
+        except MountSecretMissing:
+            continue
+    return found
 
 
 def secret_versions(mounts: Iterable[ResolvedMount]) -> dict[str, str]:
@@ -166,13 +209,30 @@ def secret_values(mounts: Iterable[ResolvedMount]) -> list[str]:
     return sorted({v for m in mounts for v in m.secret_options.values() if v}, key=len, reverse=True)
 
 
-def redact(text: str, secrets: Sequence[str]) -> str:
-    for value in secrets:
-        text = text.replace(value, REDACTED)
-    return text
+def secret_names(dataset: Dataset | None, mounts: Sequence[Mount]) -> list[str]:
+    """The Secrets the encryptOptions of ``mounts`` read (sharedEncryptOptions included), in order."""
+    if dataset is None or not mounts:
+        return []
+    found: dict[str, None] = {}
+    for opt in [*(dataset.spec.shared_encrypt_options or []), *(o for m in mounts for o in m.encrypt_options or [])]:
+        ref = opt.value_from.secret_key_ref if opt.value_from else None
+        if ref is not None and ref.name:
+            found.setdefault(ref.name)
+    return list(found)
 
 
-def describe(argv: Sequence[str], secrets: Sequence[str]) -> str:
+def secret_volumes(dataset: Dataset | None, mounts: Sequence[Mount]) -> tuple[list[dict[str, Any]],
+                                                                           list[dict[str, Any]]]:
+    """A Secret volume, and its read-only mount under ``SECRETS_DIR``, per Secret the mounts read."""
+    volumes, mounts_out = [], []
+    for name in secret_names(dataset, mounts):
+        volume = shortened(f"mount-secret-{name}", 63)
+        volumes.append({"name": volume, "secret": {"secretName": name}})
+        mounts_out.append({"name": volume, "mountPath": f"{SECRETS_DIR}/{name}", "readOnly": True})
+    return volumes, mounts_out
+
+
+def describe(argv: Sequence[str], secrets: Iterable[str]) -> str:
     """A command line for messages: shell-quoted for reading, secret values replaced."""
     return redact(shlex.join(argv), secrets)
 

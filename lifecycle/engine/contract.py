@@ -26,6 +26,7 @@ from lifecycle.engine.kind import RuntimeKind
 from lifecycle.k8s.gateway import Gateway
 from lifecycle.k8s.naming import DATASET_ID_LABEL, dataset_id, recorded_key
 from lifecycle.k8s.ownership import Owner
+from lifecycle.k8s.redaction import redact
 from lifecycle.k8s.volume import VolumeRef
 
 
@@ -46,6 +47,8 @@ class EngineContext:
     # out (engines.cache.ports). Never needed after a restart: the cluster holds the truth.
     shared: dict[str, Any] = attrs.field(factory=dict)
     requeue_hint: float | None = None
+    # Secret values the engine has seen this pass: every message it sends out passes ``redact`` first.
+    known_secrets: set[str] = attrs.field(factory=set, repr=False)
 
     def requeue_after(self, seconds: float) -> None:
         """Ask for the next pass within ``seconds`` (e.g. to collect background work)."""
@@ -86,7 +89,11 @@ class EngineContext:
         return self.runtime.metadata.name or ""
 
     def event(self, type_: str, reason: str, message: str) -> None:
-        self.gateway.event(to_json(self.runtime), type_, reason, message)
+        self.gateway.event(to_json(self.runtime), type_, reason, self.redact(message))
+
+    def redact(self, text: str) -> str:
+        """``text`` without any secret value this pass has seen, in any of its printed forms."""
+        return redact(text, self.known_secrets) if self.known_secrets else text
 
 
 @runtime_checkable

@@ -20,6 +20,7 @@ from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.local import bootstrap, components, nodes
 from lifecycle.local.binaries import REPO_ROOT, ControlPlaneBuild, locate
 from lifecycle.local.components import COMPONENTS, Layout, Ports
+from lifecycle.local.exec_provisioner import pod_roots
 from lifecycle.local.pki import ensure_pki, write_kubeconfig
 from lifecycle.local.processes import (
     LOOPBACK,
@@ -357,7 +358,8 @@ class LocalCluster:
     def down(self, grace: float = 10.0) -> list[str]:
         """Stop every component by its recorded PID (SIGTERM, SIGKILL after `grace` s); returns those stopped.
 
-        The folder with its data and logs stays, so the next `up` resumes the same cluster.
+        The folder with its data and logs stays, so the next `up` resumes the same cluster; the files
+        of the pods' Secret volumes (kept outside it) go, and are written again when it is up.
         """
         if not self.layout.state_file.exists():
             return []
@@ -366,4 +368,5 @@ class LocalCluster:
             if self._process(component).stop(grace):
                 stopped.append(component)
         self._processes = {}
+        shutil.rmtree(pod_roots(self.dir), ignore_errors=True)
         return stopped

@@ -20,14 +20,18 @@ created and deleted correctly across restarts.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from lifecycle.k8s.gateway import POD, ApiError, Conflict, Forbidden, NotFound, Obj, Resource
+from lifecycle.k8s.gateway import POD, SECRET, ApiError, Conflict, Forbidden, NotFound, Obj, Resource
 from lifecycle.k8s.kube import Gone, KubeGateway, api_client
+from lifecycle.local.projection import remove_pod_root, runtime_dir, secret_files, write_pod_root
 
 EXEC_GROUP, EXEC_VERSION, EXEC_PLURAL = "kwok.x-k8s.io", "v1alpha1", "execs"
 EXEC = Resource(EXEC_GROUP, EXEC_VERSION, "Exec", EXEC_PLURAL)
@@ -46,6 +50,16 @@ def ufs_root(cluster_dir: Path) -> Path:
     return cluster_dir / "ufs"
 
 
+def pod_roots(cluster_dir: Path) -> Path:
+    """Where the files of the cluster's pods' Secret volumes are: outside the cluster folder, on a
+    memory-backed file system where there is one (``lifecycle.local.projection``)."""
+    return runtime_dir() / f"fluidlc-{os.getuid()}" / hashlib.sha256(str(cluster_dir).encode()).hexdigest()[:12]
+
+
+def pod_root(cluster_dir: Path, namespace: str, pod: str) -> Path:
+    return pod_roots(cluster_dir) / namespace / pod
+
+
 def exec_manifest(cluster_dir: Path, namespace: str, pod: str) -> dict[str, Any]:
     """The Exec for one pod: every container of it runs commands locally with the pod's environment."""
     workdir = state_dir(cluster_dir, namespace, pod)
@@ -53,6 +67,7 @@ def exec_manifest(cluster_dir: Path, namespace: str, pod: str) -> dict[str, Any]
         "STANDIN_POD": f"{namespace}/{pod}",
         "STANDIN_STATE_DIR": str(workdir),
         "STANDIN_UFS_ROOT": str(ufs_root(cluster_dir)),
+        "STANDIN_POD_ROOT": str(pod_root(cluster_dir, namespace, pod)),
     }
     env_list = [{"name": k, "value": v} for k, v in envs.items()]
     return {
@@ -79,6 +94,37 @@ class ExecProvisioner:
         self.cluster_dir = cluster_dir
         # Pods (namespace, name, uid) whose Exec is known to exist, so status updates cost no API call.
         self.provisioned: set[tuple[str, str, str]] = set()
+        # Pods with Secret volumes, and what was projected for each: a Secret event re-projects them.
+        self.projected: dict[tuple[str, str], tuple[Obj, dict[str, bytes]]] = {}
+        self._lock = threading.Lock()
+
+    def project(self, pod: Obj) -> None:
+        """Write the files of the pod's Secret volumes under its pod root, as a kubelet mounts them."""
+        meta = pod["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if not any(v.get("secret") for v in (pod.get("spec") or {}).get("volumes") or []):
+            return
+        files = secret_files(pod, lambda name: self.gw.get(SECRET, key[0], name))
+        with self._lock:
+            if self.projected.get(key, (None, None))[1] == files:
+                self.projected[key] = (pod, files)
+                return
+            write_pod_root(pod_root(self.cluster_dir, *key), files)
+            self.projected[key] = (pod, files)
+
+    def unproject(self, namespace: str, pod: str) -> None:
+        with self._lock:
+            self.projected.pop((namespace, pod), None)
+            remove_pod_root(pod_root(self.cluster_dir, namespace, pod))
+
+    def secret_changed(self, secret: Obj) -> None:
+        meta = secret.get("metadata") or {}
+        with self._lock:
+            pods = [pod for (ns, _), (pod, _files) in self.projected.items() if ns == meta.get("namespace")
+                    and any((v.get("secret") or {}).get("secretName") == meta.get("name")
+                            for v in (pod.get("spec") or {}).get("volumes") or [])]
+        for pod in pods:
+            self.project(pod)
 
     def ensure(self, namespace: str, pod: str, uid: str) -> None:
         if (namespace, pod, uid) in self.provisioned:
@@ -117,10 +163,16 @@ class ExecProvisioner:
             if identity is not None:
                 present.add(identity[:2])
                 self.ensure(*identity)
+                self.project(pod)
         for item in self.gw.list(EXEC, labels={MANAGED_BY_LABEL: MANAGER}):
             key = (item["metadata"]["namespace"], item["metadata"]["name"])
             if key not in present:
                 self.remove(*key)
+        # Pods that went while this process was away leave no files behind.
+        roots = pod_roots(self.cluster_dir)
+        for folder in sorted(roots.glob("*/*")) if roots.is_dir() else []:
+            if folder.is_dir() and not folder.name.startswith(".") and (folder.parent.name, folder.name) not in present:
+                self.unproject(folder.parent.name, folder.name)
         return version
 
     def watch_from(self, resource_version: str) -> None:
@@ -132,11 +184,29 @@ class ExecProvisioner:
                 identity = _identity(obj) if kind != "BOOKMARK" else None
                 if identity is not None and kind in ("ADDED", "MODIFIED"):
                     self.ensure(*identity)
+                    self.project(obj)
                 elif identity is not None and kind == "DELETED":
                     self.remove(*identity[:2])
+                    self.unproject(*identity[:2])
+
+    def follow_secrets(self) -> None:
+        """Re-project the pods that mount a Secret when it changes (a rotation), as a kubelet does."""
+        while True:
+            try:
+                _, version = self.gw.list_with_version(SECRET)
+                while True:
+                    for kind, obj in self.gw.watch(SECRET, version, timeout_seconds=WATCH_SECONDS,
+                                                   stall_seconds=WATCH_SECONDS + 30):
+                        version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                        if kind in ("ADDED", "MODIFIED"):
+                            self.secret_changed(obj)
+            except Exception as exc:  # the API server is away, or the watch expired: list again
+                log.info("watch of secrets ended (%s); listing again", exc)
+                time.sleep(1.0)
 
     def run(self, ready_file: Path | None = None) -> None:
         """Sync, then watch; after any error re-list with a short backoff. Runs until killed."""
+        threading.Thread(target=self.follow_secrets, name="secrets", daemon=True).start()
         backoff = 0.5
         while True:
             try:

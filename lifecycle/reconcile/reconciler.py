@@ -110,7 +110,7 @@ class Reconciler:
             requeue = hint if requeue is None else min(requeue, hint)
         return Outcome(
             requeue_after=requeue,
-            failure=str(p.failure) if p.failure else ("; ".join(read.problems) or None),
+            failure=p.redact(str(p.failure)) if p.failure else ("; ".join(read.problems) or None),
             moves=tuple(p.moves),
             dataset_state=p.dataset_runner.state if p.dataset_runner else None,
             runtime_state=p.runtime_runner.state if p.runtime_runner else None,
@@ -130,6 +130,7 @@ class Reconciler:
                                 attempts=(p.prior.attempts or 0) if p.prior else 0, settings=self.settings,
                                 background=self.background, shared=self.shared)
             engine = TemplateEngine(self.registry.implement(kind.kind, ctx), ctx, pair, self.sync_clock)
+            p.redact = ctx.redact
             runner = p.runtime_runner = Runner(RUNTIME, restore_runtime_state(runtime.status), engine.hook)
             pair.runtime_state = lambda: runner.state
         if dataset is not None:

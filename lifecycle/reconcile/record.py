@@ -7,6 +7,7 @@ for minutes does not flood the namespace with events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -35,6 +36,8 @@ class Pass:
     before_dataset: Any = None
     moves: list[Move] = attrs.field(factory=list)
     failure: Failure | None = None
+    # The engine's redaction: no secret value it saw leaves through a status, an event or a log.
+    redact: Callable[[str], str] = str
 
 
 def record(p: Pass) -> list[Event]:
@@ -42,7 +45,7 @@ def record(p: Pass) -> list[Event]:
     events = move_events(p) + dataset_wait_events(p)
     if p.pair.runtime is not None and p.runtime_runner is not None and not p.pair.runtime_deleted:
         events += runtime_lifecycle(p)
-    return events
+    return [(obj, type_, reason, p.redact(message)) for obj, type_, reason, message in events]
 
 
 def move_events(p: Pass) -> list[Event]:
@@ -78,9 +81,9 @@ def runtime_lifecycle(p: Pass) -> list[Event]:
         attempts += 1
         # A failure that knows what it is (an object in the way, say) gives its own reason.
         reason = getattr(failure.error, "reason", None) or f"Failed{event_reason(failure.hook)}"
-        message = f"{runtime.ref}: {failure}"
+        message = p.redact(f"{runtime.ref}: {failure}")
     elif waits:
-        reason, message = waits[0].reason, waits[0].message
+        reason, message = waits[0].reason, p.redact(waits[0].message)
     events: list[Event] = []
     if reason is not None and (prior is None or (prior.reason, prior.message) != (reason, message)):
         events.append((to_json(runtime), "Warning", reason, message or ""))

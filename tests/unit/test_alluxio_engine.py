@@ -46,6 +46,7 @@ from lifecycle.k8s.gateway import (
 )
 from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.k8s.naming import fuse_label, reference_key
+from lifecycle.local.projection import secret_files, write_pod_root
 from lifecycle.local.standin import alluxio as standin_alluxio
 from lifecycle.local.standin import cache as standin
 from lifecycle.local.standin import jindo as standin_jindo
@@ -100,8 +101,13 @@ class FakeCluster:
 
     def exec(self, namespace: str, pod: str, container: str | None, argv: list[str]) -> ExecResult:
         self.execs.append((pod, container, list(argv)))
+        # What a kubelet would have mounted into the pod: its Secret volumes, as files.
+        pod_root = self.root / "pods" / namespace / pod
+        pod_root.parent.mkdir(parents=True, exist_ok=True)
+        live = self.gw.get(POD, namespace, pod)
+        write_pod_root(pod_root, secret_files(live or {}, lambda name: self.gw.get(SECRET, namespace, name)))
         env = {"STANDIN_STATE_DIR": str(self.state_dir(pod, namespace)), "STANDIN_UFS_ROOT": str(self.root / "ufs"),
-               "STANDIN_FAIL": ",".join(sorted(self.failing))}
+               "STANDIN_FAIL": ",".join(sorted(self.failing)), "STANDIN_POD_ROOT": str(pod_root)}
         out, err = io.StringIO(), io.StringIO()
         code = standin.run_cli(argv[0], argv[1:], env, TOOLS[argv[0]], stdout=out, stderr=err)
         return ExecResult(out.getvalue(), err.getvalue(), code)
@@ -121,7 +127,7 @@ class FakeCluster:
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": owner["metadata"]["namespace"], "labels": labels,
                          "annotations": {"template": digest(template)}, "ownerReferences": [owner_reference(owner)]},
-            "spec": {"nodeName": node, "containers": containers},
+            "spec": {"nodeName": node, "containers": containers, "volumes": template["spec"].get("volumes") or []},
             "status": {"phase": "Running", "containerStatuses": [
                 {"name": c["name"], "ready": ready, "state": {"running": {"startedAt": iso(self.now())}}}
                 for c in containers]},
@@ -354,7 +360,7 @@ def test_mounts_are_argument_vectors_with_options_merged_in_the_reference_order(
         ["alluxio", "fs", "mount", "--readonly",
          "--option", "alluxio.underfs.s3.endpoint=s3.example.com",
          "--option", "alluxio.underfs.s3.threads.max=64",
-         "--option", f"aws.secretKey={SECRET_VALUE}",
+         "--option", "aws.secretKey=/etc/fluid/secrets/s3-keys/secret",  # the file, never the value
          "--option", "fs.s3a.region=eu-west-1",  # the mount's own option wins over sharedOptions
          "/train", "s3://imagenet/train"],
         ["alluxio", "fs", "mount", "--option", "alluxio.underfs.s3.threads.max=64",
@@ -364,6 +370,12 @@ def test_mounts_are_argument_vectors_with_options_merged_in_the_reference_order(
     table = standin.mounts(bound.state_dir("imagenet-master-0"))
     assert [(m["path"], m["ufs"], m["readonly"]) for m in table] == [
         ("/train", "s3://imagenet/train", True), ("/val", "s3://imagenet/val", False)]
+    # The tool read the value from the Secret volume mounted into the master container.
+    assert table[0]["secrets"] == {"aws.secretKey": standin.fingerprint(SECRET_VALUE)}
+    master = bound.get(STATEFUL_SET, "imagenet-master")["spec"]["template"]["spec"]
+    assert {"name": "mount-secret-s3-keys", "secret": {"secretName": "s3-keys"}} in master["volumes"]
+    assert {"name": "mount-secret-s3-keys", "mountPath": "/etc/fluid/secrets/s3-keys", "readOnly": True} \
+        in master["containers"][0]["volumeMounts"]
 
 
 def test_secret_values_appear_only_in_the_mount_command(bound: FakeCluster) -> None:
@@ -384,7 +396,8 @@ def test_a_failing_mount_never_shows_the_secret(cluster: FakeCluster) -> None:
     outcome = cluster.settle(passes=4)
     assert outcome.failure is not None and "exited with status 1: Ufs path s3://imagenet/train does not exist" \
         in outcome.failure
-    assert "--option aws.secretKey=****** " in outcome.failure and SECRET_VALUE not in outcome.failure
+    assert "--option aws.secretKey=/etc/fluid/secrets/s3-keys/secret " in outcome.failure
+    assert SECRET_VALUE not in outcome.failure
     assert "check spec.mounts[0] of Dataset team/imagenet: the mountPoint must exist" in outcome.failure
     texts = json.dumps([o for o in cluster.gw.all_objects() if o["kind"] != "Secret"]) + json.dumps(
         [e.message for e in cluster.gw.events])
@@ -410,7 +423,7 @@ def test_a_rotated_secret_remounts_only_the_mounts_that_read_it(bound: FakeClust
     mounts_before = len(mount_commands(bound))
     bound.settle(passes=2)
     table = {m["path"]: m for m in standin.mounts(state)}
-    assert table["/train"]["options"]["aws.secretKey"] == "rotated-Key+43"
+    assert table["/train"]["secrets"]["aws.secretKey"] == standin.fingerprint("rotated-Key+43")
     remounted = [argv[-2] for argv in mount_commands(bound)[mounts_before:]]
     assert remounted == ["/train"]  # /val reads no Secret and stays mounted
     reasons = [e.message for e in bound.gw.events if e.reason == "MountsUpdated"]

@@ -19,6 +19,7 @@ PRODUCT = [p for pkg in ("lifecycle", "engines") for p in sorted((ROOT / pkg).rg
 MAX_LINES = 400
 
 PUBLIC_API = [
+    "REDACTED", "redact",
     "APIGatewayStatus", "ApiError", "Background", "BuildImplement", "CONFIG_MAP", "CREATED_BY", "CleanCachePolicy",
     "ComponentPhase", "Condition", "Conflict", "DAEMON_SET", "DATASET", "DATASET_ID_LABEL", "DATASET_LABEL",
     "DATASET_NUM_LABEL", "DEFAULT_PORT_RANGE", "Dataset", "DatasetSpec", "DatasetStatus", "ENTRY_POINT_GROUP",

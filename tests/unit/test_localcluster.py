@@ -18,7 +18,7 @@ from lifecycle.k8s.podexec import ExecNotKnownYet, PodExecError, _returncode
 from lifecycle.local import nodes
 from lifecycle.local.binaries import ControlPlaneBuild
 from lifecycle.local.components import Layout, Ports, command
-from lifecycle.local.exec_provisioner import MANAGED_BY_LABEL, MANAGER, exec_manifest
+from lifecycle.local.exec_provisioner import MANAGED_BY_LABEL, MANAGER, exec_manifest, pod_root
 from lifecycle.local.pki import Pki, ensure_pki, kubeconfig, write_kubeconfig
 from lifecycle.local.processes import (
     Process,
@@ -184,7 +184,10 @@ def test_exec_manifest_gives_the_pod_its_identity_and_state_directory(tmp_path: 
         "STANDIN_POD": "ns1/master-0",
         "STANDIN_STATE_DIR": str(tmp_path / "exec" / "ns1" / "master-0"),
         "STANDIN_UFS_ROOT": str(tmp_path / "ufs"),
+        "STANDIN_POD_ROOT": str(pod_root(tmp_path, "ns1", "master-0")),
     }
+    # The files of the pod's Secret volumes are kept outside the cluster folder.
+    assert tmp_path not in pod_root(tmp_path, "ns1", "master-0").parents
 
 
 def test_exit_codes_are_recovered_from_kwok_failure_messages() -> None:

@@ -124,6 +124,7 @@ def test_mount_keeps_an_option_with_shell_metacharacters_as_one_literal_argument
             "readonly": True,
             "shared": False,
             "options": {"fs.s3a.secret.key": secret, "fs.s3a.endpoint": "http://minio:9000"},
+            "secrets": {},  # no option named a Secret file
         }
     ]
     assert cache.invocations(cluster.state_dir, "alluxio")[0]["argv"] == argv

@@ -13,18 +13,21 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from .cache import (
+    SECRETS_DIR,
     Command,
     Context,
     Entry,
     Namespace,
     StandinError,
     UsageError,
+    fingerprint,
     format_java_date,
     format_number,
     format_size,
     format_uptime,
     is_under,
     normalize_path,
+    read_pod_file,
     run_cli,
     ufs_local_path,
 )
@@ -188,6 +191,10 @@ def _fs_mount(args: list[str]) -> Command:
             raise StandinError(f"Mount point {path} already exists")
         if not ufs_local_path(ctx.settings.ufs_root, ufs).exists():
             raise StandinError(f"Ufs path {ufs} does not exist")
+        # An option whose value is a file under the Secrets directory is read from the pod's file (the
+        # reference's mount-file mode); the state keeps the path and a fingerprint, never the value.
+        secrets = {key: fingerprint(read_pod_file(ctx.settings, value)) for key, value in properties.items()
+                   if value.startswith(SECRETS_DIR + "/")}
         table.append(
             {
                 "path": path,
@@ -195,6 +202,7 @@ def _fs_mount(args: list[str]) -> Command:
                 "readonly": bool(options.get("readonly")),
                 "shared": bool(options.get("shared")),
                 "options": properties,
+                "secrets": secrets,
             }
         )
         ctx.print(f"Mounted {ufs} at {path}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -60,6 +61,7 @@ class Settings:
     failing: frozenset[str]
     master_host: str
     root_ufs: str
+    pod_root: Path | None  # where the pod's files are: its Secret volumes, as a kubelet would project them
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -73,7 +75,8 @@ class Settings:
         failing = frozenset(name.strip() for name in env.get("STANDIN_FAIL", "").split(",") if name.strip())
         master_host = env.get("STANDIN_MASTER_HOST") or "localhost"
         root_ufs = env.get("STANDIN_ROOT_UFS") or DEFAULT_ROOT_UFS
-        return cls(state_dir, ufs_root, workers, capacity, medium, failing, master_host, root_ufs)
+        pod_root = Path(env["STANDIN_POD_ROOT"]) if env.get("STANDIN_POD_ROOT") else None
+        return cls(state_dir, ufs_root, workers, capacity, medium, failing, master_host, root_ufs, pod_root)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -332,6 +335,22 @@ class Context:
 
     def print(self, line: str = "") -> None:
         self.out.write(line + "\n")
+
+
+SECRETS_DIR = "/etc/fluid/secrets"
+
+
+def read_pod_file(settings: Settings, path: str) -> str:
+    """A file of the pod (a mounted Secret's key, say), or the error a missing one gives."""
+    local = settings.pod_root / path.lstrip("/") if settings.pod_root is not None else None
+    if local is None or not local.is_file():
+        raise StandinError(f"{path}: No such file or directory")
+    return local.read_text()
+
+
+def fingerprint(value: str) -> str:
+    """What the state keeps of a secret the tool read: enough for a test to tell two apart, not the value."""
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
