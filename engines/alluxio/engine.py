@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from engines.alluxio.api import AlluxioCompTemplateSpec, AlluxioRuntimeSpec
-from engines.cache import objects, report, ufs
+from engines.cache import configfile, objects, report, ufs
 from engines.cache.commands import CacheCommandError
 from engines.cache.engine import CacheEngine
-from engines.cache.objects import Workload, env_list, port_list, properties_text
+from engines.cache.objects import Workload, env_list, port_list
 from engines.cache.report import CacheReport, HitCounters
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
@@ -52,7 +52,11 @@ def _alluxio_size(size: int) -> str:
 
 
 def _java_opts(jvm: Sequence[str] | None, props: dict[str, str] | None) -> str:
-    return " ".join([*(jvm or []), *(f"-D{k}={v}" for k, v in sorted((props or {}).items()))])
+    """The JVM options of a component as Alluxio's start scripts read them: one variable, split on
+    whitespace; no option or property may therefore contain any."""
+    tokens = [configfile.java_option(o, "jvmOptions entry") for o in jvm or []]
+    tokens += [configfile.java_option(f"-D{k}={v}", "property") for k, v in sorted((props or {}).items())]
+    return " ".join(tokens)
 
 
 class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
@@ -155,7 +159,7 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
     def config_data(self) -> dict[str, dict[str, str]]:
         table = ufs.option_records(self.ctx.dataset, self.mounts_in_effect())
         return {
-            self.config_name: {SITE: properties_text(self.site_properties()), **self._opts()},
+            self.config_name: {SITE: configfile.properties(self.site_properties()), **self._opts()},
             # The mount table as applied by `alluxio fs mount` in the master; Secret references only.
             f"{self.name}-mount-config": {"mounts.json": json.dumps(table, indent=1, sort_keys=True)},
         }

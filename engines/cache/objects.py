@@ -184,10 +184,6 @@ def config_map(name: str, namespace: str, labels: dict[str, str], data: dict[str
     })
 
 
-def properties_text(props: dict[str, str]) -> str:
-    return "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
-
-
 def worker_affinity(placement: str, dataset_label: str, placement_label: str, fuse_key: str,
                     required_nodes: Obj | None) -> Obj:
     """The reference's worker placement rules.

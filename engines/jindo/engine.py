@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from engines.cache import objects, report, ufs
+from engines.cache import configfile, objects, report, ufs
 from engines.cache.commands import CacheCommandError
 from engines.cache.engine import CacheEngine
 from engines.cache.objects import Workload, env_list, port_list
@@ -35,15 +35,6 @@ SERVER_CFG = "jindocache.cfg"
 CLIENT_CFG = "jindocache-client.cfg"
 NOT_AVAILABLE = "N/A"
 _MOUNT_ROW = re.compile(r"^Mount point:\s*(\S+)\s+Real path:\s*(\S+)\s*$")
-
-
-def _cfg(sections: dict[str, dict[str, str]]) -> str:
-    out = []
-    for section, props in sections.items():
-        out.append(f"[{section}]")
-        out += [f"{k} = {v}" for k, v in sorted(props.items())]
-        out.append("")
-    return "\n".join(out)
 
 
 def secret_env_name(option: str) -> str:
@@ -163,11 +154,11 @@ class JindoEngine(CacheEngine[JindoRuntimeSpec, JindoCompTemplateSpec]):
         return f"{self.name}-jindofs-client-config"
 
     def config_data(self) -> dict[str, dict[str, str]]:
-        client = {CLIENT_CFG: _cfg({"jindocache-client": self.client_properties()})}
+        client = {CLIENT_CFG: configfile.ini({"jindocache-client": self.client_properties()})}
         if not self.has_master:
             client["mounts.json"] = self._mount_table()
-        return {self.config_name: {SERVER_CFG: _cfg(self.server_properties()), "mounts.json": self._mount_table()},
-                self.client_config_name: client}
+        server = {SERVER_CFG: configfile.ini(self.server_properties()), "mounts.json": self._mount_table()}
+        return {self.config_name: server, self.client_config_name: client}
 
     def _checksum(self, role: str) -> str:
         if role == "fuse":

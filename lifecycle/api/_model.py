@@ -17,6 +17,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory, mapping_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 T = TypeVar("T")
@@ -126,11 +127,45 @@ def _strict(kind: type, accepts: tuple[type, ...], name: str) -> None:
     converter.register_structure_hook(kind, structure)
 
 
+def _is_list(type_: Any) -> bool:
+    return get_origin(type_) is list
+
+
+def _is_dict(type_: Any) -> bool:
+    return get_origin(type_) is dict
+
+
+def _strict_list(type_: Any) -> Any:
+    """A JSON array, item by item (errors keep their index); a string is not a list of its
+    characters (``jvmOptions: "-Xmx1g"``)."""
+    inner = list_structure_factory(type_, converter)
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+        return inner(value, type_)
+
+    return structure
+
+
+def _strict_dict(type_: Any) -> Any:
+    inner = mapping_structure_factory(type_, converter)
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, got {type(value).__name__} {value!r}")
+        return inner(value, type_)
+
+    return structure
+
+
 _strict(str, (str,), "a string")
 _strict(int, (int,), "an integer")
 _strict(float, (int, float), "a number")
 _strict(bool, (bool,), "true or false")
 converter.register_structure_hook_factory(_is_model, _structure_factory)
+converter.register_structure_hook_factory(_is_list, _strict_list)
+converter.register_structure_hook_factory(_is_dict, _strict_dict)
 converter.register_unstructure_hook_factory(_is_model, _unstructure_factory)
 
 # One step of a cattrs error path: ``.attribute`` or an index such as ``[0]`` or ``['key']``.

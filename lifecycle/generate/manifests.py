@@ -26,18 +26,19 @@ READ = ["get", "list", "watch"]
 def cluster_rules(registry: Registry, watch_secrets: bool = True) -> list[dict[str, Any]]:
     kinds = sorted(k.plural for k in registry.kinds())
     return [
-        # Datasets and runtimes: watched; finalizers, labels and owner references are merge patches;
-        # a Dataset being deleted deletes its runtime.
-        {"apiGroups": ["data.fluid.io"], "resources": ["datasets", *kinds], "verbs": [*READ, "patch", "delete"]},
-        # Status is replaced through the status subresource.
+        # Datasets: watched; finalizers, labels, annotations are merge patches. Never deleted.
+        {"apiGroups": ["data.fluid.io"], "resources": ["datasets"], "verbs": [*READ, "patch"]},
+        # Runtimes: the same, and a Dataset being deleted deletes its runtime.
+        {"apiGroups": ["data.fluid.io"], "resources": kinds, "verbs": [*READ, "patch", "delete"]},
+        # Status is replaced (PUT) through the status subresource; it is read with the object.
         {"apiGroups": ["data.fluid.io"], "resources": [f"{p}/status" for p in ["datasets", *kinds]],
-         "verbs": ["get", "update"]},
-        # Workloads: watched, applied server-side, scaled, deleted on shutdown.
+         "verbs": ["update"]},
+        # Workloads: watched, created, then applied server-side (a patch), deleted on shutdown.
         {"apiGroups": ["apps"], "resources": ["statefulsets", "daemonsets"],
-         "verbs": [*READ, "create", "patch", "update", "delete"]},
-        # Config and services of the cache, read directly (not watched).
+         "verbs": [*READ, "create", "patch", "delete"]},
+        # Config and services of the cache, read directly (not watched); the same writes.
         {"apiGroups": [""], "resources": ["configmaps", "services"],
-         "verbs": ["get", "list", "create", "patch", "update", "delete"]},
+         "verbs": ["get", "list", "create", "patch", "delete"]},
         # The PV and PVC of each Dataset.
         {"apiGroups": [""], "resources": ["persistentvolumes", "persistentvolumeclaims"],
          "verbs": [*READ, "create", "delete"]},
@@ -46,8 +47,8 @@ def cluster_rules(registry: Registry, watch_secrets: bool = True) -> list[dict[s
         {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
         # Nodes: cache placement labels.
         {"apiGroups": [""], "resources": ["nodes"], "verbs": [*READ, "patch"]},
-        # Secrets: read for encryptOptions; watched (values dropped) to wake the pairs that read them,
-        # unless the operator runs with --no-watch-secrets.
+        # Secrets: read for encryptOptions; listed and watched as metadata only (values never sent)
+        # to wake the pairs that read them, unless the operator runs with --no-watch-secrets.
         {"apiGroups": [""], "resources": ["secrets"], "verbs": READ if watch_secrets else ["get"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     ]

@@ -40,6 +40,9 @@ from lifecycle.k8s.podexec import PodExecError, exec_in_pod
 log = logging.getLogger("lifecycle.k8s.kube")
 
 DEFAULT_TIMEOUT = 30.0
+# Lists and watches of metadata only: what controller-runtime's metadata informers ask for.
+METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
 class Gone(ApiError):
@@ -136,14 +139,16 @@ class KubeGateway(KnownResources):
     def resource_version(self, res: Resource, namespace: str | None, name: str) -> str | None:
         return version_of(self.get(res, namespace, name))
 
-    def list_with_version(self, res: Resource, namespace: str | None = None,
-                          labels: dict[str, str] | None = None) -> tuple[Objs, str]:
+    def list_with_version(self, res: Resource, namespace: str | None = None, labels: dict[str, str] | None = None,
+                          metadata_only: bool = False) -> tuple[Objs, str]:
+        """The objects and the list's resourceVersion. ``metadata_only`` asks the API server for
+        their metadata alone (PartialObjectMetadata): a Secret's values then never leave it."""
         query = [("labelSelector", ",".join(f"{k}={v}" for k, v in labels.items()))] if labels else []
-        data = self.request("GET", self.path(res, namespace), query=query)
+        accept = METADATA_LIST if metadata_only else "application/json"
+        data = self.request("GET", self.path(res, namespace), query=query, accept=accept)
         items = data.get("items") or []
         for item in items:
-            item.setdefault("apiVersion", res.api_version)
-            item.setdefault("kind", res.kind)
+            _typed(item, res, metadata_only)
         return items, (data.get("metadata") or {}).get("resourceVersion", "")
 
     def list(self, res: Resource, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
@@ -251,15 +256,18 @@ class KubeGateway(KnownResources):
     # -- watching -----------------------------------------------------------------------------
 
     def watch(self, res: Resource, resource_version: str, namespace: str | None = None,
-              timeout_seconds: int = 300, stall_seconds: float = 120.0) -> Iterator[tuple[str, Obj]]:
+              timeout_seconds: int = 300, stall_seconds: float = 120.0,
+              metadata_only: bool = False) -> Iterator[tuple[str, Obj]]:
         """Events after ``resource_version`` with bookmarks; raises Gone when it is too old.
 
         A watch that sends nothing (not even a bookmark) for ``stall_seconds`` is taken as
-        stalled: the read times out and the caller watches again from the last version.
+        stalled: the read times out and the caller watches again from the last version. With
+        ``metadata_only`` the events carry only the objects' metadata (see ``list_with_version``).
         """
         query = [("watch", "true"), ("resourceVersion", resource_version), ("allowWatchBookmarks", "true"),
                  ("timeoutSeconds", str(timeout_seconds))]
         response = self.request("GET", self.path(res, namespace), query=query, stream=True,
+                                accept=METADATA if metadata_only else "application/json",
                                 timeout=(10.0, stall_seconds), what=f"watch {res.plural}")
         try:
             for line in _lines(response):
@@ -271,11 +279,19 @@ class KubeGateway(KnownResources):
                         raise Gone(f"watch {res.plural}: {obj.get('message')}")
                     raise ApiError(f"watch {res.plural}: {obj.get('message')}", code)
                 if kind != "BOOKMARK":
-                    obj.setdefault("apiVersion", res.api_version)
-                    obj.setdefault("kind", res.kind)
+                    _typed(obj, res, metadata_only)
                 yield kind, obj
         finally:
             response.release_conn()
+
+
+def _typed(obj: Obj, res: Resource, metadata_only: bool) -> None:
+    """Items of a list (and metadata-only objects) do not always say what they are: make them say."""
+    if metadata_only:
+        obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+    else:
+        obj.setdefault("apiVersion", res.api_version)
+        obj.setdefault("kind", res.kind)
 
 
 def _lines(response: Any) -> Iterator[bytes]:

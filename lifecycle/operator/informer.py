@@ -69,12 +69,14 @@ def slim(obj: Obj) -> Obj:
 class Informer:
     def __init__(self, gateway: KubeGateway, res: Resource, handler: Handler, namespace: str | None = None,
                  watch_seconds: int = 300, stall_seconds: float = 120.0, transform: Callable[[Obj], Obj] = slim,
-                 notify: Callable[[Obj, Obj], bool] | None = None, optional: str | None = None):
+                 notify: Callable[[Obj, Obj], bool] | None = None, optional: str | None = None,
+                 metadata_only: bool = False):
         self.gateway, self.res, self.handler, self.namespace = gateway, res, handler, namespace
         # Set for a watch the operator can do without: what it costs to miss it, and the fix. Such a
         # watch that is forbidden counts as synced, and ``available`` says whether it works.
         self.optional = optional
         self.transform = transform  # applied to every object before it is cached or handed on
+        self.metadata_only = metadata_only  # the API server sends metadata only (a Secret's values stay there)
         self.notify = notify  # (old, new) -> whether an update is handed on; None: every update
         self.watch_seconds, self.stall_seconds = watch_seconds, stall_seconds
         self.synced = threading.Event()
@@ -172,7 +174,7 @@ class Informer:
         return min(backoff * 2, 10.0)
 
     def _relist(self) -> str:
-        items, version = self.gateway.list_with_version(self.res, self.namespace)
+        items, version = self.gateway.list_with_version(self.res, self.namespace, metadata_only=self.metadata_only)
         fresh = {object_key(o): self.transform(o) for o in items}
         with self._lock:
             old, self._cache = self._cache, dict(fresh)
@@ -194,7 +196,7 @@ class Informer:
 
     def _watch(self, version: str, stop: threading.Event) -> str:
         for kind, obj in self.gateway.watch(self.res, version, self.namespace, self.watch_seconds,
-                                            self.stall_seconds):
+                                            self.stall_seconds, metadata_only=self.metadata_only):
             self.last_activity = time.monotonic()
             version = (obj.get("metadata") or {}).get("resourceVersion") or version
             if kind == "BOOKMARK":

@@ -55,8 +55,8 @@ class Settings:
 
 
 CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE)
-# Watched only to wake the pairs that read them (a Secret created or rotated); read from the API
-# server when needed, so their values are never kept in the operator's memory.
+# Watched only to wake the pairs that read them (a Secret created or rotated), and as metadata only:
+# their values never leave the API server for the watch, and are read with ``get`` when needed.
 NOTIFY_ONLY = (SECRET,)
 # What missing such a watch costs, and the fix: said once if the operator's account may not watch.
 NOTIFY_WHY = {SECRET.plural: "a created or rotated Secret is noticed only at the next resync; grant list and "
@@ -139,7 +139,8 @@ class Operator:
                                                stall_seconds=settings.stall_seconds,
                                                transform=without_values if res in NOTIFY_ONLY else slim,
                                                notify=beyond_status if res in pairs else None,
-                                               optional=NOTIFY_WHY.get(res.plural))
+                                               optional=NOTIFY_WHY.get(res.plural),
+                                               metadata_only=res in NOTIFY_ONLY)
         self.gateway = CachedGateway(self.kube, self._by_plural(cache=True), watched=self._by_plural(cache=False))
         self.reconciler = Reconciler(
             self.gateway, self.registry, settings={"resync": settings.resync_seconds,

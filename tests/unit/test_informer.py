@@ -24,12 +24,14 @@ class ScriptedServer:
         self.listed = 0
         self.watched_from: list[str] = []
 
-    def list_with_version(self, res: Any, namespace: Any = None, labels: Any = None) -> tuple[list[Any], str]:
+    def list_with_version(self, res: Any, namespace: Any = None, labels: Any = None,
+                          metadata_only: bool = False) -> tuple[list[Any], str]:
         items = self.lists[min(self.listed, len(self.lists) - 1)]
         self.listed += 1
         return items, str(max([int(i["metadata"]["resourceVersion"]) for i in items] or [1]))
 
-    def watch(self, res: Any, version: str, namespace: Any, timeout: int, stall: float) -> Iterator[Any]:
+    def watch(self, res: Any, version: str, namespace: Any, timeout: int, stall: float,
+              metadata_only: bool = False) -> Iterator[Any]:
         self.watched_from.append(version)
         if not self.watches:
             self.stop.set()
@@ -122,7 +124,8 @@ class ForbiddingServer:
     def __init__(self, stop: threading.Event, refusals: int):
         self.stop, self.refusals, self.lists = stop, refusals, 0
 
-    def list_with_version(self, res: Any, namespace: Any = None, labels: Any = None) -> tuple[list[Any], str]:
+    def list_with_version(self, res: Any, namespace: Any = None, labels: Any = None,
+                          metadata_only: bool = False) -> tuple[list[Any], str]:
         self.lists += 1
         if self.lists >= self.refusals:
             self.stop.set()
