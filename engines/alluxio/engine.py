@@ -63,6 +63,8 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
     RUNTIME_TYPE = "alluxio"
     CONTAINER_PREFIX = "alluxio-"
     VALUES_SUFFIX = "alluxio-values"
+    UFS_SCHEMES = ("s3", "s3a", "oss", "hdfs", "cos", "cosn", "obs", "gs", "gcs", "wasb", "wasbs", "abfs", "abfss",
+                   "alluxio", "cephfs", "ftp", "sftp", "nfs", "minio", "bos", "ks3", "tos", "http", "https")
     COMPONENT = AlluxioCompTemplateSpec
 
     # -- configuration -------------------------------------------------------------------------

@@ -44,6 +44,9 @@ class CacheSystem(ABC):
     OBJECT_PREFIX: ClassVar[str] = ""  # "jindofs-" for <name>-jindofs-master
     CONTAINER_PREFIX: ClassVar[str] = ""  # "alluxio-" for the container alluxio-master
     VALUES_SUFFIX: ClassVar[str] = ""  # <name>-<suffix>: the ConfigMap of the rendered values
+    # The under file systems the cache's own mount command takes (local:// and pvc:// are pod
+    # volumes and always served): the runtime refuses a Dataset that mounts anything else.
+    UFS_SCHEMES: ClassVar[tuple[str, ...]] = ()
 
     # -- which components run ------------------------------------------------------------------
 

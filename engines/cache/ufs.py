@@ -36,7 +36,6 @@ from lifecycle import (
 
 # Served from a path the pods mount themselves, not mounted by a cache command.
 NATIVE_SCHEMES = ("local", "pvc")
-UNSUPPORTED_SCHEMES = ("dataset",)
 UFS_ROOT = "/underFSStorage"
 
 

@@ -47,6 +47,7 @@ class JindoEngine(CacheEngine[JindoRuntimeSpec, JindoCompTemplateSpec]):
     RUNTIME_TYPE = "jindo"
     OBJECT_PREFIX = CONTAINER_PREFIX = "jindofs-"
     VALUES_SUFFIX = "jindocache-values"
+    UFS_SCHEMES = ("oss", "s3", "s3a", "hdfs", "cos", "cosn", "obs", "bos", "ks3", "tos")
     COMPONENT = JindoCompTemplateSpec
 
     @property

@@ -30,6 +30,14 @@ def _camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+@attrs.frozen
+class Rule:
+    """A CEL validation rule and the message the API server answers with when it is false."""
+
+    rule: str
+    message: str
+
+
 def field(
     *,
     json: str | None = None,
@@ -42,8 +50,15 @@ def field(
     fmt: str | None = None,
     default: Any = None,
     factory: Any = None,
+    min_items: int | None = None,
+    max_items: int | None = None,
+    max_length: int | None = None,
+    rules: Sequence[Rule] = (),
 ) -> Any:
-    """An API field. Optional fields default to None, meaning "absent in JSON"."""
+    """An API field. Optional fields default to None, meaning "absent in JSON". ``rules`` are CEL
+    validations the API server applies to the field's value (``x-kubernetes-validations``); the
+    Python checks of ``lifecycle.api.validation`` say the same, for ``fluidlc validate`` and the
+    operator."""
     meta = {
         "json": json,
         "doc": doc,
@@ -53,6 +68,10 @@ def field(
         "min_length": min_length,
         "pattern": pattern,
         "format": fmt,
+        "min_items": min_items,
+        "max_items": max_items,
+        "max_length": max_length,
+        "rules": tuple(rules),
     }
     if factory is not None:
         return attrs.field(factory=factory, metadata=meta)

@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from lifecycle.api._model import extra_field, field, to_json
+from lifecycle.api._model import Rule, extra_field, field, to_json
 from lifecycle.api.meta import API_VERSION, Condition, ObjectMeta
 
 KIND = "Dataset"
@@ -40,15 +40,26 @@ class EncryptOption:
     extra: dict[str, Any] = extra_field()
 
 
+# CEL cannot see a control character written as one, so the rule spells the range out.
+NO_CONTROL = Rule("!self.matches('[\\x00-\\x1f\\x7f]')",
+                  "must not contain control characters such as line breaks; remove them")
+
+
 @attrs.define
 class Mount:
     mount_point: str = field(
         required=True,
         min_length=5,
+        max_length=4096,
+        rules=(NO_CONTROL,),
         doc="UFS URI (s3://, oss://, hdfs://, ...), local://, pvc://, http(s):// or dataset://.",
     )
-    name: str | None = field(doc="Mount name; the default path is /<name>.")
-    path: str | None = field(doc="Path in the cache namespace; defaults to /<name>.")
+    name: str | None = field(max_length=253, rules=(NO_CONTROL,), doc="Mount name; the default path is /<name>.")
+    path: str | None = field(
+        max_length=4096,
+        rules=(NO_CONTROL, Rule("!self.split('/').exists(s, s == '..')",
+                                "must not contain '..'; give the path inside the cache, e.g. /train")),
+        doc="Path in the cache namespace; defaults to /<name>; an empty string means unset.")
     options: dict[str, str] | None = field(doc="Options passed to the cache system for this mount.")
     encrypt_options: list[EncryptOption] | None = field(doc="Options whose values come from Secrets.")
     read_only: bool | None = field()
@@ -57,7 +68,15 @@ class Mount:
 
     @property
     def effective_path(self) -> str:
-        return self.path or f"/{self.name or ''}"
+        """Where the mount is in the cache: ``path`` normalised (``/train/`` is ``/train``), else
+        ``/<name>``; an empty ``path`` is unset, as the reference treats it."""
+        return normal_path(self.path or f"/{self.name or ''}")
+
+
+def normal_path(path: str) -> str:
+    """``/a//b/`` -> ``/a/b``; ``/`` stays."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    return "/" + "/".join(parts)
 
 
 @attrs.define
@@ -84,7 +103,11 @@ class DataRestoreLocation:
 
 @attrs.define
 class DatasetSpec:
-    mounts: list[Mount] | None = field(doc="The under file systems this dataset caches.")
+    mounts: list[Mount] | None = field(
+        min_items=1, max_items=64,
+        rules=(Rule("self.all(m, !has(m.name) || m.name == '' || self.exists_one(n, has(n.name) && n.name == m.name))",
+                    "two mounts have the same name; give every mount a unique name"),),
+        doc="The under file systems this dataset caches.")
     owner: User | None = field()
     node_affinity: DatasetNodeAffinity | None = field()
     tolerations: list[dict[str, Any]] | None = field()

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from lifecycle.api._model import extra_field, field
+from lifecycle.api._model import Rule, extra_field, field
 from lifecycle.api.meta import API_VERSION, Condition, ObjectMeta
 
 COMPONENT_PHASES = ("", "NotReady", "PartialReady", "Ready")
@@ -50,6 +50,12 @@ CACHE_STATE_KEYS = (
 class Level:
     """One tier of the cache store."""
 
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule("has(self.quota) || has(self.quotaList)", "a tier needs its size: set quota, e.g. quota: 2Gi"),
+        Rule("self.mediumtype == 'MEM' || has(self.path)",
+             "an SSD or HDD tier needs a path: set path to a local directory, e.g. /mnt/cache"),
+    )
+
     mediumtype: str = field(json="mediumtype", required=True, enum=MEDIUM_TYPES)
     volume_type: str | None = field(enum=VOLUME_TYPES, doc="hostPath (default) or emptyDir.")
     path: str | None = field(doc="Comma-separated local paths of this tier.")
@@ -62,7 +68,9 @@ class Level:
 
 @attrs.define
 class TieredStore:
-    levels: list[Level] | None = field()
+    levels: list[Level] | None = field(
+        max_items=3, rules=(Rule("self.all(l, self.exists_one(m, m.mediumtype == l.mediumtype))",
+                                 "two tiers have the same mediumtype; merge them into one level with several paths"),))
     extra: dict[str, Any] = extra_field()
 
 

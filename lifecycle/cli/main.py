@@ -68,12 +68,12 @@ def add_diagram_command(subparsers: Any) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    problems = validate_files([Path(p) for p in args.files])
-    for problem in problems:
-        print(problem)
-    if not problems:
-        print(f"{len(args.files)} file(s) valid")
-    return 1 if problems else 0
+    report = validate_files([Path(p) for p in args.files])
+    for line in (*report.problems, *report.notes):
+        print(line)
+    if not report.problems:
+        print(f"{len(args.files)} file(s) valid ({report.checked} Dataset/runtime pair(s) checked)")
+    return 1 if report.problems else 0
 
 
 def add_validate_command(subparsers: Any) -> None:

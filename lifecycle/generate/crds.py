@@ -27,6 +27,7 @@ from lifecycle.api._model import api_fields, json_name, strip_optional
 from lifecycle.api.dataset import KIND as DATASET_KIND
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.meta import GROUP, VERSION, ObjectMeta
+from lifecycle.api.validation import NAME_RULE
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.engine.registry import Registry
 
@@ -92,10 +93,25 @@ def _constraints(meta: Mapping[str, Any], type_name: str) -> dict[str, Any]:
     if type_name == "string":
         if meta.get("min_length") is not None:
             node["minLength"] = meta["min_length"]
+        if meta.get("max_length") is not None:
+            node["maxLength"] = meta["max_length"]
         if meta.get("pattern") is not None:
             node["pattern"] = meta["pattern"]
         if meta.get("format") is not None:
             node["format"] = meta["format"]
+    return node
+
+
+def _validations(rules: Any) -> list[dict[str, str]]:
+    return [{"rule": r.rule, "message": r.message} for r in rules or ()]
+
+
+def _array_schema(item: Any, meta: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """An array; the field's rules are the list's, its scalar constraints the items'."""
+    node: dict[str, Any] = {"type": "array", "items": type_schema(item, {**meta, "rules": ()}, f"{where}[]")}
+    for key, name in (("min_items", "minItems"), ("max_items", "maxItems")):
+        if meta.get(key) is not None:
+            node[name] = meta[key]
     return node
 
 
@@ -109,8 +125,7 @@ def type_schema(type_: Any, meta: Mapping[str, Any], where: str) -> dict[str, An
         name = _SCALARS[type_]
         return {"type": name, **_constraints(meta, name)}
     if origin is list:
-        (item,) = get_args(type_)
-        return {"type": "array", "items": type_schema(item, meta, f"{where}[]")}
+        return _array_schema(get_args(type_)[0], meta, where)
     if origin is dict:
         key, value = get_args(type_)
         if key is not str:
@@ -140,12 +155,17 @@ def model_schema(cls: type, where: str | None = None) -> dict[str, Any]:
         node = type_schema(hints[attribute.name], attribute.metadata, f"{where}.{name}")
         if attribute.metadata.get("doc"):
             node["description"] = attribute.metadata["doc"]
+        if attribute.metadata.get("rules"):
+            node["x-kubernetes-validations"] = _validations(attribute.metadata["rules"])
         properties[name] = node
         if attribute.metadata.get("required"):
             required.append(name)
     schema: dict[str, Any] = {"type": "object", "properties": properties, PRESERVE: True}
     if required:
         schema["required"] = sorted(required)
+    rules = getattr(cls, "RULES", ())  # rules about the object as a whole
+    if rules:
+        schema["x-kubernetes-validations"] = _validations(rules)
     return schema
 
 
@@ -154,6 +174,7 @@ def root_schema(cls: type, kind: str) -> dict[str, Any]:
     schema = model_schema(cls, kind)
     schema.pop("required", None)
     schema["description"] = f"{kind} of {GROUP}/{VERSION}."
+    schema.setdefault("x-kubernetes-validations", []).insert(0, {"rule": NAME_RULE.rule, "message": NAME_RULE.message})
     return schema
 
 

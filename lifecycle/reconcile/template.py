@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lifecycle.api import to_json
-from lifecycle.api.validation import InvalidSpec, dataset_errors, runtime_errors
+from lifecycle.api.validation import InvalidSpec
+from lifecycle.engine.admission import dataset_problems, runtime_problems
 from lifecycle.engine.contract import EngineContext, Implement
 from lifecycle.k8s.gateway import DATASET
 from lifecycle.k8s.naming import DATASET_ID_LABEL, KEY_ANNOTATION, choose_key, dataset_id
@@ -68,10 +69,9 @@ class TemplateEngine:
         self._generic: dict[str, Callable[[], Any]] = {name: getattr(self, name) for name in self.GENERIC_HOOKS}
 
     def validate(self) -> None:
-        errors = runtime_errors(self.ctx.runtime)
+        errors = runtime_problems(self.implement, self.ctx.runtime)
         if errors:
             raise InvalidSpec(self.ctx.runtime.ref, errors)
-        self.implement.validate()
 
     def sync(self) -> None:
         """The Sync steps of ``SYNC_STEPS``, in order, each failure naming its hook."""
@@ -129,7 +129,7 @@ class TemplateEngine:
                              REQUEUE_DATASET_MISSING)
         if ds.metadata.deletion_timestamp:
             return pair.wait("DatasetDeleting", f"{ds.ref} is being deleted", REQUEUE_DATASET_MISSING)
-        errors = dataset_errors(ds)
+        errors = dataset_problems(ds)
         if errors:
             return pair.wait("ErrorValidateSpecFields", str(InvalidSpec(ds.ref, errors)), REQUEUE_REFUSED)
         for bound in ds.status.runtimes or [] if ds.status else []:

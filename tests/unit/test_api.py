@@ -89,7 +89,11 @@ def dataset(**spec: object) -> Dataset:
 
 
 @pytest.mark.parametrize(("ds", "field", "fix"), [
-    (dataset(mounts=[{"mountPoint": "s4://x/y", "name": "a"}]), "spec.mounts[0].mountPoint", "use one of s3://"),
+    (dataset(mounts=[]), "spec.mounts", "add at least one"),
+    (dataset(mounts=[{"mountPoint": "s3://a/1", "name": "a", "path": "/a/../../etc"}]), "spec.mounts[0].path",
+     "give the path inside the cache"),
+    (dataset(mounts=[{"mountPoint": "s3://a/1", "name": "a", "options": {"k": "v\nalluxio.x=y"}}]),
+     "spec.mounts[0].options[k]", "remove it"),
     (dataset(mounts=[{"mountPoint": "s3:/", "name": "a"}]), "spec.mounts[0].mountPoint", "shorter than 5"),
     (dataset(mounts=[{"mountPoint": "s3://a/1", "name": "a"}, {"mountPoint": "s3://a/2", "name": "a"}]),
      "spec.mounts[1].name", "unique name"),

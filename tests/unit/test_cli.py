@@ -34,9 +34,44 @@ metadata: {name: ignored}
     assert main(["validate", str(manifest)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 3
-    assert out[0].startswith(f"{manifest}: Dataset ml/imagenet: spec.mounts[0].mountPoint") and "s3://" in out[0]
-    assert "AlluxioRuntime ml/imagenet: spec.replicas: expected an integer" in out[1]
-    assert "no engine is registered for kind 'CurveRuntime'" in out[2]
+    assert out[0].startswith(f"{manifest}: AlluxioRuntime ml/imagenet: spec.replicas: expected an integer")
+    assert "no engine is registered for kind 'CurveRuntime'" in out[1]
+    # Not silently skipped: said, and not an error (a Secret or ConfigMap beside a Dataset is normal).
+    assert out[2] == f"{manifest}: ConfigMap default/ignored (v1): not checked, not a data.fluid.io object"
+
+
+def test_validate_runs_the_engines_checks_on_the_datasets_mounts(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "pair.yaml"
+    manifest.write_text("""
+apiVersion: data.fluid.io/v1alpha1
+kind: Dataset
+metadata: {name: imagenet, namespace: ml}
+spec:
+  mounts: [{mountPoint: "s4://bucket/x", name: x}]
+---
+apiVersion: data.fluid.io/v1alpha1
+kind: AlluxioRuntime
+metadata: {name: imagenet, namespace: ml}
+spec: {master: {replicas: 2}}
+""")
+    assert main(["validate", str(manifest)]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{manifest}: AlluxioRuntime ml/imagenet: Dataset ml/imagenet spec.mounts[0].mountPoint: "
+                           "AlluxioRuntime cannot mount 's4://bucket/x'; use one of ")
+    assert "s3://" in line and "spec.master.replicas: 2 masters cannot elect a leader by majority" in line
+
+
+def test_validate_refuses_other_versions_and_files_without_fluid_objects(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n")
+    version = tmp_path / "version.yaml"
+    version.write_text("apiVersion: data.fluid.io/v1beta1\nkind: Dataset\nmetadata: {name: x}\n")
+    assert main(["validate", str(other), str(version)]) == 1
+    out = capsys.readouterr().out
+    assert f"{other}: no data.fluid.io/v1alpha1 object in the file; nothing to check" in out
+    assert f"{version}: Dataset default/x: apiVersion 'data.fluid.io/v1beta1' is not served" in out
 
 
 def test_validate_accepts_a_good_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,57 @@
+"""One validator for every door: ``fluidlc validate``, the operator, and (as far as a schema can say)
+the CRDs, which declare the same rules in CEL.
+
+A Dataset is checked on its own (``lifecycle.api.validation``); a runtime with the checks every kind
+shares and with its engine's own ``validate`` hook, which judges the Dataset's mounts too (which
+schemes it can mount is the engine's to say). Offline, the engine is built over an empty in-memory
+API server: ``validate`` only reads the spec, so the verdict is the operator's.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from lifecycle.api.dataset import Dataset
+from lifecycle.api.runtime import Runtime
+from lifecycle.api.validation import FieldError, InvalidSpec, dataset_errors, runtime_errors
+from lifecycle.engine.contract import EngineContext, Implement
+from lifecycle.engine.kind import RuntimeKind
+from lifecycle.engine.registry import Registry
+from lifecycle.k8s.memory import MemoryGateway
+
+log = logging.getLogger("lifecycle.admission")
+
+
+def dataset_problems(dataset: Dataset) -> list[FieldError]:
+    return dataset_errors(dataset)
+
+
+def runtime_problems(implement: Implement, runtime: Runtime) -> list[FieldError]:
+    """The shared checks of the runtime and its engine's own (which also judge the Dataset's mounts)."""
+    errors = runtime_errors(runtime)
+    try:
+        implement.validate()
+    except InvalidSpec as exc:
+        errors += exc.errors
+    return errors
+
+
+def offline_implement(registry: Registry, kind: RuntimeKind, runtime: Runtime, dataset: Dataset | None) -> Implement:
+    """The kind's engine for a runtime read from a file: an empty API server behind it."""
+    ctx = EngineContext(runtime=runtime, dataset=dataset, gateway=MemoryGateway((kind.resource,)), kind=kind,
+                        now=lambda: datetime.now(UTC), log=logging.LoggerAdapter(log, {"key": runtime.key}))
+    return registry.implement(kind.kind, ctx)
+
+
+def pair_problems(registry: Registry, dataset: Dataset | None, runtime: Runtime | None,
+                  kind: RuntimeKind | None) -> list[str]:
+    """Every problem of a Dataset and its runtime (either may be missing), one line per object."""
+    out = []
+    if dataset is not None and (errors := dataset_problems(dataset)):
+        out.append(str(InvalidSpec(dataset.ref, errors)))
+    if runtime is not None and kind is not None:
+        errors = runtime_problems(offline_implement(registry, kind, runtime, dataset), runtime)
+        if errors:
+            out.append(str(InvalidSpec(runtime.ref, errors)))
+    return out
