@@ -102,6 +102,12 @@ def _constraints(meta: Mapping[str, Any], type_name: str) -> dict[str, Any]:
     return node
 
 
+def _user_written(where: str) -> bool:
+    """Rules guard what users write; the status is the operator's, and checking it would only cost the
+    API server (an unbounded status list would put the rules over its cost budget)."""
+    return where.split(".")[1:2] != ["status"]
+
+
 def _validations(rules: Any) -> list[dict[str, str]]:
     return [{"rule": r.rule, "message": r.message} for r in rules or ()]
 
@@ -155,7 +161,7 @@ def model_schema(cls: type, where: str | None = None) -> dict[str, Any]:
         node = type_schema(hints[attribute.name], attribute.metadata, f"{where}.{name}")
         if attribute.metadata.get("doc"):
             node["description"] = attribute.metadata["doc"]
-        if attribute.metadata.get("rules"):
+        if attribute.metadata.get("rules") and _user_written(where):
             node["x-kubernetes-validations"] = _validations(attribute.metadata["rules"])
         properties[name] = node
         if attribute.metadata.get("required"):
@@ -164,7 +170,7 @@ def model_schema(cls: type, where: str | None = None) -> dict[str, Any]:
     if required:
         schema["required"] = sorted(required)
     rules = getattr(cls, "RULES", ())  # rules about the object as a whole
-    if rules:
+    if rules and _user_written(where):
         schema["x-kubernetes-validations"] = _validations(rules)
     return schema
 

@@ -1,18 +1,21 @@
 """Reading a pair: the Dataset and the one runtime of its namespace and name, parsed into models.
 
-A manifest that does not fit its model is reported (an event on the object, a problem in the
-pass's outcome) and left out, so one bad object never crashes the pass. When several runtime kinds
-carry the same name, the one bound to the Dataset serves it (else the oldest) and the others are
-told so.
+A spec that does not fit its model is reported (an event on the object, a problem in the pass's
+outcome) and the object left out, so one bad object never crashes the pass. The status is parsed on
+its own: it is ours, so one that cannot be read (``phase: 42``) is not the user's fault and does not
+stop the pair; it is dropped, rebuilt from the cluster by the pass (see ``Reconciler._restore``) and
+said once, as a ``StatusRepaired`` event. When several runtime kinds carry the same name, the one
+bound to the Dataset serves it (else the oldest) and the others are told so.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_type_hints
 
 import attrs
 
 from lifecycle.api import ParseError, from_json
+from lifecycle.api._model import strip_optional
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.runtime import Runtime
 from lifecycle.engine.kind import RuntimeKind
@@ -26,27 +29,41 @@ class PairRead:
     runtime: Runtime | None
     kind: RuntimeKind | None
     problems: list[str]
+    dataset_repaired: bool = False  # its status could not be read and is rebuilt by this pass
+    runtime_repaired: bool = False
 
 
 def read_pair(gateway: Gateway, registry: Registry, namespace: str, name: str) -> PairRead:
     problems: list[str] = []
     raw_ds = gateway.get(DATASET, namespace, name)
-    dataset = _parse(gateway, Dataset, raw_ds, f"Dataset {namespace}/{name}", problems) if raw_ds else None
+    dataset, ds_repaired = _parse(gateway, Dataset, raw_ds, f"Dataset {namespace}/{name}", problems) \
+        if raw_ds else (None, False)
     found = [(kind, raw) for kind in registry.kinds() if (raw := gateway.get(kind.resource, namespace, name))]
     if not found:
-        return PairRead(dataset, None, None, problems)
+        return PairRead(dataset, None, None, problems, ds_repaired)
     kind, raw = choose_runtime(gateway, dataset, found)
-    runtime = _parse(gateway, kind.model, raw, f"{kind.kind} {namespace}/{name}", problems)
-    return PairRead(dataset, runtime, kind if runtime is not None else None, problems)
+    runtime, rt_repaired = _parse(gateway, kind.model, raw, f"{kind.kind} {namespace}/{name}", problems)
+    return PairRead(dataset, runtime, kind if runtime is not None else None, problems, ds_repaired, rt_repaired)
 
 
-def _parse(gateway: Gateway, model: type[Any], raw: Obj, what: str, problems: list[str]) -> Any:
+def _parse(gateway: Gateway, model: type[Any], raw: Obj, what: str, problems: list[str]) -> tuple[Any, bool]:
+    """The object without its status, then the status on its own; (model or None, status dropped)."""
     try:
-        return from_json(model, raw, what)
+        obj = from_json(model, {k: v for k, v in raw.items() if k != "status"}, what)
     except ParseError as exc:
         problems.append(str(exc))
         gateway.event(raw, "Warning", "ErrorValidateSpecFields", str(exc))
-        return None
+        return None, False
+    if raw.get("status") is None:
+        return obj, False
+    try:
+        obj.status = from_json(strip_optional(get_type_hints(model)["status"]), raw["status"], f"{what} status")
+    except ParseError as exc:
+        problems_seen = "; ".join(f"status.{problem}" for problem in exc.problems)
+        gateway.event(raw, "Warning", "StatusRepaired",
+                      f"{what}: {problems_seen}; the status is the operator's own, so it is rebuilt from the cluster")
+        return obj, True
+    return obj, False
 
 
 def choose_runtime(gateway: Gateway, dataset: Dataset | None,

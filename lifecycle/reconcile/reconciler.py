@@ -26,6 +26,7 @@ from lifecycle.engine.background import Background
 from lifecycle.engine.contract import EngineContext
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import Conflict, Gateway, NotFound
+from lifecycle.k8s.volume import find_volume
 from lifecycle.machine.runner import Move, Runner
 from lifecycle.machine.tables import DATASET as DATASET_TABLE
 from lifecycle.machine.tables import RUNTIME, RuntimeState, restore_runtime
@@ -65,6 +66,19 @@ def restore_runtime_state(status: RuntimeStatus | None) -> RuntimeState:
     if status is None:
         return RUNTIME.initial
     return restore_runtime(status.lifecycle.state if status.lifecycle else None, status.setup_duration)
+
+
+def rebuilt_runtime_state(read: PairRead, pair: Pair) -> RuntimeState:
+    """Where a runtime whose own record was lost stands, read from the cluster: if it serves the
+    Dataset (bound to its kind, or its volume is there), it binds again, which refills what a lost
+    Dataset status held and never unbinds a serving Dataset; otherwise setup starts over."""
+    ds, kind = read.dataset, read.kind
+    bound = bool(ds and ds.status and kind and any(r.type == kind.runtime_type for r in ds.status.runtimes or []))
+    if read.runtime is not None and read.runtime.metadata.deletion_timestamp:
+        return RuntimeState.DELETING_VOLUME
+    if bound or find_volume(pair.gateway, pair.volume).ready:
+        return RuntimeState.BINDING
+    return RUNTIME.initial
 
 
 class Reconciler:
@@ -131,7 +145,10 @@ class Reconciler:
                                 background=self.background, shared=self.shared)
             engine = TemplateEngine(self.registry.implement(kind.kind, ctx), ctx, pair, self.sync_clock)
             p.redact = ctx.redact
-            runner = p.runtime_runner = Runner(RUNTIME, restore_runtime_state(runtime.status), engine.hook)
+            state = restore_runtime_state(runtime.status)
+            if read.runtime_repaired or (read.dataset_repaired and state == RuntimeState.READY):
+                state = rebuilt_runtime_state(read, pair)
+            runner = p.runtime_runner = Runner(RUNTIME, state, engine.hook)
             pair.runtime_state = lambda: runner.state
         if dataset is not None:
             p.dataset_runner = Runner(DATASET_TABLE, restore_dataset_state(dataset.status),

@@ -200,3 +200,30 @@ def test_a_63_character_dataset_name_works_end_to_end(cluster: FakeCluster) -> N
     assert phase(cluster, name) == "Bound", [e.message for e in cluster.gw.events if e.type == "Warning"]
     for sts in cluster.gw.list(STATEFUL_SET, NS):
         assert len(sts["metadata"]["name"]) <= WORKLOAD_LIMIT
+
+
+# -- a status that cannot be read ----------------------------------------------------------------
+
+
+def test_an_unreadable_status_is_rebuilt_and_never_unbinds_a_serving_dataset(cluster: FakeCluster) -> None:
+    create_pair(cluster, "imagenet")
+    cluster.settle("imagenet")
+    assert phase(cluster, "imagenet") == "Bound"
+    runtime = cluster.get(ALLUXIO.resource, "imagenet")
+    cluster.gw.set_status(DATASET, NS, "imagenet", {"phase": 42, "conditions": "x"})
+    cluster.gw.set_status(ALLUXIO.resource, NS, "imagenet", {"lifecycle": {"state": ["not", "a", "state"]}})
+    writes_before = cluster.gw.writes["status"]
+    outcome = cluster.reconcile("imagenet")
+    assert outcome.failure is None, outcome.failure
+    ds = cluster.get(DATASET, "imagenet")
+    assert ds["status"]["phase"] == "Bound", "a serving Dataset was unbound by a status repair"
+    assert ds["status"]["runtimes"][0]["type"] == "alluxio" and ds["status"]["hcfs"]["endpoint"]
+    assert cluster.get(ALLUXIO.resource, "imagenet")["status"]["lifecycle"]["state"] == "Ready"
+    assert cluster.gw.writes["status"] > writes_before
+    repaired = [e for e in cluster.gw.events if e.reason == "StatusRepaired"]
+    assert {e.kind for e in repaired} == {"Dataset", "AlluxioRuntime"} and len(repaired) == 2
+    assert not [e for e in cluster.gw.events if e.reason == "ErrorValidateSpecFields"], "the spec was blamed"
+    assert "status.phase: expected a string" in next(e.message for e in repaired if e.kind == "Dataset")
+    cluster.settle("imagenet", passes=3)  # said once: a rebuilt status reads again
+    assert len([e for e in cluster.gw.events if e.reason == "StatusRepaired"]) == 2
+    assert runtime["metadata"]["uid"] == cluster.get(ALLUXIO.resource, "imagenet")["metadata"]["uid"]
