@@ -9,16 +9,16 @@ whose output is parsed as Alluxio 2.x prints it. The lifecycle itself is ``Cache
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from engines.alluxio import cli
 from engines.alluxio.api import AlluxioCompTemplateSpec, AlluxioRuntimeSpec
 from engines.cache import configfile, objects, report, ufs
 from engines.cache.commands import CacheCommandError
 from engines.cache.engine import CacheEngine
 from engines.cache.objects import Workload, env_list, port_list
-from engines.cache.report import CacheReport, HitCounters
+from engines.cache.report import CacheReport
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
 from lifecycle import APIGatewayStatus, CleanCachePolicy, FieldError, Obj, RuntimeStatus
@@ -39,8 +39,6 @@ JAVA_OPTS = {
     "worker": ("ALLUXIO_JAVA_OPTS", "ALLUXIO_WORKER_JAVA_OPTS", "ALLUXIO_JOB_WORKER_JAVA_OPTS"),
     "fuse": ("ALLUXIO_JAVA_OPTS", "ALLUXIO_FUSE_JAVA_OPTS"),
 }
-_MOUNT_ROW = re.compile(r"^(\S+)\s+on\s+(\S+)\s+\((\S+), capacity=.*?, used=.*?, (not )?read-only, (not )?shared,")
-_METRIC = re.compile(r"^(\S+)\s+\(Type: \w+, Value: ([^)]+)\)\s*$")
 
 
 def _alluxio_size(size: int) -> str:
@@ -63,6 +61,7 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
     RUNTIME_TYPE = "alluxio"
     CONTAINER_PREFIX = "alluxio-"
     VALUES_SUFFIX = "alluxio-values"
+    ROOT_BY_CONFIG = True
     UFS_SCHEMES = ("s3", "s3a", "oss", "hdfs", "cos", "cosn", "obs", "gs", "gcs", "wasb", "wasbs", "abfs", "abfss",
                    "alluxio", "cephfs", "ftp", "sftp", "nfs", "minio", "bos", "ks3", "tos", "http", "https")
     COMPONENT = AlluxioCompTemplateSpec
@@ -112,7 +111,7 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
             "alluxio.job.worker.data.port": str(wp["job-data"]),
             "alluxio.job.worker.web.port": str(wp["job-web"]),
             **({"alluxio.proxy.web.port": str(mp[PROXY_PORT])} if PROXY_PORT in mp else {}),
-            "alluxio.master.mount.table.root.ufs": ufs.UFS_ROOT,
+            **self._root_mount(),
             "alluxio.master.journal.type": "EMBEDDED" if self.master_replicas > 1 else "UFS",
             "alluxio.worker.tieredstore.levels": str(len(self.levels)),
         }
@@ -136,6 +135,24 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
         if self.spec.data and self.spec.data.replicas:
             props["alluxio.user.file.replication.min"] = str(self.spec.data.replicas)
         props.update(self.spec.properties or {})
+        return props
+
+    def _root_mount(self) -> dict[str, str]:
+        """The root UFS: a Dataset mount at path "/" (as the reference), else the folder below which
+        local:// and pvc:// mounts appear. Secret-backed options name their files, as mounts do."""
+        ds = self.ctx.dataset
+        root = next((m for _, m in ufs.ufs_mounts(ds) if m.effective_path == "/"), None)
+        if root is None or ds is None:
+            return {"alluxio.master.mount.table.root.ufs": ufs.UFS_ROOT}
+        key = "alluxio.master.mount.table.root"
+        props = {f"{key}.ufs": root.mount_point, f"{key}.readonly": str(bool(root.read_only)).lower(),
+                 f"{key}.shared": str(bool(root.shared)).lower()}
+        options = {**(ds.spec.shared_options or {}), **(root.options or {})}
+        for opt in [*(ds.spec.shared_encrypt_options or []), *(root.encrypt_options or [])]:
+            ref = opt.value_from.secret_key_ref if opt.value_from else None
+            if ref is not None and ref.name:
+                options[opt.name] = ufs.secret_file(ref.name, ref.key or opt.name)
+        props.update({f"{key}.option.{k}": v for k, v in options.items()})
         return props
 
     def _opts(self) -> dict[str, str]:
@@ -320,67 +337,37 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
         else:
             status.api_gateway = None
 
-    # -- commands ------------------------------------------------------------------------------
+    # -- commands (engines.alluxio.cli) ------------------------------------------------------------
 
     def list_mounts(self) -> dict[str, MountedUFS]:
-        """``alluxio fs mount`` lines: ``<ufs>  on  <path>  (<type>, ..., [not ]read-only, ...)``."""
-        table = {}
-        for line in self.run(["alluxio", "fs", "mount"]).splitlines():
-            row = _MOUNT_ROW.match(line.strip())
-            if row:
-                table[row.group(2)] = MountedUFS(row.group(1), read_only=row.group(4) is None)
-        return table
+        return cli.parse_mounts(self.run(cli.LIST_MOUNTS))
 
     def mount_argv(self, mount: ResolvedMount) -> list[str]:
-        argv = ["alluxio", "fs", "mount"]
-        if mount.read_only:
-            argv.append("--readonly")
-        if mount.shared:
-            argv.append("--shared")
-        for key, value in sorted(mount.file_options.items()):
-            argv += ["--option", f"{key}={value}"]
-        return [*argv, mount.path, mount.ufs]
+        return cli.mount_argv(mount)
 
     def unmount_argv(self, path: str) -> list[str]:
-        return ["alluxio", "fs", "unmount", path]
+        return cli.unmount_argv(path)
 
     def cache_report(self) -> CacheReport:
-        summary = report.report_values(self.run(["alluxio", "fsadmin", "report", "summary"]))
-        if "Total Capacity" not in summary:
+        summary = self.run(cli.REPORT_SUMMARY)
+        if not cli.has_capacity(summary):
             raise CacheCommandError(f"{self.ref}: `alluxio fsadmin report summary` printed no 'Total Capacity' line")
-        metrics: dict[str, str] = {}
-        for line in self.run(["alluxio", "fsadmin", "report", "metrics"]).splitlines():
-            found = _METRIC.match(line.strip())
-            if found:
-                metrics[found.group(1)] = found.group(2)
-
-        def size(name: str) -> int:
-            return report.tool_size(metrics.get(f"Cluster.{name}"))
-
-        hits = HitCounters(
-            local=size("BytesReadLocal") + size("BytesReadDomain"),
-            remote=size("BytesReadRemote"),
-            ufs=size("BytesReadUfsAll"),
-            local_throughput=size("BytesReadLocalThroughput") + size("BytesReadDomainThroughput"),
-            remote_throughput=size("BytesReadRemoteThroughput"),
-            ufs_throughput=size("BytesReadUfsThroughput"),
-        )
-        return CacheReport(capacity=report.tool_size(summary["Total Capacity"]),
-                           used=report.tool_size(summary.get("Used Capacity")), hits=hits)
+        return cli.parse_report(summary, self.run(cli.REPORT_METRICS))
 
     def metadata(self, paths: Sequence[str], load: bool) -> tuple[int, int | None]:
         timeout = self.metadata_timeout
         if load:
             for path in paths:
-                self.run(["alluxio", "fs", "loadMetadata", "-R", path], timeout=timeout)
-        lines = [ln for ln in self.run(["alluxio", "fs", "count", "/"], timeout=timeout).splitlines() if ln.strip()]
-        if len(lines) < 2 or not lines[0].startswith("File Count"):
-            raise CacheCommandError(f"{self.ref}: `alluxio fs count /` printed {lines!r}, not the count table")
-        files, _folders, size = lines[1].split()[:3]
-        return int(files), int(size)
+                self.run(cli.load_metadata_argv(path), timeout=timeout)
+        text = self.run(cli.COUNT_ROOT, timeout=timeout)
+        counted = cli.parse_count(text)
+        if counted is None:
+            raise CacheCommandError(f"{self.ref}: `alluxio fs count /` printed {text.splitlines()!r}, "
+                                    "not the count table")
+        return counted
 
     def clean_cache_argv(self) -> list[str]:
-        return ["alluxio", "fs", "free", "-f", "/"]
+        return cli.FREE_ALL
 
     # -- checks --------------------------------------------------------------------------------
 

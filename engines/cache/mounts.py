@@ -87,7 +87,7 @@ def reconcile_mounts(e: Cache) -> list[str]:
     e.ctx.known_secrets.update(ufs.secret_values(resolved))
     live = e.list_mounts() if resolved or applied_ufs_records(e) else {}
     applied = {from_json(Mount, r).effective_path: r for r in applied_ufs_records(e)}
-    wanted = {m.path: m for m in resolved}
+    wanted = {m.path: m for m in resolved if not (e.ROOT_BY_CONFIG and m.path == "/")}
     rotated = set(ufs.rotated_secrets(_recorded_secret_versions(e), ufs.secret_versions(resolved)))
     actions = _unmount_stale(e, live, wanted, applied, rotated)
     actions += _mount_missing(e, ds.key, live, wanted, applied)

@@ -47,6 +47,9 @@ class CacheSystem(ABC):
     # The under file systems the cache's own mount command takes (local:// and pvc:// are pod
     # volumes and always served): the runtime refuses a Dataset that mounts anything else.
     UFS_SCHEMES: ClassVar[tuple[str, ...]] = ()
+    # A mount at path "/" is the cache's root UFS, set in its configuration (Alluxio), rather than
+    # made by the mount command (Jindo).
+    ROOT_BY_CONFIG: ClassVar[bool] = False
 
     # -- which components run ------------------------------------------------------------------
 

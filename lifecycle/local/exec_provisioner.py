@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lifecycle.k8s.gateway import POD, SECRET, ApiError, Conflict, Forbidden, NotFound, Obj, Resource
+from lifecycle.k8s.gateway import CONFIG_MAP, POD, SECRET, ApiError, Conflict, Forbidden, NotFound, Obj, Resource
 from lifecycle.k8s.kube import Gone, KubeGateway, api_client
-from lifecycle.local.projection import remove_pod_root, runtime_dir, secret_files, write_pod_root
+from lifecycle.local.projection import remove_pod_root, runtime_dir, volume_files, write_pod_root
 
 EXEC_GROUP, EXEC_VERSION, EXEC_PLURAL = "kwok.x-k8s.io", "v1alpha1", "execs"
 EXEC = Resource(EXEC_GROUP, EXEC_VERSION, "Exec", EXEC_PLURAL)
@@ -102,9 +102,10 @@ class ExecProvisioner:
         """Write the files of the pod's Secret volumes under its pod root, as a kubelet mounts them."""
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"])
-        if not any(v.get("secret") for v in (pod.get("spec") or {}).get("volumes") or []):
+        if not any(v.get("secret") or v.get("configMap") for v in (pod.get("spec") or {}).get("volumes") or []):
             return
-        files = secret_files(pod, lambda name: self.gw.get(SECRET, key[0], name))
+        files = volume_files(pod, lambda name: self.gw.get(SECRET, key[0], name),
+                             lambda name: self.gw.get(CONFIG_MAP, key[0], name))
         with self._lock:
             if self.projected.get(key, (None, None))[1] == files:
                 self.projected[key] = (pod, files)

@@ -1,9 +1,10 @@
-"""What a kubelet would put into a simulated pod: the files of its Secret volumes.
+"""What a kubelet would put into a simulated pod: the files of its Secret and ConfigMap volumes.
 
 kwok runs a pod's exec as a local process, which has no volumes. To let a cache CLI stand-in read
-a mounted Secret as the real tool does (the mount-file mode of encryptOptions), the files of each
-Secret volume are written under a pod root of the pod's own, at their mount paths, as a kubelet
-projects them: one file per key. The pod root is kept outside the cluster folder, on a
+a mounted Secret as the real tool does (the mount-file mode of encryptOptions), and its own
+configuration file, the files of each Secret and ConfigMap volume are written under a pod root of
+the pod's own, at their mount paths, as a kubelet projects them: one file per key, or the one key a
+``subPath`` names. The pod root is kept outside the cluster folder, on a
 memory-backed file system where one exists (as a kubelet keeps Secret volumes on tmpfs), readable by
 this user only, and removed with the pod.
 """
@@ -20,26 +21,50 @@ from pathlib import Path
 
 from lifecycle.k8s.gateway import Obj
 
-SecretLookup = Callable[[str], Obj | None]  # Secret name in the pod's namespace -> the Secret
+Lookup = Callable[[str], Obj | None]  # name in the pod's namespace -> the Secret (or ConfigMap)
 
 
-def secret_files(pod: Obj, secret: SecretLookup) -> dict[str, bytes]:
-    """Absolute path in the pod -> content, for every key of every Secret volume its containers mount."""
-    volumes = {v["name"]: v["secret"] for v in (pod.get("spec") or {}).get("volumes") or [] if v.get("secret")}
+def _data(volume: Obj, secret: Lookup, config_map: Lookup) -> tuple[Obj, dict[str, bytes]] | None:
+    """The volume's source and the bytes of each of its keys; None for other volumes or a missing source."""
+    if volume.get("secret"):
+        source, found = volume["secret"], secret(volume["secret"].get("secretName", ""))
+        if found is None:
+            return None
+        data = {k: base64.b64decode(v) for k, v in (found.get("data") or {}).items()}
+        data.update({k: str(v).encode() for k, v in (found.get("stringData") or {}).items()})
+        return source, data
+    if volume.get("configMap"):
+        source, found = volume["configMap"], config_map(volume["configMap"].get("name", ""))
+        if found is None:
+            return None
+        return source, {k: str(v).encode() for k, v in (found.get("data") or {}).items()}
+    return None
+
+
+def volume_files(pod: Obj, secret: Lookup, config_map: Lookup = lambda name: None) -> dict[str, bytes]:
+    """Absolute path in the pod -> content, for the Secret and ConfigMap volumes its containers mount."""
+    volumes = {v["name"]: v for v in (pod.get("spec") or {}).get("volumes") or []}
     files: dict[str, bytes] = {}
     for container in (pod.get("spec") or {}).get("containers") or []:
         for mount in container.get("volumeMounts") or []:
-            source = volumes.get(mount.get("name"))
-            found = secret(source["secretName"]) if source else None
-            if source is None or found is None:
+            found = _data(volumes.get(mount.get("name")) or {}, secret, config_map)
+            if found is None:
                 continue
-            data = {k: base64.b64decode(v) for k, v in (found.get("data") or {}).items()}
-            data.update({k: str(v).encode() for k, v in (found.get("stringData") or {}).items()})
+            source, data = found
+            if mount.get("subPath"):
+                if mount["subPath"] in data:
+                    files[mount["mountPath"]] = data[mount["subPath"]]
+                continue
             items = source.get("items") or [{"key": k, "path": k} for k in sorted(data)]
             for item in items:
                 if item["key"] in data:
                     files[f"{mount['mountPath'].rstrip('/')}/{item['path']}"] = data[item["key"]]
     return files
+
+
+def secret_files(pod: Obj, secret: Lookup) -> dict[str, bytes]:
+    """The files of the pod's Secret volumes alone."""
+    return volume_files(pod, secret)
 
 
 def runtime_dir() -> Path:

@@ -46,7 +46,7 @@ from lifecycle.k8s.gateway import (
 )
 from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.k8s.naming import fuse_label, reference_key
-from lifecycle.local.projection import secret_files, write_pod_root
+from lifecycle.local.projection import volume_files, write_pod_root
 from lifecycle.local.standin import alluxio as standin_alluxio
 from lifecycle.local.standin import cache as standin
 from lifecycle.local.standin import jindo as standin_jindo
@@ -105,7 +105,8 @@ class FakeCluster:
         pod_root = self.root / "pods" / namespace / pod
         pod_root.parent.mkdir(parents=True, exist_ok=True)
         live = self.gw.get(POD, namespace, pod)
-        write_pod_root(pod_root, secret_files(live or {}, lambda name: self.gw.get(SECRET, namespace, name)))
+        write_pod_root(pod_root, volume_files(live or {}, lambda name: self.gw.get(SECRET, namespace, name),
+                                              lambda name: self.gw.get(CONFIG_MAP, namespace, name)))
         env = {"STANDIN_STATE_DIR": str(self.state_dir(pod, namespace)), "STANDIN_UFS_ROOT": str(self.root / "ufs"),
                "STANDIN_FAIL": ",".join(sorted(self.failing)), "STANDIN_POD_ROOT": str(pod_root)}
         out, err = io.StringIO(), io.StringIO()

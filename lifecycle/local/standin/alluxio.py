@@ -28,6 +28,7 @@ from .cache import (
     is_under,
     normalize_path,
     read_pod_file,
+    read_properties,
     run_cli,
     ufs_local_path,
 )
@@ -144,7 +145,7 @@ def _expect_some(command: str, positional: Sequence[str], usage: str) -> None:
 
 
 def _namespace(ctx: Context) -> Namespace:
-    return Namespace(ctx.tool_state["mounts"], ctx.settings.ufs_root, ctx.settings.root_ufs)
+    return Namespace(ctx.tool_state["mounts"], ctx.settings.ufs_root, _root_ufs(ctx))
 
 
 def _existing(ns: Namespace, raw: str) -> tuple[str, Entry]:
@@ -210,6 +211,19 @@ def _fs_mount(args: list[str]) -> Command:
     return Command(("mount",), mount)
 
 
+SITE = "/opt/alluxio/conf/alluxio-site.properties"
+
+
+def _root_ufs(ctx: Context) -> str:
+    """The root UFS the master was started with: its site properties when the pod has them."""
+    local = ctx.settings.pod_root / SITE.lstrip("/") if ctx.settings.pod_root is not None else None
+    if local is not None and local.is_file():
+        root = read_properties(local.read_text()).get("alluxio.master.mount.table.root.ufs")
+        if root:
+            return root
+    return ctx.settings.root_ufs
+
+
 def _ufs_type(uri: str) -> str:
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else "local"
     return "web" if scheme in ("http", "https") else scheme
@@ -220,7 +234,7 @@ def _java_map(properties: Mapping[str, str]) -> str:
 
 
 def _mount_lines(ctx: Context) -> list[str]:
-    root_ufs = ctx.settings.root_ufs
+    root_ufs = _root_ufs(ctx)
     rows = [
         (m["ufs"], m["path"], _ufs_type(m["ufs"]), -1, -1, m["readonly"], m["shared"], m["options"])
         for m in sorted(ctx.tool_state["mounts"], key=lambda m: m["path"])

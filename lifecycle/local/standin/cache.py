@@ -348,6 +348,44 @@ def read_pod_file(settings: Settings, path: str) -> str:
     return local.read_text()
 
 
+def read_properties(text: str) -> dict[str, str]:
+    """A Java properties file as ``Properties.load`` reads it (the forms a writer that escapes uses)."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.lstrip()
+        if not line or line[0] in "#!":
+            continue
+        key, i = _read_part(line, 0, stop_at_separator=True)
+        while i < len(line) and line[i] in " \t":  # whitespace before the value is not the value
+            i += 1
+        value, _ = _read_part(line, i, stop_at_separator=False)
+        out[key.strip()] = value
+    return out
+
+
+def _read_part(line: str, i: int, stop_at_separator: bool) -> tuple[str, int]:
+    """Characters from ``i`` with escapes resolved, up to a separator (then past it) or the end."""
+    part: list[str] = []
+    while i < len(line):
+        char = line[i]
+        if char == "\\" and i + 1 < len(line):
+            part.append(_unescape(line, i + 1))
+            i += 6 if line[i + 1] == "u" else 2
+            continue
+        if stop_at_separator and char in "=:":
+            return "".join(part), i + 1
+        part.append(char)
+        i += 1
+    return "".join(part), i
+
+
+def _unescape(line: str, i: int) -> str:
+    char = line[i]
+    if char == "u":
+        return chr(int(line[i + 1:i + 5], 16))
+    return {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}.get(char, char)
+
+
 def fingerprint(value: str) -> str:
     """What the state keeps of a secret the tool read: enough for a test to tell two apart, not the value."""
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
