@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from engines.alluxio import cli
+from engines.alluxio import checks, cli
 from engines.alluxio.api import AlluxioCompTemplateSpec, AlluxioRuntimeSpec
 from engines.cache import configfile, objects, report, ufs
 from engines.cache.commands import CacheCommandError
@@ -369,16 +369,7 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
     def clean_cache_argv(self) -> list[str]:
         return cli.FREE_ALL
 
-    # -- checks --------------------------------------------------------------------------------
+    # -- checks (engines.alluxio.checks) ------------------------------------------------------------
 
     def engine_errors(self) -> list[FieldError]:
-        errors = []
-        replicas = self.master_replicas
-        if replicas % 2 == 0:
-            errors.append(FieldError("spec.master.replicas", f"{replicas} masters cannot elect a leader by majority",
-                                     "use an odd number: 1, or 3 or 5 for high availability"))
-        job = self.component("job_master").replicas
-        if job is not None and job != replicas:
-            errors.append(FieldError("spec.jobMaster.replicas", f"{job} job masters for {replicas} masters",
-                                     "leave it unset: job masters run beside the masters, one each"))
-        return errors
+        return checks.engine_errors(self)

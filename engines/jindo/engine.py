@@ -343,4 +343,18 @@ class JindoEngine(CacheEngine[JindoRuntimeSpec, JindoCompTemplateSpec]):
         if self.has_master and self.master_replicas % 2 == 0:
             errors.append(FieldError("spec.master.replicas", f"{self.master_replicas} masters cannot elect a "
                                      "leader by majority", "use 1, or 3 for high availability"))
-        return errors
+        return errors + self._ini_errors()
+
+    def _ini_errors(self) -> list[FieldError]:
+        """Keys that become entries of jindocache.cfg must be writable as one entry (engines.cache.configfile)."""
+        ds = self.ctx.dataset
+        sources: list[tuple[str, dict[str, str] | None]] = [
+            ("spec.properties", self.spec.properties), ("spec.master.properties", self.component("master").properties),
+            ("spec.worker.properties", self.component("worker").properties),
+            ("spec.fuse.properties", self.fuse.properties)]
+        if ds is not None:
+            sources += [("Dataset spec.sharedOptions", ds.spec.shared_options)]
+            sources += [(f"Dataset spec.mounts[{i}].options", m.options) for i, m in enumerate(ds.spec.mounts or [])]
+        return [FieldError(f"{at}[{key}]", f"{key!r} cannot be a key of jindocache.cfg",
+                           "remove '=' and a leading '[' from the key")
+                for at, values in sources for key in values or {} if "=" in key or key.startswith("[")]

@@ -76,8 +76,12 @@ def runtime_dir() -> Path:
 
 
 def write_pod_root(root: Path, files: dict[str, bytes]) -> None:
-    """Make ``root`` hold exactly ``files`` (paths inside the pod), only readable by this user. Two
-    writers of one pod (execs run concurrently) take turns."""
+    """Make ``root`` hold exactly ``files`` (paths inside the pod), only readable by this user.
+
+    ``root`` is a symbolic link to a folder of the current files, swapped in one rename, so a
+    command reading a file while the projection changes sees the old file or the new one, never
+    none (kubelets swap Secret volumes the same way). Two writers of one pod take turns.
+    """
     root.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (root.parent / f".{root.name}.lock").open("a") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
@@ -89,12 +93,24 @@ def write_pod_root(root: Path, files: dict[str, bytes]) -> None:
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "wb") as out:
                     out.write(content)
-            remove_pod_root(root)
-            staging.rename(root)
+            old = Path(os.readlink(root)) if root.is_symlink() else None
+            if root.exists() and not root.is_symlink():
+                shutil.rmtree(root)  # a folder from before projections were links
+            link = root.parent / f".{root.name}.link"
+            link.unlink(missing_ok=True)
+            link.symlink_to(staging.name)
+            os.replace(link, root)
+            if old is not None:
+                shutil.rmtree(root.parent / old, ignore_errors=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
 
 def remove_pod_root(root: Path) -> None:
-    shutil.rmtree(root, ignore_errors=True)
+    if root.is_symlink():
+        target = root.parent / os.readlink(root)
+        root.unlink(missing_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
