@@ -54,11 +54,12 @@ def field(
     max_items: int | None = None,
     max_length: int | None = None,
     rules: Sequence[Rule] = (),
+    fix: str | None = None,
 ) -> Any:
     """An API field. Optional fields default to None, meaning "absent in JSON". ``rules`` are CEL
     validations the API server applies to the field's value (``x-kubernetes-validations``); the
     Python checks of ``lifecycle.api.validation`` say the same, for ``fluidlc validate`` and the
-    operator."""
+    operator. ``fix`` is what an error about a declared constraint tells the user to do."""
     meta = {
         "json": json,
         "doc": doc,
@@ -72,6 +73,7 @@ def field(
         "max_items": max_items,
         "max_length": max_length,
         "rules": tuple(rules),
+        "fix": fix,
     }
     if factory is not None:
         return attrs.field(factory=factory, metadata=meta)

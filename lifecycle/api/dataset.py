@@ -50,6 +50,7 @@ class Mount:
     mount_point: str = field(
         required=True,
         min_length=5,
+        fix="give a full URI such as s3://bucket/path",
         max_length=4096,
         rules=(NO_CONTROL,),
         doc="UFS URI (s3://, oss://, hdfs://, ...), local://, pvc://, http(s):// or dataset://.",
@@ -104,7 +105,7 @@ class DataRestoreLocation:
 @attrs.define
 class DatasetSpec:
     mounts: list[Mount] | None = field(
-        min_items=1, max_items=64,
+        min_items=1, max_items=64, fix="add at least one mount and at most 64, e.g. - mountPoint: s3://bucket/path",
         rules=(Rule("self.all(m, !has(m.name) || m.name == '' || self.exists_one(n, has(n.name) && n.name == m.name))",
                     "two mounts have the same name; give every mount a unique name"),),
         doc="The under file systems this dataset caches.")
@@ -113,7 +114,8 @@ class DatasetSpec:
     tolerations: list[dict[str, Any]] | None = field()
     access_modes: list[str] | None = field(enum=ACCESS_MODES, doc="PV/PVC access modes; default [ReadOnlyMany].")
     runtimes: list[dict[str, Any]] | None = field()
-    placement: str | None = field(enum=PLACEMENTS, doc="Exclusive (default) or Shared cache nodes.")
+    placement: str | None = field(enum=PLACEMENTS, fix="use Exclusive or Shared",
+                                  doc="Exclusive (default) or Shared cache nodes.")
     data_restore_location: DataRestoreLocation | None = field()
     shared_options: dict[str, str] | None = field(doc="Options applied to every mount.")
     shared_encrypt_options: list[EncryptOption] | None = field()

@@ -7,17 +7,16 @@ schemes work is the runtime's to say).
 
 from __future__ import annotations
 
-from lifecycle.api.dataset import ACCESS_MODES, CAPACITY_ANNOTATION, PLACEMENTS, Dataset, Mount
+from lifecycle.api.dataset import CAPACITY_ANNOTATION, Dataset, Mount
 from lifecycle.api.units import is_quantity
 from lifecycle.api.validation.common import FieldError, InvalidSpec, name_errors, one_line, one_line_map, scheme_of
-
-MIN_MOUNT_POINT = 5
+from lifecycle.api.validation.declared import declared_errors
 
 
 def dataset_errors(ds: Dataset) -> list[FieldError]:
     errors = name_errors(ds.metadata.name)
     mounts = ds.spec.mounts or []
-    if not mounts:
+    if ds.spec.mounts is None:
         errors.append(FieldError("spec.mounts", "the Dataset has no mounts",
                                  "add at least one, e.g. - mountPoint: s3://bucket/path"))
     names: dict[str, int] = {}
@@ -35,18 +34,13 @@ def dataset_errors(ds: Dataset) -> list[FieldError]:
                                      "give every mount a unique path"))
         paths.setdefault(path, i)
     errors += one_line_map("spec.sharedOptions", ds.spec.shared_options)
-    errors += _field_errors(ds)
-    return errors
+    return errors + declared_errors(ds.spec, "spec") + _capacity_errors(ds)
 
 
 def mount_errors(at: str, mount: Mount, count: int) -> list[FieldError]:
     """What is wrong with one mount on its own (``count``: how many mounts the Dataset has)."""
     errors = one_line(f"{at}.mountPoint", mount.mount_point) + one_line(f"{at}.name", mount.name)
-    point = mount.mount_point or ""
-    if len(point) < MIN_MOUNT_POINT:
-        errors.append(FieldError(f"{at}.mountPoint", f"{point!r} is shorter than {MIN_MOUNT_POINT}",
-                                 "give a full URI such as s3://bucket/path"))
-    elif scheme_of(point) == "dataset" and count > 1:
+    if scheme_of(mount.mount_point) == "dataset" and count > 1:
         errors.append(FieldError(f"{at}.mountPoint", "a dataset:// mount must be the only mount",
                                  "move the other mounts to the referenced dataset"))
     errors += _path_errors(at, mount, count)
@@ -74,20 +68,12 @@ def _path_errors(at: str, mount: Mount, count: int) -> list[FieldError]:
     return errors
 
 
-def _field_errors(ds: Dataset) -> list[FieldError]:
-    errors = []
-    if ds.spec.placement not in (None, *PLACEMENTS):
-        errors.append(FieldError("spec.placement", f"{ds.spec.placement!r} is not a placement",
-                                 "use Exclusive or Shared"))
-    for i, mode in enumerate(ds.spec.access_modes or []):
-        if mode not in ACCESS_MODES:
-            errors.append(FieldError(f"spec.accessModes[{i}]", f"{mode!r} is not an access mode",
-                                     "use one of " + ", ".join(ACCESS_MODES)))
+def _capacity_errors(ds: Dataset) -> list[FieldError]:
     capacity = (ds.metadata.annotations or {}).get(CAPACITY_ANNOTATION)
     if capacity is not None and not is_quantity(capacity):
-        errors.append(FieldError(f"metadata.annotations[{CAPACITY_ANNOTATION}]",
-                                 f"{capacity!r} is not a quantity", "use a size such as 100Gi"))
-    return errors
+        return [FieldError(f"metadata.annotations[{CAPACITY_ANNOTATION}]", f"{capacity!r} is not a quantity",
+                           "use a size such as 100Gi")]
+    return []
 
 
 def validate_dataset(ds: Dataset) -> None:

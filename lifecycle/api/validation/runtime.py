@@ -9,26 +9,22 @@ from typing import Any
 import attrs
 
 from lifecycle.api._model import api_fields, json_name
-from lifecycle.api.runtime import CLEAN_POLICIES, MEDIUM_TYPES, VOLUME_TYPES, Level, Runtime
+from lifecycle.api.runtime import Level, Runtime
 from lifecycle.api.units import is_quantity
 from lifecycle.api.validation.common import FieldError, InvalidSpec, name_errors, one_line, one_line_map, ratio
+from lifecycle.api.validation.declared import declared_errors
 
 
 def runtime_errors(rt: Runtime) -> list[FieldError]:
     errors = name_errors(rt.metadata.name)
     spec = rt.spec
-    if spec.replicas is not None and spec.replicas < 0:
-        errors.append(FieldError("spec.replicas", f"{spec.replicas} is negative", "use 0 or more workers"))
     errors += tier_errors((spec.tieredstore.levels if spec.tieredstore else None) or [])
-    if spec.fuse and spec.fuse.clean_policy not in (None, *CLEAN_POLICIES):
-        errors.append(FieldError("spec.fuse.cleanPolicy", f"{spec.fuse.clean_policy!r} is not a policy",
-                                 "use OnDemand or OnRuntimeDeleted"))
     for at, name, value in _config_strings(spec, "spec"):
         if name == "properties":
             errors += one_line_map(at, value)
         else:
             errors += [e for i, option in enumerate(value or []) for e in one_line(f"{at}[{i}]", option)]
-    return errors
+    return errors + declared_errors(spec, "spec")
 
 
 def _config_strings(model: Any, at: str) -> Iterator[tuple[str, str, Any]]:
@@ -57,12 +53,6 @@ def tier_errors(levels: Iterable[Level]) -> list[FieldError]:
 
 def _level_errors(at: str, level: Level) -> list[FieldError]:
     errors = one_line(f"{at}.path", level.path) + one_line(f"{at}.quotaList", level.quota_list)
-    if level.mediumtype not in MEDIUM_TYPES:
-        errors.append(FieldError(f"{at}.mediumtype", f"{level.mediumtype!r} is not a medium",
-                                 "use one of " + ", ".join(MEDIUM_TYPES)))
-    if level.volume_type not in (None, *VOLUME_TYPES):
-        errors.append(FieldError(f"{at}.volumeType", f"{level.volume_type!r} is not a volume type",
-                                 "use hostPath or emptyDir"))
     if not level.quota and not level.quota_list:
         errors.append(FieldError(f"{at}.quota", f"the {level.mediumtype} tier has no quota",
                                  "set quota, e.g. quota: 2Gi, so the cache knows its size"))
