@@ -353,8 +353,9 @@ class JindoEngine(CacheEngine[JindoRuntimeSpec, JindoCompTemplateSpec]):
             ("spec.worker.properties", self.component("worker").properties),
             ("spec.fuse.properties", self.fuse.properties)]
         if ds is not None:
-            sources += [("Dataset spec.sharedOptions", ds.spec.shared_options)]
-            sources += [(f"Dataset spec.mounts[{i}].options", m.options) for i, m in enumerate(ds.spec.mounts or [])]
+            sources += [(f"Dataset {ds.key} spec.sharedOptions", ds.spec.shared_options)]
+            sources += [(f"Dataset {ds.key} spec.mounts[{i}].options", m.options)
+                        for i, m in enumerate(ds.spec.mounts or [])]
         return [FieldError(f"{at}[{key}]", f"{key!r} cannot be a key of jindocache.cfg",
                            "remove '=' and a leading '[' from the key")
                 for at, values in sources for key in values or {} if "=" in key or key.startswith("[")]

@@ -137,13 +137,13 @@ def _unstructure_factory(cls: type) -> Any:
     return unstructure
 
 
-def _strict(kind: type, accepts: tuple[type, ...], name: str) -> None:
+def _strict(kind: type, accepts: tuple[type, ...], name: str, fix: str) -> None:
     """JSON types are checked, not coerced: ``readOnly: "no"`` is an error, not ``True``."""
 
     def structure(value: Any, _: Any) -> Any:
         if isinstance(value, accepts) and not (kind is not bool and isinstance(value, bool)):
             return kind(value)
-        raise TypeError(f"expected {name}, got {type(value).__name__} {value!r}")
+        raise TypeError(f"expected {name}, got {type(value).__name__} {value!r}; {fix}")
 
     converter.register_structure_hook(kind, structure)
 
@@ -163,7 +163,7 @@ def _strict_list(type_: Any) -> Any:
 
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, list):
-            raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+            raise TypeError(f"expected a list, got {type(value).__name__} {value!r}; write one '- item' per entry")
         return inner(value, type_)
 
     return structure
@@ -174,16 +174,16 @@ def _strict_dict(type_: Any) -> Any:
 
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, dict):
-            raise TypeError(f"expected an object, got {type(value).__name__} {value!r}")
+            raise TypeError(f"expected an object, got {type(value).__name__} {value!r}; write 'key: value' entries")
         return inner(value, type_)
 
     return structure
 
 
-_strict(str, (str,), "a string")
-_strict(int, (int,), "an integer")
-_strict(float, (int, float), "a number")
-_strict(bool, (bool,), "true or false")
+_strict(str, (str,), "a string", "quote the value")
+_strict(int, (int,), "an integer", "write a whole number without quotes")
+_strict(float, (int, float), "a number", "write a number without quotes")
+_strict(bool, (bool,), "true or false", "write true or false without quotes")
 converter.register_structure_hook_factory(_is_model, _structure_factory)
 converter.register_structure_hook_factory(_is_list, _strict_list)
 converter.register_structure_hook_factory(_is_dict, _strict_dict)
@@ -195,7 +195,7 @@ _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|(\[[^\]]*\])")
 
 def _describe(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, KeyError):
-        return "required field missing"
+        return "required field missing; set it"
     if isinstance(exc, TypeError | ValueError) and str(exc):
         return str(exc)
     return f"invalid value ({exc.__class__.__name__})"

@@ -23,10 +23,6 @@ from lifecycle.k8s.memory import MemoryGateway
 log = logging.getLogger("lifecycle.admission")
 
 
-def dataset_problems(dataset: Dataset) -> list[FieldError]:
-    return dataset_errors(dataset)
-
-
 def runtime_problems(implement: Implement, runtime: Runtime) -> list[FieldError]:
     """The shared checks of the runtime and its engine's own (which also judge the Dataset's mounts)."""
     errors = runtime_errors(runtime)
@@ -35,6 +31,17 @@ def runtime_problems(implement: Implement, runtime: Runtime) -> list[FieldError]
     except InvalidSpec as exc:
         errors += exc.errors
     return errors
+
+
+def judge_pair(implement: Implement | None, runtime: Runtime | None, dataset: Dataset | None) -> list[str]:
+    """Every problem of a runtime (with its engine) and its Dataset, one line per object: the verdict
+    the operator waits on and ``fluidlc validate`` prints."""
+    out = []
+    if runtime is not None and implement is not None and (errors := runtime_problems(implement, runtime)):
+        out.append(str(InvalidSpec(runtime.ref, errors)))
+    if dataset is not None and (errors := dataset_errors(dataset)):
+        out.append(str(InvalidSpec(dataset.ref, errors)))
+    return out
 
 
 def offline_implement(registry: Registry, kind: RuntimeKind, runtime: Runtime, dataset: Dataset | None) -> Implement:
@@ -46,12 +53,6 @@ def offline_implement(registry: Registry, kind: RuntimeKind, runtime: Runtime, d
 
 def pair_problems(registry: Registry, dataset: Dataset | None, runtime: Runtime | None,
                   kind: RuntimeKind | None) -> list[str]:
-    """Every problem of a Dataset and its runtime (either may be missing), one line per object."""
-    out = []
-    if dataset is not None and (errors := dataset_problems(dataset)):
-        out.append(str(InvalidSpec(dataset.ref, errors)))
-    if runtime is not None and kind is not None:
-        errors = runtime_problems(offline_implement(registry, kind, runtime, dataset), runtime)
-        if errors:
-            out.append(str(InvalidSpec(runtime.ref, errors)))
-    return out
+    """``judge_pair`` for objects read from files (either may be missing)."""
+    implement = offline_implement(registry, kind, runtime, dataset) if runtime is not None and kind else None
+    return judge_pair(implement, runtime, dataset)

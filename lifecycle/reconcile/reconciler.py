@@ -106,7 +106,9 @@ class Reconciler:
 
     def _pass(self, namespace: str, name: str) -> Outcome:
         read = read_pair(self.gateway, self.registry, namespace, name)
-        if read.dataset is None and read.runtime is None:
+        if read.problems or (read.dataset is None and read.runtime is None):
+            # An object of the pair whose spec cannot be read (its event says why) holds the pair
+            # as it is: judged without it, a Ready runtime would look datasetless and unbind.
             return Outcome(failure="; ".join(read.problems) or None)
         p, engine = self._restore(read, namespace, name)
         self._advance(p, engine)

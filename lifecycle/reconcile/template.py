@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lifecycle.api import to_json
-from lifecycle.api.validation import InvalidSpec
-from lifecycle.engine.admission import dataset_problems, runtime_problems
+from lifecycle.engine.admission import judge_pair
 from lifecycle.engine.contract import EngineContext, Implement
 from lifecycle.k8s.gateway import DATASET
 from lifecycle.k8s.naming import DATASET_ID_LABEL, KEY_ANNOTATION, choose_key, dataset_id
@@ -68,11 +67,6 @@ class TemplateEngine:
         self.sync_clock = sync_clock
         self._generic: dict[str, Callable[[], Any]] = {name: getattr(self, name) for name in self.GENERIC_HOOKS}
 
-    def validate(self) -> None:
-        errors = runtime_problems(self.implement, self.ctx.runtime)
-        if errors:
-            raise InvalidSpec(self.ctx.runtime.ref, errors)
-
     def sync(self) -> None:
         """The Sync steps of ``SYNC_STEPS``, in order, each failure naming its hook."""
         now, uid = self.ctx.now(), self.ctx.runtime.metadata.uid or self.pair.key
@@ -115,10 +109,12 @@ class TemplateEngine:
         return bool(self.ctx.runtime.metadata.deletion_timestamp)
 
     def spec_valid(self) -> bool:
-        try:
-            self.validate()
-        except InvalidSpec as exc:
-            return self.pair.wait("ErrorValidateSpecFields", str(exc), REQUEUE_REFUSED)
+        """The runtime and its Dataset, judged together as ``fluidlc validate`` judges them."""
+        ds = self.ctx.dataset
+        problems = judge_pair(self.implement, self.ctx.runtime, None if ds is None or ds.metadata.deletion_timestamp
+                              else ds)
+        if problems:
+            return self.pair.wait("ErrorValidateSpecFields", "; ".join(problems), REQUEUE_REFUSED)
         return True
 
     def dataset_available(self) -> bool:
@@ -129,9 +125,6 @@ class TemplateEngine:
                              REQUEUE_DATASET_MISSING)
         if ds.metadata.deletion_timestamp:
             return pair.wait("DatasetDeleting", f"{ds.ref} is being deleted", REQUEUE_DATASET_MISSING)
-        errors = dataset_problems(ds)
-        if errors:
-            return pair.wait("ErrorValidateSpecFields", str(InvalidSpec(ds.ref, errors)), REQUEUE_REFUSED)
         for bound in ds.status.runtimes or [] if ds.status else []:
             if bound.type and bound.type != self.ctx.kind.runtime_type:
                 return pair.wait("DatasetBoundToOther",
