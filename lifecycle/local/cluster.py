@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.local import bootstrap, components, nodes
 from lifecycle.local.binaries import REPO_ROOT, ControlPlaneBuild, locate
@@ -93,12 +95,21 @@ class LocalCluster:
         timeouts: dict[str, float] | None = None,
         tie_to_caller: bool = False,
         extra_args: dict[str, tuple[str, ...]] | None = None,
+        audit_level: str | None = None,
     ) -> None:
         self.name = name
         # Flags added to a component's command line, e.g. {"kube-controller-manager": ("--kube-api-qps=200",)}.
         self.extra_args = dict(extra_args or {})
         self.dir = Path(dir if dir is not None else default_dir(name)).resolve()
         self.layout = Layout(self.dir)
+        # An API audit log of every request at this level (None, Metadata, Request, RequestResponse),
+        # as JSON lines in logs/audit.log.
+        self.audit_level = audit_level
+        if audit_level:
+            self.extra_args["kube-apiserver"] = (*self.extra_args.get("kube-apiserver", ()),
+                                                 f"--audit-policy-file={self.layout.audit_policy}",
+                                                 f"--audit-log-path={self.layout.audit_log}",
+                                                 "--audit-log-format=json")
         self.kubeconfig = self.layout.kubeconfig
         self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
         self.tie_to_caller = tie_to_caller
@@ -259,6 +270,9 @@ class LocalCluster:
         done = self._step("pki", say)
         self.dir.mkdir(parents=True, exist_ok=True)
         ensure_pki(layout.pki.dir)
+        if self.audit_level:
+            layout.audit_policy.write_text(yaml.safe_dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+                                                           "rules": [{"level": self.audit_level}]}))
         done()
 
         if fresh:

@@ -97,6 +97,14 @@ class Layout:
     def log(self, component: str) -> Path:
         return self.logs / f"{component}.log"
 
+    @property
+    def audit_policy(self) -> Path:
+        return self.dir / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.logs / "audit.log"
+
     def pid_file(self, component: str) -> Path:
         return self.run / f"{component}.pid"
 
@@ -141,6 +149,7 @@ def command(component: str, layout: Layout, ports: Ports, build: ControlPlaneBui
             f"--service-account-key-file={pki.service_account_pub}",
             f"--service-account-signing-key-file={pki.service_account_key}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            f"--encryption-provider-config={pki.encryption_config}",
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
             # exec/logs go to kwok's kubelet endpoint: authenticate as admin, verify kwok's certificate

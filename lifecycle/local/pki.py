@@ -94,6 +94,11 @@ class Pki:
     def service_account_pub(self) -> Path:
         return self.dir / "service-account.pub"
 
+    @property
+    def encryption_config(self) -> Path:
+        """The API server's encryption-at-rest key for Secrets, so etcd's files never hold a value."""
+        return self.dir / "encryption.yaml"
+
     def files(self) -> list[Path]:
         return [
             self.ca_cert,
@@ -167,7 +172,19 @@ def ensure_pki(directory: Path) -> Pki:
     if not (pki.service_account_key.exists() and pki.service_account_pub.exists()):
         _new_key(pki.service_account_key)
         _openssl("rsa", "-in", pki.service_account_key, "-pubout", "-out", pki.service_account_pub)
+    if not pki.encryption_config.exists():
+        _write_encryption_config(pki.encryption_config)
     return pki
+
+
+def _write_encryption_config(path: Path) -> None:
+    """Secrets sealed with a random secretbox key; ``identity`` last, so data written before is still read."""
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    config = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
+              "resources": [{"resources": ["secrets"], "providers": [
+                  {"secretbox": {"keys": [{"name": "local", "secret": key}]}}, {"identity": {}}]}]}
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(config))
 
 
 def _b64(path: Path) -> str:
