@@ -1,7 +1,8 @@
 """Fixtures for the tests under tests/cluster: one real control plane per test session.
 
 `cluster` brings it up (3 kwok nodes) in a temporary folder and always takes it down again; its
-processes are also tied to the test process, so even a killed run leaves none behind. `kube` is an
+processes are also tied to the test process, so even a killed run leaves none behind. Its API
+server writes an audit log at Metadata level (tests/cluster/test_shared_cluster.py reads it). `kube` is an
 admin ApiClient for it and `namespace` a fresh namespace per test. Every test collected here gets
 the `cluster` marker, so `-m "not cluster"` leaves them all out.
 """
@@ -33,7 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = LocalCluster("test", tmp_path_factory.mktemp("cluster"), tie_to_caller=True)
+    local = LocalCluster("test", tmp_path_factory.mktemp("cluster"), tie_to_caller=True, audit_level="Metadata")
     try:
         local.up(nodes=NODES)
         yield local
