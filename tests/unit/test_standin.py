@@ -400,3 +400,36 @@ def test_scripts_run_through_their_shebang_with_only_a_path(cluster: Cluster) ->
         )
         assert (result.returncode, result.stderr) == (0, "")
         assert result.stdout
+
+
+def test_an_option_naming_a_secret_file_is_read_from_the_pod_and_only_its_fingerprint_kept(
+        cluster: Cluster, tmp_path: Path) -> None:
+    cluster.ufs_file("s3/bucket/train/0.jpg", 10)
+    value = "tok-9f2 \"quoted\" 'too'\n"
+    pod_root = tmp_path / "pod"
+    secret_file = pod_root / cache.SECRETS_DIR.lstrip("/") / "keys" / "secret"
+    secret_file.parent.mkdir(parents=True)
+    secret_file.write_text(value)
+    option = f"aws.secretKey={cache.SECRETS_DIR}/keys/secret"
+
+    mounted = cluster.alluxio("fs", "mount", "--option", option, "/train", "s3://bucket/train",
+                              STANDIN_POD_ROOT=str(pod_root))
+
+    assert mounted.returncode == 0, mounted.stderr
+    (mount,) = cache.mounts(cluster.state_dir)
+    assert mount["options"]["aws.secretKey"] == f"{cache.SECRETS_DIR}/keys/secret"
+    assert mount["secrets"] == {"aws.secretKey": cache.fingerprint(value)}
+    stored = "".join(p.read_text() for p in cluster.state_dir.rglob("*") if p.is_file())
+    assert "tok-9f2" not in stored and "tok-9f2" not in mounted.stdout + mounted.stderr
+
+
+def test_a_missing_secret_file_fails_the_mount_naming_the_file(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.ufs_file("s3/bucket/train/0.jpg", 10)
+    (tmp_path / "pod").mkdir()
+
+    mounted = cluster.alluxio("fs", "mount", "--option", f"aws.secretKey={cache.SECRETS_DIR}/keys/secret",
+                              "/train", "s3://bucket/train", STANDIN_POD_ROOT=str(tmp_path / "pod"))
+
+    assert mounted.returncode != 0
+    assert f"{cache.SECRETS_DIR}/keys/secret: No such file or directory" in mounted.stderr + mounted.stdout
+    assert cache.mounts(cluster.state_dir) == []
