@@ -16,12 +16,24 @@ from typing import Any
 
 import attrs
 
+import engines.alluxio
+import engines.jindo
+from lifecycle.engine.registry import Registry
+
 Obj = dict[str, Any]
 API_VERSION = "data.fluid.io/v1alpha1"
 SECRET = "battery-keys"  # a Secret the valid pairs name; the battery never needs its value
 
 # Filled by the tests that run the battery, printed at the end of the run (tests/conftest.py).
 TALLY: Counter[str] = Counter()
+
+
+def cache_registry() -> Registry:
+    """The engines the battery's runtimes need."""
+    registry = Registry()
+    engines.alluxio.register(registry)
+    engines.jindo.register(registry)
+    return registry
 
 
 @attrs.frozen

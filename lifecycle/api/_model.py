@@ -156,28 +156,21 @@ def _is_dict(type_: Any) -> bool:
     return get_origin(type_) is dict
 
 
-def _strict_list(type_: Any) -> Any:
-    """A JSON array, item by item (errors keep their index); a string is not a list of its
-    characters (``jvmOptions: "-Xmx1g"``)."""
-    inner = list_structure_factory(type_, converter)
+def _strict_container(kind: type, name: str, fix: str, factory: Any) -> Any:
+    """A JSON array or object, item by item (errors keep their index or key); a string is not a
+    list of its characters (``jvmOptions: "-Xmx1g"``)."""
 
-    def structure(value: Any, _: Any) -> Any:
-        if not isinstance(value, list):
-            raise TypeError(f"expected a list, got {type(value).__name__} {value!r}; write one '- item' per entry")
-        return inner(value, type_)
+    def hook(type_: Any) -> Any:
+        inner = factory(type_, converter)
 
-    return structure
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, kind):
+                raise TypeError(f"expected {name}, got {type(value).__name__} {value!r}; {fix}")
+            return inner(value, type_)
 
+        return structure
 
-def _strict_dict(type_: Any) -> Any:
-    inner = mapping_structure_factory(type_, converter)
-
-    def structure(value: Any, _: Any) -> Any:
-        if not isinstance(value, dict):
-            raise TypeError(f"expected an object, got {type(value).__name__} {value!r}; write 'key: value' entries")
-        return inner(value, type_)
-
-    return structure
+    return hook
 
 
 _strict(str, (str,), "a string", "quote the value")
@@ -185,8 +178,10 @@ _strict(int, (int,), "an integer", "write a whole number without quotes")
 _strict(float, (int, float), "a number", "write a number without quotes")
 _strict(bool, (bool,), "true or false", "write true or false without quotes")
 converter.register_structure_hook_factory(_is_model, _structure_factory)
-converter.register_structure_hook_factory(_is_list, _strict_list)
-converter.register_structure_hook_factory(_is_dict, _strict_dict)
+converter.register_structure_hook_factory(
+    _is_list, _strict_container(list, "a list", "write one '- item' per entry", list_structure_factory))
+converter.register_structure_hook_factory(
+    _is_dict, _strict_container(dict, "an object", "write 'key: value' entries", mapping_structure_factory))
 converter.register_unstructure_hook_factory(_is_model, _unstructure_factory)
 
 # One step of a cattrs error path: ``.attribute`` or an index such as ``[0]`` or ``['key']``.

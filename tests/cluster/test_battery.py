@@ -16,8 +16,6 @@ import pytest
 import yaml
 from kubernetes import client
 
-import engines.alluxio
-import engines.jindo
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.jindo.kind import KIND_SPEC as JINDO
 from lifecycle.cli.run import install_crds
@@ -26,7 +24,7 @@ from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import CONFIG_MAP, EVENT, PVC, STATEFUL_SET, ApiError, Invalid
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.reconcile.reconciler import Reconciler
-from tests.battery import CASES, TALLY, Case
+from tests.battery import CASES, TALLY, Case, cache_registry
 
 pytestmark = pytest.mark.cluster
 
@@ -36,10 +34,7 @@ EVENT_LIMIT = 1024  # what KubeGateway.event keeps of a message
 
 @pytest.fixture(scope="module")
 def registry() -> Registry:
-    made = Registry()
-    engines.alluxio.register(made)
-    engines.jindo.register(made)
-    return made
+    return cache_registry()
 
 
 @pytest.fixture(scope="module")

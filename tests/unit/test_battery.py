@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-import engines.alluxio
-import engines.jindo
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.jindo.kind import KIND_SPEC as JINDO
 from lifecycle.cli.validate import validate_files
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.reconcile.reconciler import Reconciler
-from tests.battery import CASES, TALLY, Case
+from tests.battery import CASES, TALLY, Case, cache_registry
 
 NS = "team"
 REFUSED = "ErrorValidateSpecFields"
@@ -26,10 +24,7 @@ REFUSED = "ErrorValidateSpecFields"
 
 @pytest.fixture(scope="module")
 def registry() -> Registry:
-    made = Registry()
-    engines.alluxio.register(made)
-    engines.jindo.register(made)
-    return made
+    return cache_registry()
 
 
 def validate_lines(case: Case, registry: Registry, tmp_path: Path) -> list[str]:
