@@ -43,7 +43,7 @@ test-cluster: setup controlplane
 	$(PY) -m pytest -p no:cacheprovider -m cluster tests
 
 lint: setup
-	$(PY) -m ruff check lifecycle engines tests
+	$(PY) -m ruff check lifecycle engines fluidlc_standin tests
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 

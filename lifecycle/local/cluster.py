@@ -146,7 +146,7 @@ class LocalCluster:
                  *self.extra_args.get(component, ())],
                 self.layout.log(component),
                 self.layout.pid_file(component),
-                env=components.environment(component),
+                env=components.environment(component, self.layout),
             )
         return self._processes[component]
 
@@ -266,6 +266,7 @@ class LocalCluster:
         for path in (layout.logs, layout.run, layout.exec_dir, layout.ufs):
             path.mkdir(parents=True, exist_ok=True)
         layout.provisioner_ready.unlink(missing_ok=True)
+        components.write_standin_shims(layout)
 
         ports = self._pick_ports()
         state = {"name": self.name, "bin_dir": str(build.bin_dir), "nodes": node_count}

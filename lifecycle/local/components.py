@@ -10,12 +10,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shlex
 import ssl
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lifecycle.local.binaries import REPO_ROOT, ControlPlaneBuild
+from lifecycle.local.binaries import ControlPlaneBuild
 from lifecycle.local.pki import SERVICE_CLUSTER_IP_RANGE, Pki
 from lifecycle.local.processes import LOOPBACK
 
@@ -28,7 +29,8 @@ COMPONENTS = (
     "kwok",
     "exec-provisioner",
 )
-STANDIN_BIN = Path(__file__).resolve().parent / "standin" / "bin"
+# The cache CLIs engines run in master pods; kwok finds a shim of each first on its PATH.
+STANDIN_TOOLS = ("alluxio", "jindocache", "jindo")
 POD_CIDR = "10.0.0.0/16"
 NODE_LEASE_SECONDS = 40
 
@@ -81,6 +83,10 @@ class Layout:
     @property
     def ufs(self) -> Path:
         return self.dir / "ufs"
+
+    @property
+    def standin_bin(self) -> Path:
+        return self.dir / "standin-bin"
 
     @property
     def logs(self) -> Path:
@@ -208,17 +214,32 @@ def command(component: str, layout: Layout, ports: Ports, build: ControlPlaneBui
     raise ValueError(f"unknown control-plane component {component!r}; known: {', '.join(COMPONENTS)}")
 
 
-def environment(component: str) -> dict[str, str] | None:
+def write_standin_shims(layout: Layout, python: str = sys.executable) -> list[Path]:
+    """One executable per stand-in cache CLI in ``layout.standin_bin``: ``python -m fluidlc_standin TOOL``
+    with the interpreter fluidlc runs on, so an exec finds the installed stand-ins wherever they are."""
+    layout.standin_bin.mkdir(parents=True, exist_ok=True)
+    written = []
+    for tool in STANDIN_TOOLS:
+        shim = layout.standin_bin / tool
+        text = (f"#!/bin/sh\n# Stand-in for the `{tool}` CLI of a cache master pod, written by `fluidlc cluster up`.\n"
+                f"exec {shlex.quote(python)} -m fluidlc_standin {tool} \"$@\"\n")
+        if not shim.exists() or shim.read_text() != text:
+            tmp = shim.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.chmod(0o755)
+            tmp.replace(shim)
+        written.append(shim)
+    return written
+
+
+def environment(component: str, layout: Layout) -> dict[str, str] | None:
     """Environment overrides; None inherits the caller's environment unchanged."""
-    env = dict(os.environ)
     if component == "kwok":
         # Exec commands run as kwok's children and resolve through its PATH: the stand-in cache CLIs
         # (`alluxio`, `jindocache`, `jindo`) first, then this interpreter's bin directory for `python3`.
-        path = [str(STANDIN_BIN), str(Path(sys.executable).parent), env.get("PATH", os.defpath)]
+        env = dict(os.environ)
+        path = [str(layout.standin_bin), str(Path(sys.executable).parent), env.get("PATH", os.defpath)]
         env["PATH"] = os.pathsep.join(path)
-        return env
-    if component == "exec-provisioner":
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         return env
     return None
 

@@ -29,6 +29,7 @@ import engines.jindo
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.cache.objects import CONFIG_CHECKSUM
 from engines.jindo.kind import KIND_SPEC as JINDO
+from fluidlc_standin import cache as standin
 from lifecycle.cli.run import install_crds
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import (
@@ -58,7 +59,6 @@ from lifecycle.k8s.naming import (
 )
 from lifecycle.local import LocalCluster
 from lifecycle.local.nodes import ensure_nodes, wait_nodes_ready
-from lifecycle.local.standin import cache as standin
 from lifecycle.reconcile.reconciler import Outcome, Reconciler
 from tests.cluster import IMMEDIATE_START, eventually
 

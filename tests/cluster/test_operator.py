@@ -212,7 +212,7 @@ def test_creating_a_missing_secret_wakes_the_pair_that_waits_for_it(
     """A pair failing on a missing Secret backs off exponentially; the operator watches Secrets, so
     creating it wakes the pair at once instead of at the next retry (resync is off here)."""
     from engines.alluxio.kind import KIND_SPEC as ALLUXIO
-    from lifecycle.local.standin.cache import ufs_local_path
+    from fluidlc_standin.cache import ufs_local_path
     from tests.cluster import IMMEDIATE_START
 
     gw = KubeGateway(scripted_crds.api, (ALLUXIO.resource,))

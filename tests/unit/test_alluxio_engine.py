@@ -25,6 +25,9 @@ from engines.alluxio.engine import AlluxioEngine
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.cache.objects import CONFIG_CHECKSUM, digest
 from engines.jindo.kind import KIND_SPEC as JINDO
+from fluidlc_standin import alluxio as standin_alluxio
+from fluidlc_standin import cache as standin
+from fluidlc_standin import jindo as standin_jindo
 from lifecycle.api import from_json
 from lifecycle.api.dataset import Dataset
 from lifecycle.engine.contract import EngineContext
@@ -46,9 +49,6 @@ from lifecycle.k8s.gateway import (
 )
 from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.k8s.naming import fuse_label
-from lifecycle.local.standin import alluxio as standin_alluxio
-from lifecycle.local.standin import cache as standin
-from lifecycle.local.standin import jindo as standin_jindo
 from lifecycle.reconcile.reconciler import Outcome, Reconciler
 
 NS, NAME = "team", "imagenet"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from engines.jindo.kind import KIND_SPEC as JINDO
+from fluidlc_standin import cache as standin
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, PV, SERVICE, STATEFUL_SET, Obj
-from lifecycle.local.standin import cache as standin
 from tests.unit.test_alluxio_engine import NS, SECRET_VALUE, FakeCluster, dataset_manifest, seed
 
 NAME = "hadoop"

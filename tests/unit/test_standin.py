@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.local.standin import cache
+from fluidlc_standin import cache
+from lifecycle.local.components import Layout, write_standin_shims
 
-BIN = Path(__file__).resolve().parents[2] / "lifecycle" / "local" / "standin" / "bin"
+STANDIN = [sys.executable, "-m", "fluidlc_standin"]
 GIB = 1024**3
 
 
@@ -32,7 +33,7 @@ class Cluster:
 
     def run(self, tool: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, str(BIN / tool), *args],
+            [*STANDIN, tool, *args],
             env={**self.env, **env},
             cwd=self.state_dir,
             capture_output=True,
@@ -282,7 +283,7 @@ def test_concurrent_invocations_keep_every_update(cluster: Cluster) -> None:
 
     running = [
         subprocess.Popen(
-            [sys.executable, str(BIN / "alluxio"), "fs", "mount", f"/{name}", f"s3://bucket/{name}"],
+            [*STANDIN, "alluxio", "fs", "mount", f"/{name}", f"s3://bucket/{name}"],
             env=cluster.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -385,17 +386,33 @@ def test_jindo_fs_count_sizes_a_mount_in_hadoop_columns(cluster: Cluster) -> Non
     assert not cache.cached_bytes(cluster.state_dir, "jindocache")
 
 
-def test_scripts_run_through_their_shebang_with_only_a_path(cluster: Cluster) -> None:
+def test_the_shims_run_the_stand_ins_with_only_a_path(cluster: Cluster, tmp_path: Path) -> None:
+    """What kwok runs: a shim named like the tool, found on PATH, with nothing else set up."""
+    layout = Layout(tmp_path / "cluster")
+    shims = write_standin_shims(layout)
+    assert [s.name for s in shims] == ["alluxio", "jindocache", "jindo"]
     env = {
-        "PATH": os.environ["PATH"],
+        "PATH": f"{layout.standin_bin}{os.pathsep}/usr/bin{os.pathsep}/bin",
         "STANDIN_STATE_DIR": cluster.env["STANDIN_STATE_DIR"],
         "STANDIN_UFS_ROOT": cluster.env["STANDIN_UFS_ROOT"],
     }
     for tool, argv in (("alluxio", ["version"]), ("jindocache", ["-report"]), ("jindo", ["fs", "-count", "/"])):
-        script = BIN / tool
-        assert os.access(script, os.X_OK)
-        result = subprocess.run(
-            [str(script), *argv], env=env, capture_output=True, text=True, timeout=30, check=False
-        )
+        assert os.access(layout.standin_bin / tool, os.X_OK)
+        result = subprocess.run([tool, *argv], env=env, capture_output=True, text=True, timeout=30, check=False)
         assert (result.returncode, result.stderr) == (0, "")
         assert result.stdout
+
+
+def test_an_invocation_imports_nothing_of_the_operator(cluster: Cluster) -> None:
+    timed = subprocess.run([sys.executable, "-X", "importtime", *STANDIN[1:], "alluxio", "version"],
+                           env=cluster.env, capture_output=True, text=True, timeout=30, check=False)
+    assert timed.returncode == 0, timed.stderr
+    modules = {line.rsplit("|", 1)[-1].strip() for line in timed.stderr.splitlines() if "|" in line}
+    assert "fluidlc_standin.alluxio" in modules
+    assert not {m for m in modules if m.split(".")[0] in ("lifecycle", "engines", "kubernetes")}
+
+
+def test_an_unknown_tool_is_refused_with_the_usage(cluster: Cluster) -> None:
+    result = subprocess.run([*STANDIN, "hdfs"], env=cluster.env, capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "alluxio,jindocache,jindo" in result.stderr

@@ -2,7 +2,9 @@
 
 Under kwok an exec into a pod runs the command as a local process, so these programs answer in the
 real tools' output formats over a local directory tree that plays the under file system. The package
-uses only the standard library: the scripts in bin/ run under whatever python3 kwok finds on PATH.
+is a program of its own, shipped beside the operator and using only the standard library:
+`python -m fluidlc_standin alluxio fs ls /` runs one invocation (the local cluster's shims on kwok's
+PATH do exactly that), and nothing of the operator is imported, so an exec stays cheap.
 
 Environment of an invocation:
     STANDIN_STATE_DIR       directory of the shared state file (default: the working directory)
