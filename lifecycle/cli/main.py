@@ -22,7 +22,10 @@ from lifecycle.local.cli import add_cluster_commands
 
 
 def _diagrams(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    if not args.out and diagrams.DIAGRAMS_DIR is None:
+        raise SystemExit("the diagrams are documentation of a checkout (its diagrams/ folder), and this fluidlc is "
+                         "installed; pass --out DIR to draw them there")
+    out = Path(args.out or str(diagrams.DIAGRAMS_DIR))
     if args.check:
         problems = diagrams.stale(out)
         if problems:
@@ -38,7 +41,7 @@ def _diagrams(args: argparse.Namespace) -> int:
 
 def add_diagrams_command(subparsers: Any) -> None:
     parser = subparsers.add_parser("diagrams", help="draw the lifecycle machines into diagrams/ (Mermaid, DOT, SVG)")
-    parser.add_argument("--out", default=str(diagrams.DIAGRAMS_DIR), help="output directory (default: diagrams/)")
+    parser.add_argument("--out", help="output directory (default: diagrams/ of this checkout)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if diagrams/ is stale")
     parser.set_defaults(func=_diagrams)
 

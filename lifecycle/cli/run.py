@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from lifecycle.deploy import CRDS
 from lifecycle.engine.registry import Registry
-from lifecycle.generate.crds import DEFAULT_OUT_DIR
 from lifecycle.k8s.gateway import CRD, DATASET, Obj
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.local import LocalCluster
@@ -29,7 +29,7 @@ def say(message: str) -> None:
     print(f"[run] {message}", flush=True)
 
 
-def install_crds(kube: KubeGateway, crd_dir: Path = DEFAULT_OUT_DIR, timeout: float = 60.0) -> list[str]:
+def install_crds(kube: KubeGateway, crd_dir: Path = CRDS, timeout: float = 60.0) -> list[str]:
     """Apply every CRD in ``crd_dir`` and wait until the API server serves them."""
     names = []
     for path in sorted(crd_dir.glob("*.yaml")):

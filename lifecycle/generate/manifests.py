@@ -2,8 +2,9 @@
 
 Generated from the registry, so every installed runtime kind gets exactly the verbs the lifecycle
 uses on it. Each rule below is there because some code path needs it (named in the comment).
-``fluidlc manifests`` writes ``deploy/operator.yaml``; a test checks it is current, another runs
-the operator with nothing but this ServiceAccount's token.
+``fluidlc manifests`` writes ``deploy/operator.yaml`` (shipped in the package as
+``lifecycle/deploy/operator.yaml``); a test checks it is current, another runs the operator with
+nothing but this ServiceAccount's token.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Any
 
 import yaml
 
+from lifecycle.deploy import OPERATOR_YAML, output, version
 from lifecycle.engine.registry import Registry
 
 NAMESPACE = "fluid-system"
 NAME = "fluid-lifecycle-operator"
-IMAGE = "fluid-lifecycle:0.1.0"
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "deploy" / "operator.yaml"
+IMAGE_REPOSITORY = "fluid-lifecycle"
+IMAGE = f"{IMAGE_REPOSITORY}:{version()}"  # what `make image` builds: the package version is the tag
+DEFAULT_PATH = OPERATOR_YAML
 READ = ["get", "list", "watch"]
 
 
@@ -114,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.out == "-":
         print(text, end="")
         return 0
-    path = Path(args.out)
+    path = Path(args.out or DEFAULT_PATH) if args.check else output(DEFAULT_PATH, args.out, "manifests")
     if args.check:
         if not path.exists() or path.read_text() != text:
             print(f"{path} is stale; run `fluidlc manifests` (or `make generate`) and commit it")
@@ -128,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_manifests_command(subparsers: Any) -> None:
     parser = subparsers.add_parser("manifests", help="write deploy/operator.yaml (RBAC, Deployment) from the engines")
-    parser.add_argument("--out", default=str(DEFAULT_PATH), help="file to write, or - for standard output")
+    parser.add_argument("--out", help=f"file to write, or - for standard output (default: {DEFAULT_PATH})")
     parser.add_argument("--no-watch-secrets", dest="watch_secrets", action="store_false",
                         help="for an operator run with --no-watch-secrets: only `get` on Secrets")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file is stale")

@@ -251,7 +251,7 @@ FIXES = {
     "(LocalCluster(timeouts={'kube-apiserver': ...}))",
     "kube-controller-manager": "look for the cause in the log; it needs a working kube-apiserver",
     "kube-scheduler": "look for the cause in the log; it needs a working kube-apiserver",
-    "kwok": "look for the cause in the log; the stage and CRD files come from deploy/controlplane/build.sh",
+    "kwok": "look for the cause in the log; the stage and CRD files come from the control-plane build (build.sh)",
     "exec-provisioner": "look for the traceback in the log; it runs "
     "`python -m lifecycle.local.exec_provisioner` with this interpreter",
 }

@@ -134,7 +134,7 @@ class Process:
         log: Path,
         pid_file: Path,
         env: Mapping[str, str] | None = None,
-        fix_if_missing: str = "run deploy/controlplane/build.sh",
+        fix_if_missing: str = "build the control plane again (deploy/controlplane/build.sh in a checkout)",
     ) -> None:
         self.name = name
         self.argv = [str(a) for a in argv]

@@ -16,7 +16,7 @@ from kubernetes.client.rest import ApiException
 
 from lifecycle.k8s.podexec import exec_in_pod
 from lifecycle.local import COMPONENTS, ComponentError, LocalCluster
-from lifecycle.local.binaries import BINARIES, locate
+from lifecycle.local.binaries import BINARIES, BUILD_SCRIPT, locate
 from lifecycle.local.exec_provisioner import EXEC_GROUP, EXEC_PLURAL, EXEC_VERSION
 from lifecycle.local.nodes import CAPACITY, KWOK_NODE_ANNOTATION, node_names
 from lifecycle.local.processes import LOOPBACK
@@ -288,7 +288,7 @@ def test_up_names_missing_binaries(tmp_path: Path) -> None:
 
     assert failure.value.component == "binaries"
     assert str(empty / "kube-apiserver") in failure.value.problem
-    assert "deploy/controlplane/build.sh" in failure.value.fix
+    assert str(BUILD_SCRIPT) in failure.value.fix
 
 
 def test_down_leaves_no_process_and_up_resumes_the_cluster(cluster: LocalCluster, kube: client.ApiClient) -> None:

@@ -31,6 +31,7 @@ from engines.cache.objects import CONFIG_CHECKSUM
 from engines.jindo.kind import KIND_SPEC as JINDO
 from fluidlc_standin import cache as standin
 from lifecycle.cli.run import install_crds
+from lifecycle.deploy import SAMPLES
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import (
     CONFIG_MAP,
@@ -65,7 +66,6 @@ from tests.cluster import IMMEDIATE_START, eventually
 pytestmark = pytest.mark.cluster
 
 T = TypeVar("T")
-SAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "samples"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 NODES = 5
 # The cache report runs every pass; metadata and drift checks every few seconds.
