@@ -13,7 +13,8 @@ from typing import Any
 
 from rich.console import Console
 
-from lifecycle.local.cluster import CLUSTER_DIR_ENV, DEFAULT_NAME, LocalCluster
+from lifecycle.local.cluster import DEFAULT_NAME, LocalCluster
+from lifecycle.local.places import CLUSTER_DIR_ENV, clusters_root
 from lifecycle.local.processes import ComponentError
 
 out = Console(highlight=False, soft_wrap=True)
@@ -24,7 +25,7 @@ def _name_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--name",
         default=DEFAULT_NAME,
-        help=f"cluster name; its folder is <repo>/.cluster/<name> unless ${CLUSTER_DIR_ENV} is set "
+        help=f"cluster name; its folder is {clusters_root()}/<name> unless ${CLUSTER_DIR_ENV} is set "
         f"(default: {DEFAULT_NAME})",
     )
 

@@ -8,7 +8,6 @@ so a later `down` or `status` (in another process) finds the same cluster.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -18,9 +17,10 @@ from typing import Any
 
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.local import bootstrap, components, nodes
-from lifecycle.local.binaries import REPO_ROOT, ControlPlaneBuild, locate
+from lifecycle.local.binaries import ControlPlaneBuild, locate
 from lifecycle.local.components import COMPONENTS, Layout, Ports
 from lifecycle.local.pki import ensure_pki, write_kubeconfig
+from lifecycle.local.places import cluster_dir
 from lifecycle.local.processes import (
     LOOPBACK,
     ComponentError,
@@ -31,7 +31,6 @@ from lifecycle.local.processes import (
 )
 
 DEFAULT_NAME = "dev"
-CLUSTER_DIR_ENV = "FLUIDLC_CLUSTER_DIR"
 DEFAULT_TIMEOUTS: dict[str, float] = {
     "etcd": 30,
     # The first start bootstraps RBAC and priority levels; on 2 cores that takes a while.
@@ -49,9 +48,9 @@ Progress = Callable[[str], None]
 
 
 def default_dir(name: str = DEFAULT_NAME) -> Path:
-    """$FLUIDLC_CLUSTER_DIR when set (it is the cluster folder itself), else <repo>/.cluster/<name>."""
-    override = os.environ.get(CLUSTER_DIR_ENV)
-    return Path(override) if override else REPO_ROOT / ".cluster" / name
+    """$FLUIDLC_CLUSTER_DIR when set (it is the cluster folder itself), else the user's state folder
+    (``${XDG_STATE_HOME:-~/.local/state}/fluid-lifecycle/clusters/<name>``)."""
+    return cluster_dir(name)
 
 
 @dataclass(frozen=True)
