@@ -16,4 +16,6 @@ Environment of an invocation:
                             ("mount", "count", "jindocache:report"), that fail with exit status 1
     STANDIN_MASTER_HOST     host in the reported master address (default localhost)
     STANDIN_ROOT_UFS        UFS shown mounted at the Alluxio root (default /underFSStorage)
+    STANDIN_CLUSTER         the local cluster's name, for the `fluidlc cluster ufs add` hint of a
+                            mount whose UFS folder is missing
 """

@@ -24,6 +24,7 @@ from .cache import (
     format_size,
     format_uptime,
     is_under,
+    missing_ufs,
     normalize_path,
     run_cli,
     ufs_local_path,
@@ -187,7 +188,7 @@ def _fs_mount(args: list[str]) -> Command:
         if path == "/" or any(m["path"] == path for m in table):
             raise StandinError(f"Mount point {path} already exists")
         if not ufs_local_path(ctx.settings.ufs_root, ufs).exists():
-            raise StandinError(f"Ufs path {ufs} does not exist")
+            raise StandinError(f"Ufs path {ufs} does not exist{missing_ufs(ctx.settings, ufs)}")
         table.append(
             {
                 "path": path,

@@ -32,6 +32,7 @@ INVOCATION_LOG_LIMIT = 2000
 GIB = 1024**3
 MEDIUMS = ("MEM", "SSD", "HDD")
 DEFAULT_ROOT_UFS = "/underFSStorage"
+DEFAULT_CLUSTER = "dev"  # the cluster `fluidlc cluster` commands mean without --name
 
 State = dict[str, Any]
 
@@ -60,6 +61,7 @@ class Settings:
     failing: frozenset[str]
     master_host: str
     root_ufs: str
+    cluster: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -73,7 +75,8 @@ class Settings:
         failing = frozenset(name.strip() for name in env.get("STANDIN_FAIL", "").split(",") if name.strip())
         master_host = env.get("STANDIN_MASTER_HOST") or "localhost"
         root_ufs = env.get("STANDIN_ROOT_UFS") or DEFAULT_ROOT_UFS
-        return cls(state_dir, ufs_root, workers, capacity, medium, failing, master_host, root_ufs)
+        cluster = env.get("STANDIN_CLUSTER") or ""
+        return cls(state_dir, ufs_root, workers, capacity, medium, failing, master_host, root_ufs, cluster)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -159,6 +162,16 @@ def ufs_local_path(ufs_root: Path, uri: str) -> Path:
     if ".." in segments:
         raise StandinError(f"Ufs path {uri} is invalid")
     return ufs_root.joinpath(*segments)
+
+
+def missing_ufs(settings: Settings, uri: str) -> str:
+    """Appended to the tool's error for a mount of a UFS path that is not there: the folder the local
+    cluster serves it from, and the command that fills it (the error reaches the runtime's events)."""
+    command = f"fluidlc cluster ufs add {uri}"
+    if settings.cluster and settings.cluster != DEFAULT_CLUSTER:
+        command += f" --name {settings.cluster}"
+    local = ufs_local_path(settings.ufs_root, uri)
+    return f"; on the local cluster that is the folder {local}: create it with `{command}`"
 
 
 def normalize_path(path: str) -> str:

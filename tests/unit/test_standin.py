@@ -141,6 +141,9 @@ def test_mount_of_a_missing_ufs_or_a_taken_path_fails_without_changing_the_table
 
     assert missing.returncode != 0
     assert "Ufs path s3://bucket/nowhere does not exist" in missing.stderr
+    # ... and where the local cluster looks for it, with the command that fills it.
+    assert (f"on the local cluster that is the folder {cluster.ufs_root}/s3/bucket/nowhere: create it with "
+            "`fluidlc cluster ufs add s3://bucket/nowhere`") in missing.stderr
     assert taken.returncode != 0
     assert "Mount point /a already exists" in taken.stderr
     assert root.returncode != 0
@@ -356,6 +359,18 @@ def test_jindocache_mounts_reports_loads_and_formats_its_cache(cluster: Cluster)
     assert report_value(after.stdout, "Total MEM Capacity: ") == "2048.00MB"
     assert report_value(after.stdout, "Used MEM Capacity: ") == "0B"
     assert cache.mounts(cluster.state_dir, "jindocache")[0]["ufs"] == "oss://bucket/data"
+
+
+def test_a_missing_ufs_names_the_cluster_the_fill_command_is_for(cluster: Cluster) -> None:
+    alluxio = cluster.alluxio("fs", "mount", "/b", "s3://bucket/nowhere", STANDIN_CLUSTER="test")
+    jindo = cluster.jindo("-mount", "/b", "oss://bucket/nowhere", STANDIN_CLUSTER="test")
+    named = cluster.alluxio("fs", "mount", "/b", "s3://bucket/nowhere", STANDIN_CLUSTER="dev")
+
+    assert "`fluidlc cluster ufs add s3://bucket/nowhere --name test`" in alluxio.stderr
+    assert "Failed to mount /b: oss://bucket/nowhere No such file or directory; on the local cluster that is the " \
+           f"folder {cluster.ufs_root}/oss/bucket/nowhere: create it with " \
+           "`fluidlc cluster ufs add oss://bucket/nowhere --name test`" in jindo.stderr + jindo.stdout
+    assert "`fluidlc cluster ufs add s3://bucket/nowhere`" in named.stderr, "dev is the default name"
 
 
 def test_jindocache_cache_sets_are_listed_once_refreshed(cluster: Cluster) -> None:
