@@ -1,4 +1,5 @@
-"""The operator's own manifests: namespace, ServiceAccount, least-privilege RBAC and Deployment.
+"""The operator's own manifests: namespace, ServiceAccount, least-privilege RBAC, Deployment and the
+metrics Service; the Helm chart (``lifecycle.generate.chart``) is made from the same objects.
 
 Generated from the registry, so every installed runtime kind gets exactly the verbs the lifecycle
 uses on it. Each rule below is there because some code path needs it (named in the comment).
@@ -20,6 +21,8 @@ from lifecycle.engine.registry import Registry
 
 NAMESPACE = "fluid-system"
 NAME = "fluid-lifecycle-operator"
+METRICS_PORT = 8080
+LABELS = {"app.kubernetes.io/name": "fluid-lifecycle", "app.kubernetes.io/component": "operator"}
 IMAGE_REPOSITORY = "fluid-lifecycle"
 IMAGE = f"{IMAGE_REPOSITORY}:{version()}"  # what `make image` builds: the package version is the tag
 DEFAULT_PATH = OPERATOR_YAML
@@ -59,7 +62,7 @@ def cluster_rules(registry: Registry, watch_secrets: bool = True) -> list[dict[s
 def manifests(registry: Registry, image: str = IMAGE, watch_secrets: bool = True) -> list[dict[str, Any]]:
     """The operator's objects; ``watch_secrets=False`` runs it with ``--no-watch-secrets`` and grants
     only ``get`` on Secrets (a changed Secret is then seen at the next resync)."""
-    labels = {"app.kubernetes.io/name": "fluid-lifecycle", "app.kubernetes.io/component": "operator"}
+    labels = dict(LABELS)
     meta = {"name": NAME, "namespace": NAMESPACE, "labels": labels}
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
     return [
@@ -89,11 +92,11 @@ def manifests(registry: Registry, image: str = IMAGE, watch_secrets: bool = True
                 "containers": [{
                     "name": "operator",
                     "image": image,
-                    "args": ["operator", "--metrics-address", "0.0.0.0:8080", "--lease-namespace", NAMESPACE,
+                    "args": ["operator", "--metrics-address", f"0.0.0.0:{METRICS_PORT}", "--lease-namespace", NAMESPACE,
                              *([] if watch_secrets else ["--no-watch-secrets"])],
                     "env": [{"name": "FLUIDLC_LOG_FORMAT", "value": "json"},
                             {"name": "FLUIDLC_IDENTITY", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
-                    "ports": [{"name": "http", "containerPort": 8080}],
+                    "ports": [{"name": "http", "containerPort": METRICS_PORT}],
                     "livenessProbe": probe,
                     "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}},
                     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
@@ -102,6 +105,11 @@ def manifests(registry: Registry, image: str = IMAGE, watch_secrets: bool = True
                                         "capabilities": {"drop": ["ALL"]}},
                 }],
             }},
+        }},
+        # /metrics of every replica (the standby's too), for a scraper that follows Service endpoints.
+        {"apiVersion": "v1", "kind": "Service", "metadata": {**meta, "name": f"{NAME}-metrics"}, "spec": {
+            "selector": labels,
+            "ports": [{"name": "http", "port": METRICS_PORT, "targetPort": "http", "protocol": "TCP"}],
         }},
     ]
 
