@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test test-fast test-cluster lint diagrams crds manifests generate run operator \
+.PHONY: setup test test-fast test-cluster lint diagrams crds manifests chart generate run operator \
         controlplane helm image cluster-up cluster-down cluster-status bench clean
 
 setup: $(STAMP)
@@ -56,7 +56,12 @@ crds: setup
 manifests: setup
 	$(VENV)/bin/fluidlc manifests
 
-generate: diagrams crds manifests
+chart: setup
+	$(VENV)/bin/fluidlc chart
+
+# Every generated file (CRDs, operator manifests, chart, diagrams); `fluidlc generate --check` checks them.
+generate: setup
+	$(VENV)/bin/fluidlc generate
 
 run: setup
 	$(VENV)/bin/fluidlc run

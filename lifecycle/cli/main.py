@@ -16,6 +16,7 @@ from lifecycle.cli.live import current_state
 from lifecycle.cli.operator import add_operator_commands
 from lifecycle.cli.validate import validate_files
 from lifecycle.generate import diagrams
+from lifecycle.generate.chart import add_chart_command
 from lifecycle.generate.crds import add_crds_command
 from lifecycle.generate.manifests import add_manifests_command
 from lifecycle.local.cli import add_cluster_commands
@@ -70,6 +71,30 @@ def add_diagram_command(subparsers: Any) -> None:
     parser.set_defaults(func=_diagram)
 
 
+GENERATED = ("crds", "manifests", "chart", "diagrams")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    """Every generator in turn, through its own command; the diagrams only where there is a checkout."""
+    codes = []
+    for command in GENERATED:
+        if command == "diagrams" and diagrams.DIAGRAMS_DIR is None:
+            print("diagrams: skipped, they are documentation of a checkout")
+            continue
+        sub = parser().parse_args([command, *(["--check"] if args.check else [])])
+        codes.append(sub.func(sub))
+    return max(codes, default=0)
+
+
+def add_generate_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "generate", help=f"write (or --check) every generated file: {', '.join(GENERATED)}",
+        description="Runs `fluidlc crds`, `manifests`, `chart` and `diagrams`, so one command writes or checks "
+                    "everything generated from the models, the engines and the tables.")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is stale")
+    parser.set_defaults(func=_generate)
+
+
 def _validate(args: argparse.Namespace) -> int:
     problems = validate_files([Path(p) for p in args.files])
     for problem in problems:
@@ -91,7 +116,8 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = root.add_subparsers(dest="command", required=True)
     for add in (add_operator_commands, add_diagrams_command, add_diagram_command, add_validate_command,
-                add_crds_command, add_manifests_command, add_cluster_commands):
+                add_crds_command, add_manifests_command, add_chart_command, add_generate_command,
+                add_cluster_commands):
         add(sub)
     return root
 

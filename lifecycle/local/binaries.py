@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lifecycle.deploy import CONTROLPLANE_BUILD
+from lifecycle.deploy import CONTROLPLANE_BUILD, HELM_BUILD
 from lifecycle.local.processes import ComponentError
 
 BUILD_SCRIPT = CONTROLPLANE_BUILD
@@ -76,3 +76,14 @@ def locate(bin_dir: Path | None = None) -> ControlPlaneBuild:
             f"run {BUILD_SCRIPT} (in a checkout: deploy/controlplane/build.sh)",
         )
     return build
+
+
+def locate_helm() -> Path:
+    """The helm binary built from the shipped pin (tools/build-helm.sh), building it first when needed."""
+    result = subprocess.run(["bash", str(HELM_BUILD)], stdout=subprocess.PIPE, text=True, check=False)
+    lines = result.stdout.strip().splitlines()
+    helm = Path(lines[-1]) / "helm" if lines else None
+    if result.returncode != 0 or helm is None or not helm.exists():
+        raise ComponentError("helm", f"{HELM_BUILD} exited with code {result.returncode}",
+                             "read its messages above; a cold build needs Go >= 1.26 and about 3 GiB of disk")
+    return helm

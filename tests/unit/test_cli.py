@@ -55,6 +55,13 @@ def test_diagrams_check_fails_on_a_stale_folder(tmp_path: Path, capsys: pytest.C
     assert "runtime.mmd" in capsys.readouterr().out
 
 
+def test_one_command_checks_every_generated_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--check"]) == 0
+    out = capsys.readouterr().out
+    for what in ("CRDs in", "operator.yaml is up to date", "the chart in", "diagrams in"):
+        assert what in out
+
+
 def test_operator_flags_and_environment_reach_the_reconciler_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
