@@ -15,6 +15,7 @@ from typing import Any
 from lifecycle.cli.live import current_state
 from lifecycle.cli.operator import add_operator_commands
 from lifecycle.cli.validate import validate_files
+from lifecycle.deploy import SAMPLES
 from lifecycle.generate import diagrams
 from lifecycle.generate.chart import add_chart_command
 from lifecycle.generate.crds import add_crds_command
@@ -110,14 +111,36 @@ def add_validate_command(subparsers: Any) -> None:
     parser.set_defaults(func=_validate)
 
 
+def _samples(args: argparse.Namespace) -> int:
+    shipped = {path.stem: path for path in sorted(SAMPLES.glob("*.yaml"))}
+    if args.name is None:
+        for name, path in shipped.items():
+            print(f"{name:<18} {path}")
+        return 0
+    if args.name not in shipped:
+        print(f"no sample {args.name!r}; the samples are: {', '.join(shipped)}", file=sys.stderr)
+        return 1
+    sys.stdout.write(shipped[args.name].read_text())
+    return 0
+
+
+def add_samples_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "samples", help="list the sample manifests shipped with fluidlc, or print one",
+        description="Without NAME: each sample and its file. With NAME: the sample's YAML, e.g. "
+                    "`fluidlc samples alluxio > pair.yaml`.")
+    parser.add_argument("name", nargs="?", metavar="NAME", help="a sample to print (alluxio, jindo, ...)")
+    parser.set_defaults(func=_samples)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="fluidlc",
                                    description="Fluid-compatible datasets on explicit lifecycle machines.")
     root.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = root.add_subparsers(dest="command", required=True)
     for add in (add_operator_commands, add_diagrams_command, add_diagram_command, add_validate_command,
-                add_crds_command, add_manifests_command, add_chart_command, add_generate_command,
-                add_cluster_commands):
+                add_samples_command, add_crds_command, add_manifests_command, add_chart_command,
+                add_generate_command, add_cluster_commands):
         add(sub)
     return root
 
