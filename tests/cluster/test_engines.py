@@ -270,15 +270,15 @@ def crds(kube: client.ApiClient) -> list[str]:
 @pytest.fixture(scope="module")
 def five_nodes(cluster: LocalCluster, kube: client.ApiClient) -> Iterator[list[str]]:
     """Scaling an exclusive dataset to 5 workers needs 5 nodes; the session's 3 come back after."""
-    core = client.CoreV1Api(kube)
+    gw = KubeGateway(kube)
     ports = cluster.ports
     assert ports is not None
-    names = ensure_nodes(core, NODES, ports.kwok)
-    wait_nodes_ready(core, names, ports.kwok, 60)
+    names = ensure_nodes(gw, NODES, ports.kwok)
+    wait_nodes_ready(gw, names, ports.kwok, 60)
     try:
         yield names
     finally:
-        ensure_nodes(core, 3, ports.kwok)
+        ensure_nodes(gw, 3, ports.kwok)
 
 
 @pytest.fixture
