@@ -55,7 +55,9 @@ class Helm:
                     "HELM_CONFIG_HOME": str(home / "config"), "HELM_DATA_HOME": str(home / "data")}
 
     def __call__(self, *args: str, kubeconfig: Path | None = None, check: bool = True) -> str:
-        argv = [str(self.binary), *args, *(["--kubeconfig", str(kubeconfig)] if kubeconfig else [])]
+        # helm's own --timeout (for install and uninstall) stays below the test's.
+        timeout = ["--timeout", "120s"] if args[0] in ("install", "uninstall") else []
+        argv = [str(self.binary), *args, *timeout, *(["--kubeconfig", str(kubeconfig)] if kubeconfig else [])]
         done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=180)
         if check:
             assert done.returncode == 0, f"{' '.join(argv)}:\n{done.stdout}\n{done.stderr}"
@@ -193,14 +195,15 @@ def test_install_creates_everything_and_uninstall_leaves_no_rbac_and_no_crd(helm
                                      30, "the CRD Established")
             assert established["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
 
-        helm("uninstall", "fluid-lifecycle", "--namespace", "fluid-system", "--wait", kubeconfig=kubeconfig)
-        eventually(lambda: present(gw), lambda p: not any(p.values()), 60, "nothing of the release left")
+        # No --wait: the test waits itself, and says what is left if something stays.
+        helm("uninstall", "fluid-lifecycle", "--namespace", "fluid-system", kubeconfig=kubeconfig)
+        eventually(lambda: present(gw), lambda p: not any(p.values()), 120, "nothing of the release left")
 
         # Asked to keep the CRDs: the RBAC and the Deployment go, the CRDs (and so the Datasets) stay.
         helm("install", "fluid-lifecycle", str(CHART), "--namespace", "fluid-system", "--set", "crds.keep=true",
              kubeconfig=kubeconfig)
-        helm("uninstall", "fluid-lifecycle", "--namespace", "fluid-system", "--wait", kubeconfig=kubeconfig)
-        left = eventually(lambda: present(gw), lambda p: not any(p[res.kind] for res, _ in INSTALLED), 60,
+        helm("uninstall", "fluid-lifecycle", "--namespace", "fluid-system", kubeconfig=kubeconfig)
+        left = eventually(lambda: present(gw), lambda p: not any(p[res.kind] for res, _ in INSTALLED), 120,
                           "the release's RBAC and Deployment gone")
         assert all(v for k, v in left.items() if k.endswith(".data.fluid.io")), left
         assert "fluid-lifecycle" not in helm("list", "--all-namespaces", kubeconfig=kubeconfig)
