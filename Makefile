@@ -2,6 +2,7 @@
 #   make run        the operator on a local control plane (or the cluster KUBECONFIG points at)
 #   make test       the whole suite: lint, unit, property, drift checks and the real control plane
 #   make test-fast  unit + property tests only (no cluster), under a minute
+#   make generate   every generated file: CRDs, deploy/operator.yaml, deploy/chart, diagrams
 #   make image      the operator image fluid-lifecycle:<pyproject version>, with podman, buildah or docker
 
 PYTHON ?= python3
