@@ -2,6 +2,7 @@
 #   make run        the operator on a local control plane (or the cluster KUBECONFIG points at)
 #   make test       the whole suite: lint, unit, property, drift checks and the real control plane
 #   make test-fast  unit + property tests only (no cluster), under a minute
+#   make generate   every generated file: CRDs, deploy/operator.yaml, deploy/chart, diagrams
 #   make image      the operator image fluid-lifecycle:<pyproject version>, with podman, buildah or docker
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test test-fast test-cluster lint diagrams crds manifests generate run operator \
+.PHONY: setup test test-fast test-cluster lint diagrams crds manifests chart generate run operator \
         controlplane helm image cluster-up cluster-down cluster-status bench clean
 
 setup: $(STAMP)
@@ -56,7 +57,12 @@ crds: setup
 manifests: setup
 	$(VENV)/bin/fluidlc manifests
 
-generate: diagrams crds manifests
+chart: setup
+	$(VENV)/bin/fluidlc chart
+
+# Every generated file (CRDs, operator manifests, chart, diagrams); `fluidlc generate --check` checks them.
+generate: setup
+	$(VENV)/bin/fluidlc generate
 
 run: setup
 	$(VENV)/bin/fluidlc run

@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle.cli.run import run_demo
+from lifecycle.deploy import SAMPLE
 from lifecycle.engine.settings import parse_port_range
 from lifecycle.operator import logs
 from lifecycle.operator.manager import Operator, Settings
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "deploy" / "samples" / "alluxio.yaml"
 
 
 def _env(name: str, default: Any) -> Any:
@@ -107,7 +105,8 @@ def add_operator_commands(subparsers: Any) -> None:
         description="Starts a local control plane unless KUBECONFIG names a cluster, installs the CRDs, applies "
                     "a sample Dataset and AlluxioRuntime, runs the operator and shows the pair reach Bound.")
     add_operator_flags(run)
-    run.add_argument("--sample", default=str(SAMPLE), help="manifests to apply (default deploy/samples/alluxio.yaml)")
+    run.add_argument("--sample", default=str(SAMPLE),
+                     help=f"manifests to apply (default: the shipped sample, {SAMPLE})")
     run.add_argument("--nodes", type=int, default=3, help="fake nodes of the local cluster")
     run.add_argument("--exit-when-bound", action="store_true", help="stop once every sample Dataset is Bound")
     run.set_defaults(func=_run, log_format="text", metrics_address=_env("METRICS_ADDRESS", "127.0.0.1:0"))

@@ -14,11 +14,11 @@ from typing import Any
 
 import yaml
 
+from lifecycle.deploy import CRDS
 from lifecycle.engine.registry import Registry
-from lifecycle.generate.crds import DEFAULT_OUT_DIR
 from lifecycle.k8s.gateway import CRD, DATASET, Obj
 from lifecycle.k8s.kube import KubeGateway, api_client
-from lifecycle.local import LocalCluster
+from lifecycle.local import LocalCluster, ufs
 from lifecycle.operator.manager import Operator, Settings
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -29,7 +29,7 @@ def say(message: str) -> None:
     print(f"[run] {message}", flush=True)
 
 
-def install_crds(kube: KubeGateway, crd_dir: Path = DEFAULT_OUT_DIR, timeout: float = 60.0) -> list[str]:
+def install_crds(kube: KubeGateway, crd_dir: Path = CRDS, timeout: float = 60.0) -> list[str]:
     """Apply every CRD in ``crd_dir`` and wait until the API server serves them."""
     names = []
     for path in sorted(crd_dir.glob("*.yaml")):
@@ -47,23 +47,6 @@ def install_crds(kube: KubeGateway, crd_dir: Path = DEFAULT_OUT_DIR, timeout: fl
                 raise RuntimeError(f"CRD {name} not Established after {timeout:.0f}s: {conditions}")
             time.sleep(0.2)
     return names
-
-
-def fill_ufs(ufs_root: Path, documents: list[Obj]) -> None:
-    """Folders and a few files behind every UFS mount of the sample, for the stand-in cache CLI."""
-    for doc in documents:
-        if doc.get("kind") != "Dataset":
-            continue
-        for mount in (doc.get("spec") or {}).get("mounts") or []:
-            scheme, sep, rest = str(mount.get("mountPoint", "")).partition("://")
-            if not sep or scheme in ("local", "pvc", "dataset", "http", "https"):
-                continue
-            folder = ufs_root / scheme / rest.strip("/")
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(3):
-                sample = folder / f"part-{i:05d}"
-                if not sample.exists():
-                    sample.write_bytes(b"\0" * (1 << 20) * (i + 1))
 
 
 def table(kube: KubeGateway, namespace: str) -> str:
@@ -98,7 +81,8 @@ def run_demo(settings: Settings, sample: Path, *, exit_when_bound: bool = False,
         raise SystemExit(f"sample manifests {sample} not found; pass --sample FILE")
     documents = [d for d in yaml.safe_load_all(sample.read_text()) if d]
     if cluster is not None:
-        fill_ufs(cluster.dir / "ufs", documents)
+        for filled in ufs.fill_for(cluster.layout.ufs, documents):
+            say(f"simulated UFS {filled}")
     for doc in documents:
         doc.setdefault("metadata", {}).setdefault("namespace", "default")
         kube.apply(doc)

@@ -10,7 +10,9 @@ would silently break that promise.
 
 Printer columns, short names, categories and the scale subresource follow the reference exactly, so
 ``kubectl get datasets`` and ``kubectl scale alluxioruntime`` look and behave as users expect.
-The committed files in ``deploy/crds`` are checked against a fresh render (``fluidlc crds --check``).
+The files shipped in the package (``lifecycle/deploy/crds``, which the repository's ``deploy/crds``
+links to) are checked against a fresh render (``fluidlc crds --check``), in a checkout and from an
+installed wheel alike.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from lifecycle.api.dataset import KIND as DATASET_KIND
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.meta import GROUP, VERSION, ObjectMeta
 from lifecycle.api.validation import NAME_RULE
+from lifecycle.deploy import CRDS, output
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.engine.registry import Registry
 
-DEFAULT_OUT_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+DEFAULT_OUT_DIR = CRDS
 CATEGORIES = ["fluid"]
 DATASET_SHORT_NAMES = ["dataset"]
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
@@ -297,7 +300,7 @@ def check_crds(out_dir: Path, registry: Registry) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     registry = Registry().discover()
-    out_dir = Path(args.out)
+    out_dir = Path(args.out or DEFAULT_OUT_DIR) if args.check else output(DEFAULT_OUT_DIR, args.out, "crds")
     if args.check:
         stale = check_crds(out_dir, registry)
         if stale:
@@ -317,11 +320,10 @@ def add_crds_command(subparsers: Any) -> argparse.ArgumentParser:
         "crds",
         help="write the CustomResourceDefinitions generated from the API models",
         description="Generate the Dataset and runtime CRDs (every kind an installed engine registers) "
-        "from the API models into deploy/crds, or check that the committed files are current.",
+        "from the API models into the package's deploy/crds, or check that the shipped files are current.",
     )
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 and name the files that are missing or stale")
-    parser.add_argument("--out", default=str(DEFAULT_OUT_DIR),
-                        help="directory of the CRD files (default: deploy/crds of this checkout)")
+    parser.add_argument("--out", help=f"directory of the CRD files (default: the ones shipped, {DEFAULT_OUT_DIR})")
     parser.set_defaults(func=_run)
     return parser

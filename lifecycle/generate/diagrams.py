@@ -14,11 +14,14 @@ from typing import Any
 
 import pygraphviz
 
+from lifecycle.deploy import checkout
 from lifecycle.machine.render import dot, mermaid
 from lifecycle.machine.table import MachineTable
 from lifecycle.machine.tables import MACHINES, RUNTIME, SYNC_STEPS
 
-DIAGRAMS_DIR = Path(__file__).resolve().parents[2] / "diagrams"
+# Documentation of a checkout (the README shows them), not package data; None when installed.
+_CHECKOUT = checkout()
+DIAGRAMS_DIR = _CHECKOUT / "diagrams" if _CHECKOUT is not None else None
 SOURCE_MARK = "<!-- fluid-lifecycle dot sha256: {} -->"
 
 
@@ -49,7 +52,7 @@ def files(tables: tuple[MachineTable[Any, Any], ...] = MACHINES) -> dict[str, st
     return out
 
 
-def write(out_dir: Path = DIAGRAMS_DIR) -> list[Path]:
+def write(out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in files().items():
@@ -63,7 +66,7 @@ def write(out_dir: Path = DIAGRAMS_DIR) -> list[Path]:
     return written
 
 
-def stale(out_dir: Path = DIAGRAMS_DIR) -> list[str]:
+def stale(out_dir: Path) -> list[str]:
     """Files of ``diagrams/`` that do not match the tables (missing, edited, or rendered from old DOT)."""
     problems = []
     for name, text in files().items():

@@ -1,9 +1,11 @@
-"""The operator's own manifests: namespace, ServiceAccount, least-privilege RBAC and Deployment.
+"""The operator's own manifests: namespace, ServiceAccount, least-privilege RBAC, Deployment and the
+metrics Service; the Helm chart (``lifecycle.generate.chart``) is made from the same objects.
 
 Generated from the registry, so every installed runtime kind gets exactly the verbs the lifecycle
 uses on it. Each rule below is there because some code path needs it (named in the comment).
-``fluidlc manifests`` writes ``deploy/operator.yaml``; a test checks it is current, another runs
-the operator with nothing but this ServiceAccount's token.
+``fluidlc manifests`` writes ``deploy/operator.yaml`` (shipped in the package as
+``lifecycle/deploy/operator.yaml``); a test checks it is current, another runs the operator with
+nothing but this ServiceAccount's token.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from typing import Any
 
 import yaml
 
+from lifecycle.deploy import OPERATOR_YAML, output, version
 from lifecycle.engine.registry import Registry
 
 NAMESPACE = "fluid-system"
 NAME = "fluid-lifecycle-operator"
-IMAGE = "fluid-lifecycle:0.1.0"
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "deploy" / "operator.yaml"
+METRICS_PORT = 8080
+LABELS = {"app.kubernetes.io/name": "fluid-lifecycle", "app.kubernetes.io/component": "operator"}
+IMAGE_REPOSITORY = "fluid-lifecycle"
+IMAGE = f"{IMAGE_REPOSITORY}:{version()}"  # what `make image` builds: the package version is the tag
+DEFAULT_PATH = OPERATOR_YAML
 READ = ["get", "list", "watch"]
 
 
@@ -57,7 +63,7 @@ def cluster_rules(registry: Registry, watch_secrets: bool = True) -> list[dict[s
 def manifests(registry: Registry, image: str = IMAGE, watch_secrets: bool = True) -> list[dict[str, Any]]:
     """The operator's objects; ``watch_secrets=False`` runs it with ``--no-watch-secrets`` and grants
     only ``get`` on Secrets (a changed Secret is then seen at the next resync)."""
-    labels = {"app.kubernetes.io/name": "fluid-lifecycle", "app.kubernetes.io/component": "operator"}
+    labels = dict(LABELS)
     meta = {"name": NAME, "namespace": NAMESPACE, "labels": labels}
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
     return [
@@ -87,11 +93,11 @@ def manifests(registry: Registry, image: str = IMAGE, watch_secrets: bool = True
                 "containers": [{
                     "name": "operator",
                     "image": image,
-                    "args": ["operator", "--metrics-address", "0.0.0.0:8080", "--lease-namespace", NAMESPACE,
+                    "args": ["operator", "--metrics-address", f"0.0.0.0:{METRICS_PORT}", "--lease-namespace", NAMESPACE,
                              *([] if watch_secrets else ["--no-watch-secrets"])],
                     "env": [{"name": "FLUIDLC_LOG_FORMAT", "value": "json"},
                             {"name": "FLUIDLC_IDENTITY", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
-                    "ports": [{"name": "http", "containerPort": 8080}],
+                    "ports": [{"name": "http", "containerPort": METRICS_PORT}],
                     "livenessProbe": probe,
                     "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}},
                     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
@@ -100,6 +106,11 @@ def manifests(registry: Registry, image: str = IMAGE, watch_secrets: bool = True
                                         "capabilities": {"drop": ["ALL"]}},
                 }],
             }},
+        }},
+        # /metrics of every replica (the standby's too), for a scraper that follows Service endpoints.
+        {"apiVersion": "v1", "kind": "Service", "metadata": {**meta, "name": f"{NAME}-metrics"}, "spec": {
+            "selector": labels,
+            "ports": [{"name": "http", "port": METRICS_PORT, "targetPort": "http", "protocol": "TCP"}],
         }},
     ]
 
@@ -115,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.out == "-":
         print(text, end="")
         return 0
-    path = Path(args.out)
+    path = Path(args.out or DEFAULT_PATH) if args.check else output(DEFAULT_PATH, args.out, "manifests")
     if args.check:
         if not path.exists() or path.read_text() != text:
             print(f"{path} is stale; run `fluidlc manifests` (or `make generate`) and commit it")
@@ -129,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_manifests_command(subparsers: Any) -> None:
     parser = subparsers.add_parser("manifests", help="write deploy/operator.yaml (RBAC, Deployment) from the engines")
-    parser.add_argument("--out", default=str(DEFAULT_PATH), help="file to write, or - for standard output")
+    parser.add_argument("--out", help=f"file to write, or - for standard output (default: {DEFAULT_PATH})")
     parser.add_argument("--no-watch-secrets", dest="watch_secrets", action="store_false",
                         help="for an operator run with --no-watch-secrets: only `get` on Secrets")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file is stale")

@@ -1,4 +1,4 @@
-"""`fluidlc cluster up|down|status`: the local control plane from the command line.
+"""`fluidlc cluster up|down|status|ufs add`: the local control plane from the command line.
 
 `add_cluster_commands` adds the `cluster` command to the fluidlc parser; every subcommand sets
 `func`, which takes the parsed arguments and returns the exit code. `python -m
@@ -13,7 +13,9 @@ from typing import Any
 
 from rich.console import Console
 
-from lifecycle.local.cluster import CLUSTER_DIR_ENV, DEFAULT_NAME, LocalCluster
+from lifecycle.local import ufs
+from lifecycle.local.cluster import DEFAULT_NAME, LocalCluster
+from lifecycle.local.places import CLUSTER_DIR_ENV, clusters_root
 from lifecycle.local.processes import ComponentError
 
 out = Console(highlight=False, soft_wrap=True)
@@ -24,13 +26,24 @@ def _name_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--name",
         default=DEFAULT_NAME,
-        help=f"cluster name; its folder is <repo>/.cluster/<name> unless ${CLUSTER_DIR_ENV} is set "
+        help=f"cluster name; its folder is {clusters_root()}/<name> unless ${CLUSTER_DIR_ENV} is set "
         f"(default: {DEFAULT_NAME})",
     )
 
 
+def _with_name(command: str, name: str) -> str:
+    return command + ("" if name == DEFAULT_NAME else f" --name {name}")
+
+
 def _down_hint(name: str) -> str:
-    return "fluidlc cluster down" + ("" if name == DEFAULT_NAME else f" --name {name}")
+    return _with_name("fluidlc cluster down", name)
+
+
+def _say_ufs(cluster: LocalCluster) -> None:
+    root = cluster.layout.ufs
+    out.print(f"simulated UFS: {root}  (a mountPoint s3://bucket/path is the folder {root}/s3/bucket/path)")
+    fill = _with_name("fluidlc cluster ufs add s3://bucket/path --size 1Gi --files 3", cluster.name)
+    out.print(f"  fill it with: {fill}")
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -47,7 +60,23 @@ def _up(args: argparse.Namespace) -> int:
     out.print(f"API server: {cluster.server}")
     out.print(f"kubeconfig: {cluster.kubeconfig}")
     out.print(f"  export KUBECONFIG={cluster.kubeconfig}")
+    _say_ufs(cluster)
     out.print(f"stop it with: {_down_hint(args.name)}")
+    return 0
+
+
+def _ufs_add(args: argparse.Namespace) -> int:
+    cluster = LocalCluster(args.name)
+    try:
+        filled = ufs.add(cluster.layout.ufs, args.uri, ufs.parse_size(args.size), args.files)
+    except ufs.UfsError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 1
+    out.print(f"added {filled}")
+    out.print(f"  a Dataset of cluster {cluster.name!r} mounts it as: mountPoint: {args.uri}")
+    if cluster.ports is None:
+        out.print(f"  (cluster {cluster.name!r} is not set up yet; start it with "
+                  f"{_with_name('fluidlc cluster up', cluster.name)})")
     return 0
 
 
@@ -110,13 +139,30 @@ def _add_actions(actions: Any) -> None:
     _name_option(status)
     status.set_defaults(func=_status)
 
+    simulated = actions.add_parser(
+        "ufs", help="the simulated under file systems the cluster's Datasets mount",
+        description="The stand-in cache CLIs serve scheme://bucket/path from the folder "
+                    "<cluster>/ufs/scheme/bucket/path; these commands fill it.")
+    ufs_actions = simulated.add_subparsers(dest="ufs_command", required=True, metavar="{add}")
+    add = ufs_actions.add_parser(
+        "add", help="make a simulated bucket path with files in it",
+        description="Create the folder behind URI with FILES sparse files of SIZE bytes in all (existing part "
+                    "files are resized), so that a Dataset mounting URI on the local cluster finds them.")
+    add.add_argument("uri", metavar="URI", help="the mountPoint, e.g. s3://imagenet/train")
+    add.add_argument("--size", default=ufs.DEFAULT_SIZE,
+                     help=f"total size, a Kubernetes quantity (default: {ufs.DEFAULT_SIZE}); files are sparse")
+    add.add_argument("--files", type=int, default=ufs.DEFAULT_FILES,
+                     help=f"number of files (default: {ufs.DEFAULT_FILES})")
+    _name_option(add)
+    add.set_defaults(func=_ufs_add)
+
 
 def add_cluster_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `cluster up|down|status` to an argparse subparsers object; returns the `cluster` parser."""
+    """Add `cluster up|down|status|ufs` to an argparse subparsers object; returns the `cluster` parser."""
     cluster: argparse.ArgumentParser = subparsers.add_parser(
         "cluster", help="a local Kubernetes control plane on 127.0.0.1 (etcd, API server, kwok nodes)"
     )
-    _add_actions(cluster.add_subparsers(dest="cluster_command", required=True, metavar="{up,down,status}"))
+    _add_actions(cluster.add_subparsers(dest="cluster_command", required=True, metavar="{up,down,status,ufs}"))
     return cluster
 
 
@@ -124,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lifecycle.local.cli", description="A local Kubernetes control plane on 127.0.0.1."
     )
-    _add_actions(parser.add_subparsers(dest="cluster_command", required=True, metavar="{up,down,status}"))
+    _add_actions(parser.add_subparsers(dest="cluster_command", required=True, metavar="{up,down,status,ufs}"))
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

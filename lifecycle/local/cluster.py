@@ -8,33 +8,23 @@ so a later `down` or `status` (in another process) finds the same cluster.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.local import bootstrap, components, nodes
-from lifecycle.local.binaries import REPO_ROOT, ControlPlaneBuild, locate
-from lifecycle.local.components import COMPONENTS, Layout, Ports
+from lifecycle.local.binaries import ControlPlaneBuild, locate
+from lifecycle.local.components import COMPONENTS, ComponentStatus, Layout, Ports
 from lifecycle.local.exec_provisioner import pod_roots
 from lifecycle.local.pki import ensure_pki, write_kubeconfig
-from lifecycle.local.processes import (
-    LOOPBACK,
-    ComponentError,
-    Process,
-    free_port,
-    port_is_free,
-    wait_for,
-)
+from lifecycle.local.places import cluster_dir
+from lifecycle.local.ports import ADDRESS_IN_USE, BOUND, choose, listening, machine_lock, recorded
+from lifecycle.local.processes import LOOPBACK, ComponentError, Process, rss_bytes, wait_for
 
 DEFAULT_NAME = "dev"
-CLUSTER_DIR_ENV = "FLUIDLC_CLUSTER_DIR"
 DEFAULT_TIMEOUTS: dict[str, float] = {
     "etcd": 30,
     # The first start bootstraps RBAC and priority levels; on 2 cores that takes a while.
@@ -48,33 +38,16 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
     "default-service-account": 60,
 }
 
+# Starts of a component on fresh ports after another program took one ("address already in use").
+PORT_ATTEMPTS = 3
+
 Progress = Callable[[str], None]
 
 
 def default_dir(name: str = DEFAULT_NAME) -> Path:
-    """$FLUIDLC_CLUSTER_DIR when set (it is the cluster folder itself), else <repo>/.cluster/<name>."""
-    override = os.environ.get(CLUSTER_DIR_ENV)
-    return Path(override) if override else REPO_ROOT / ".cluster" / name
-
-
-@dataclass(frozen=True)
-class ComponentStatus:
-    name: str
-    running: bool
-    pid: int | None
-    port: int | None
-    log: Path
-    rss_bytes: int | None
-
-
-def _rss_bytes(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    """$FLUIDLC_CLUSTER_DIR when set (it is the cluster folder itself), else the user's state folder
+    (``${XDG_STATE_HOME:-~/.local/state}/fluid-lifecycle/clusters/<name>``)."""
+    return cluster_dir(name)
 
 
 class LocalCluster:
@@ -107,9 +80,7 @@ class LocalCluster:
         self.audit_level = audit_level
         if audit_level:
             self.extra_args["kube-apiserver"] = (*self.extra_args.get("kube-apiserver", ()),
-                                                 f"--audit-policy-file={self.layout.audit_policy}",
-                                                 f"--audit-log-path={self.layout.audit_log}",
-                                                 "--audit-log-format=json")
+                                                 *components.audit_args(self.layout))
         self.kubeconfig = self.layout.kubeconfig
         self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
         self.tie_to_caller = tie_to_caller
@@ -158,20 +129,18 @@ class LocalCluster:
                  *self.extra_args.get(component, ())],
                 self.layout.log(component),
                 self.layout.pid_file(component),
-                env=components.environment(component),
+                env=components.environment(component, self.layout),
             )
         return self._processes[component]
 
-    def _pick_ports(self) -> Ports:
-        """The previous run's ports when still free (so the kubeconfig stays valid), else new ones."""
-        previous = self._state().get("ports", {})
-        chosen: dict[str, int] = {}
-        for field in Ports.__dataclass_fields__:
-            port = previous.get(field)
-            while port is None or port in chosen.values() or not port_is_free(port):
-                port = free_port()
-            chosen[field] = port
-        return Ports(**chosen)
+    def _record(self, ports: Ports, **state: Any) -> None:
+        """cluster.json with these ports, and the kubeconfig once the API server's port is chosen."""
+        recorded = {**self._state(), **state, "ports": ports.to_json()}
+        tmp = self.layout.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(recorded, indent=2) + "\n")
+        tmp.replace(self.layout.state_file)
+        if ports.kube_apiserver:
+            write_kubeconfig(self.layout.kubeconfig, self.layout.pki, self.server, self.name)
 
     # --- status ---------------------------------------------------------------------------------
 
@@ -187,9 +156,9 @@ class LocalCluster:
                     name=component,
                     running=running,
                     pid=recorded.pid if recorded is not None else None,
-                    port=ports.of(component) if ports is not None else None,
+                    port=(ports.of(component) or None) if ports is not None else None,
                     log=self.layout.log(component),
-                    rss_bytes=_rss_bytes(recorded.pid) if running and recorded is not None else None,
+                    rss_bytes=rss_bytes(recorded.pid) if running and recorded is not None else None,
                 )
             )
         return result
@@ -271,8 +240,7 @@ class LocalCluster:
         self.dir.mkdir(parents=True, exist_ok=True)
         ensure_pki(layout.pki.dir)
         if self.audit_level:
-            layout.audit_policy.write_text(yaml.safe_dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
-                                                           "rules": [{"level": self.audit_level}]}))
+            components.write_audit_policy(layout, self.audit_level)
         done()
 
         if fresh:
@@ -281,16 +249,16 @@ class LocalCluster:
         for path in (layout.logs, layout.run, layout.exec_dir, layout.ufs):
             path.mkdir(parents=True, exist_ok=True)
         layout.provisioner_ready.unlink(missing_ok=True)
+        components.write_standin_shims(layout)
 
-        ports = self._pick_ports()
-        state = {"name": self.name, "bin_dir": str(build.bin_dir), "nodes": node_count}
-        layout.state_file.write_text(json.dumps({**state, "ports": ports.to_json()}, indent=2) + "\n")
-        write_kubeconfig(layout.kubeconfig, layout.pki, self.server, self.name)
+        # The previous run's ports are the candidates, so that its kubeconfig stays valid; each is
+        # checked, or replaced, as its component starts (see _start_on_own_ports).
+        self._record(recorded(self._state().get("ports")), name=self.name, bin_dir=str(build.bin_dir),
+                     nodes=node_count)
 
         for component in ("etcd", "kube-apiserver"):
             done = self._step(component, say)
-            self._start(component, build)
-            self._wait_ready(component)
+            self._start_on_own_ports((component,), build)
             done()
 
         with self.api_client() as api:
@@ -301,15 +269,13 @@ class LocalCluster:
 
             # These three only need the API server; starting them together saves their start-up time.
             done = self._step("kube-controller-manager, kube-scheduler, kwok", say)
-            for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
-                self._start(component, build)
-            for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
-                self._wait_ready(component)
+            self._start_on_own_ports(("kube-controller-manager", "kube-scheduler", "kwok"), build)
             done()
 
             done = self._step(f"{node_count} nodes", say)
-            names = nodes.ensure_nodes(gw, node_count, ports.kwok)
-            nodes.wait_nodes_ready(gw, names, ports.kwok, self.timeouts["nodes"], layout.log("kwok"))
+            kwok_port = self._recorded_ports().kwok
+            names = nodes.ensure_nodes(gw, node_count, kwok_port)
+            nodes.wait_nodes_ready(gw, names, kwok_port, self.timeouts["nodes"], layout.log("kwok"))
             done()
 
             done = self._step("exec-provisioner", say)
@@ -326,6 +292,48 @@ class LocalCluster:
     def _start(self, component: str, build: ControlPlaneBuild) -> None:
         self._processes.pop(component, None)
         self._process(component, build).start(tie_to_caller=self.tie_to_caller)
+
+    def _recorded_ports(self) -> Ports:
+        ports = self.ports
+        if ports is None:
+            raise self._not_set_up()
+        return ports
+
+    def _start_on_own_ports(self, group: tuple[str, ...], build: ControlPlaneBuild) -> None:
+        """Start ``group`` on ports no other cluster is choosing at the same time, and wait until each
+        component is ready. One that lost a port to another program anyway starts again on fresh ones."""
+        pending, fresh = group, False
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            with machine_lock():
+                fields = [name for component in pending for name in BOUND.get(component, ())]
+                ports = choose(self._recorded_ports(), fields, fresh=fresh)
+                self._record(ports)
+                for component in pending:
+                    self._start(component, build)
+                for component in pending:
+                    self._wait_listening(component, ports)
+            lost = [c for c in pending if not self._ready_unless_port_lost(c, last_try=attempt == PORT_ATTEMPTS)]
+            if not lost:
+                return
+            pending, fresh = tuple(lost), True
+
+    def _wait_listening(self, component: str, ports: Ports) -> None:
+        """Until the component listens on all its ports, or has exited (its readiness check says why)."""
+        process = self._process(component)
+        wanted = [getattr(ports, name) for name in BOUND.get(component, ())]
+        wait_for(lambda: not process.running() or all(listening(port) for port in wanted),
+                 self.timeouts[component], interval=0.05)
+
+    def _ready_unless_port_lost(self, component: str, last_try: bool) -> bool:
+        """Wait until ready: True; False when it exited because one of its ports was taken."""
+        try:
+            self._wait_ready(component)
+        except ComponentError:
+            process = self._process(component)
+            if last_try or process.running() or ADDRESS_IN_USE not in process.log_since_start():
+                raise
+            return False
+        return True
 
     def _wait_ready(self, component: str) -> None:
         process = self._process(component)

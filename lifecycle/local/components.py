@@ -10,12 +10,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shlex
 import ssl
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lifecycle.local.binaries import REPO_ROOT, ControlPlaneBuild
+from lifecycle.local.binaries import ControlPlaneBuild
 from lifecycle.local.pki import SERVICE_CLUSTER_IP_RANGE, Pki
 from lifecycle.local.processes import LOOPBACK
 
@@ -28,7 +29,13 @@ COMPONENTS = (
     "kwok",
     "exec-provisioner",
 )
-STANDIN_BIN = Path(__file__).resolve().parent / "standin" / "bin"
+# The cache CLIs engines run in master pods; kwok finds a shim of each first on its PATH.
+STANDIN_TOOLS = ("alluxio", "jindocache", "jindo")
+# The folder holding the stand-ins' package, and how a shim starts it: as the top-level package
+# ``standin``, the folder appended to sys.path so it can shadow nothing of the standard library.
+STANDIN_HOME = Path(__file__).resolve().parent
+_STANDIN_BOOT = ('import runpy, sys; sys.path.append({folder}); '
+                 'runpy.run_module("standin", run_name="__main__", alter_sys=True)')
 POD_CIDR = "10.0.0.0/16"
 NODE_LEASE_SECONDS = 40
 
@@ -50,6 +57,18 @@ class Ports:
 
     def to_json(self) -> dict[str, int]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """What ``fluidlc cluster status`` shows of one component."""
+
+    name: str
+    running: bool
+    pid: int | None
+    port: int | None
+    log: Path
+    rss_bytes: int | None
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,10 @@ class Layout:
     @property
     def ufs(self) -> Path:
         return self.dir / "ufs"
+
+    @property
+    def standin_bin(self) -> Path:
+        return self.dir / "standin-bin"
 
     @property
     def logs(self) -> Path:
@@ -217,17 +240,51 @@ def command(component: str, layout: Layout, ports: Ports, build: ControlPlaneBui
     raise ValueError(f"unknown control-plane component {component!r}; known: {', '.join(COMPONENTS)}")
 
 
-def environment(component: str) -> dict[str, str] | None:
+def audit_args(layout: Layout) -> tuple[str, ...]:
+    """The API server's flags for an audit log of every request, as JSON lines in logs/audit.log."""
+    return (f"--audit-policy-file={layout.audit_policy}", f"--audit-log-path={layout.audit_log}",
+            "--audit-log-format=json")
+
+
+def write_audit_policy(layout: Layout, level: str) -> None:
+    """One rule: every request at ``level`` (Metadata, Request or RequestResponse)."""
+    policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": level}]}
+    layout.audit_policy.write_text(json.dumps(policy))
+
+
+def standin_command(python: str = sys.executable) -> list[str]:
+    """The command a shim runs, before the tool's name and arguments."""
+    return [python, "-I", "-S", "-c", _STANDIN_BOOT.format(folder=json.dumps(str(STANDIN_HOME)))]
+
+
+def write_standin_shims(layout: Layout, python: str = sys.executable) -> list[Path]:
+    """One executable per stand-in cache CLI in ``layout.standin_bin``: the package
+    ``lifecycle.local.standin`` run as the top-level ``standin`` by the interpreter fluidlc runs on,
+    isolated (``-I -S``: no site-packages, no environment), so an exec finds the installed stand-ins
+    wherever they are and imports nothing of the operator."""
+    layout.standin_bin.mkdir(parents=True, exist_ok=True)
+    written = []
+    for tool in STANDIN_TOOLS:
+        shim = layout.standin_bin / tool
+        text = (f"#!/bin/sh\n# Stand-in for the `{tool}` CLI of a cache master pod, written by `fluidlc cluster up`.\n"
+                f"exec {shlex.join(standin_command(python))} {tool} \"$@\"\n")
+        if not shim.exists() or shim.read_text() != text:
+            tmp = shim.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.chmod(0o755)
+            tmp.replace(shim)
+        written.append(shim)
+    return written
+
+
+def environment(component: str, layout: Layout) -> dict[str, str] | None:
     """Environment overrides; None inherits the caller's environment unchanged."""
-    env = dict(os.environ)
     if component == "kwok":
         # Exec commands run as kwok's children and resolve through its PATH: the stand-in cache CLIs
         # (`alluxio`, `jindocache`, `jindo`) first, then this interpreter's bin directory for `python3`.
-        path = [str(STANDIN_BIN), str(Path(sys.executable).parent), env.get("PATH", os.defpath)]
+        env = dict(os.environ)
+        path = [str(layout.standin_bin), str(Path(sys.executable).parent), env.get("PATH", os.defpath)]
         env["PATH"] = os.pathsep.join(path)
-        return env
-    if component == "exec-provisioner":
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         return env
     return None
 
@@ -239,7 +296,7 @@ FIXES = {
     "(LocalCluster(timeouts={'kube-apiserver': ...}))",
     "kube-controller-manager": "look for the cause in the log; it needs a working kube-apiserver",
     "kube-scheduler": "look for the cause in the log; it needs a working kube-apiserver",
-    "kwok": "look for the cause in the log; the stage and CRD files come from deploy/controlplane/build.sh",
+    "kwok": "look for the cause in the log; the stage and CRD files come from the control-plane build (build.sh)",
     "exec-provisioner": "look for the traceback in the log; it runs "
     "`python -m lifecycle.local.exec_provisioner` with this interpreter",
 }

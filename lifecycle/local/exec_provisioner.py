@@ -8,6 +8,8 @@ its own state directory in environment variables:
     STANDIN_POD        <namespace>/<pod>
     STANDIN_STATE_DIR  <cluster dir>/exec/<namespace>/<pod>   (also the working directory)
     STANDIN_UFS_ROOT   <cluster dir>/ufs                      (shared by all pods)
+    STANDIN_POD_ROOT   the files of the pod's Secret and ConfigMap volumes, outside the cluster folder
+    STANDIN_CLUSTER    the cluster's name, for the hints of the stand-ins' error messages
 
 The state directory is kept when the pod goes away, like a node-local cache directory would be;
 a pod recreated under the same name finds it again.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import os
 import sys
@@ -60,7 +63,15 @@ def pod_root(cluster_dir: Path, namespace: str, pod: str) -> Path:
     return pod_roots(cluster_dir) / namespace / pod
 
 
-def exec_manifest(cluster_dir: Path, namespace: str, pod: str) -> dict[str, Any]:
+def cluster_name(cluster_dir: Path) -> str:
+    """The name `fluidlc cluster up` recorded for the cluster in ``cluster_dir`` ("" if none)."""
+    try:
+        return str(json.loads((cluster_dir / "cluster.json").read_text()).get("name") or "")
+    except (OSError, ValueError):
+        return ""
+
+
+def exec_manifest(cluster_dir: Path, namespace: str, pod: str, cluster: str = "") -> dict[str, Any]:
     """The Exec for one pod: every container of it runs commands locally with the pod's environment."""
     workdir = state_dir(cluster_dir, namespace, pod)
     envs = {
@@ -68,6 +79,7 @@ def exec_manifest(cluster_dir: Path, namespace: str, pod: str) -> dict[str, Any]
         "STANDIN_STATE_DIR": str(workdir),
         "STANDIN_UFS_ROOT": str(ufs_root(cluster_dir)),
         "STANDIN_POD_ROOT": str(pod_root(cluster_dir, namespace, pod)),
+        **({"STANDIN_CLUSTER": cluster} if cluster else {}),
     }
     env_list = [{"name": k, "value": v} for k, v in envs.items()]
     return {
@@ -92,6 +104,7 @@ class ExecProvisioner:
     def __init__(self, gw: KubeGateway, cluster_dir: Path) -> None:
         self.gw = gw
         self.cluster_dir = cluster_dir
+        self.cluster = cluster_name(cluster_dir)
         # Pods (namespace, name, uid) whose Exec is known to exist, so status updates cost no API call.
         self.provisioned: set[tuple[str, str, str]] = set()
         # Pods with Secret volumes, and what was projected for each: a Secret event re-projects them.
@@ -132,7 +145,7 @@ class ExecProvisioner:
             return
         state_dir(self.cluster_dir, namespace, pod).mkdir(parents=True, exist_ok=True)
         try:
-            self.gw.create(exec_manifest(self.cluster_dir, namespace, pod))
+            self.gw.create(exec_manifest(self.cluster_dir, namespace, pod, self.cluster))
             log.info("created Exec %s/%s", namespace, pod)
         except Conflict:
             pass  # ours from before a restart, or one a test wrote on purpose: either way it stays

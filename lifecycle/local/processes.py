@@ -43,7 +43,8 @@ class ComponentError(RuntimeError):
 
 
 def free_port(host: str = LOOPBACK) -> int:
-    """A port nobody listens on right now; the kernel picks it, so parallel clusters do not collide."""
+    """A port nobody uses right now, picked by the kernel. Only free until someone binds it: the
+    local cluster chooses its ports under a machine-wide lock (lifecycle.local.ports)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
@@ -59,6 +60,17 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
         except OSError:
             return False
         return True
+
+
+def rss_bytes(pid: int) -> int | None:
+    """The resident memory of ``pid``, or None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def log_tail(log: Path, lines: int = 15) -> list[str]:
@@ -134,7 +146,7 @@ class Process:
         log: Path,
         pid_file: Path,
         env: Mapping[str, str] | None = None,
-        fix_if_missing: str = "run deploy/controlplane/build.sh",
+        fix_if_missing: str = "build the control plane again (deploy/controlplane/build.sh in a checkout)",
     ) -> None:
         self.name = name
         self.argv = [str(a) for a in argv]
@@ -143,6 +155,7 @@ class Process:
         self.env = dict(env) if env is not None else None
         self.fix_if_missing = fix_if_missing
         self._child: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
         self._spawned: int | None = None
         self._exit_code: int | None = None
 
@@ -155,6 +168,7 @@ class Process:
         """
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
+            self._log_offset = out.tell()
             out.write(f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(self.argv)}\n".encode())
             out.flush()
             try:
@@ -190,6 +204,15 @@ class Process:
 
     def recorded(self) -> Recorded | None:
         return read_pid_file(self.pid_file)
+
+    def log_since_start(self, limit: int = 64 * 1024) -> str:
+        """What the process wrote to its log since this object last started it (at most ``limit`` bytes)."""
+        try:
+            with self.log.open("rb") as f:
+                f.seek(self._log_offset)
+                return f.read(limit).decode("utf-8", errors="replace")
+        except OSError:
+            return ""
 
     def _reap(self) -> None:
         # Collect our own child as soon as it exits, so it does not linger as a zombie.

@@ -52,7 +52,7 @@ from lifecycle.reconcile.reconciler import Outcome, Reconciler
 from tests.cluster import IMMEDIATE_START, eventually
 
 T = TypeVar("T")
-SAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "lifecycle" / "deploy" / "samples"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 # The cache report runs every pass; metadata and drift checks every few seconds.
 SETTINGS = {"sync_intervals": {"sync_metadata": 2.0, "check_and_update_runtime_status": 0.0,

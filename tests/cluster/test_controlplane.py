@@ -16,7 +16,7 @@ from kubernetes.client.rest import ApiException
 
 from lifecycle.k8s.podexec import exec_in_pod
 from lifecycle.local import COMPONENTS, ComponentError, LocalCluster
-from lifecycle.local.binaries import BINARIES, REPO_ROOT, locate
+from lifecycle.local.binaries import BINARIES, BUILD_SCRIPT, locate
 from lifecycle.local.exec_provisioner import EXEC_GROUP, EXEC_PLURAL, EXEC_VERSION
 from lifecycle.local.nodes import CAPACITY, KWOK_NODE_ANNOTATION, node_names
 from lifecycle.local.processes import LOOPBACK
@@ -187,7 +187,7 @@ def test_exec_runs_a_local_process_that_knows_its_pod(
 
 
 def test_exec_reports_the_exit_code_and_finds_the_standin_cache_clis(
-    kube: client.ApiClient, namespace: str
+    cluster: LocalCluster, kube: client.ApiClient, namespace: str
 ) -> None:
     _running_pod(kube, namespace, "master-0")
 
@@ -196,8 +196,12 @@ def test_exec_reports_the_exit_code_and_finds_the_standin_cache_clis(
 
     which = "for tool in alluxio jindocache; do command -v $tool; done"
     found = exec_in_pod(kube, namespace, "master-0", ["sh", "-c", which])
-    standin_bin = REPO_ROOT / "lifecycle" / "local" / "standin" / "bin"
+    standin_bin = cluster.layout.standin_bin
     assert found.stdout.splitlines() == [str(standin_bin / "alluxio"), str(standin_bin / "jindocache")]
+    # Until its Exec exists, kwok runs an exec without the pod's state directory: wait for it.
+    eventually(lambda: _exec_object(kube, namespace, "master-0"), bool, 15, "the pod's Exec")
+    version = exec_in_pod(kube, namespace, "master-0", ["alluxio", "version"])
+    assert (version.returncode, version.stdout.strip()) == (0, "2.8.1"), version
 
 
 def test_the_exec_of_a_pod_goes_away_with_the_pod(kube: client.ApiClient, namespace: str) -> None:
@@ -284,7 +288,7 @@ def test_up_names_missing_binaries(tmp_path: Path) -> None:
 
     assert failure.value.component == "binaries"
     assert str(empty / "kube-apiserver") in failure.value.problem
-    assert "deploy/controlplane/build.sh" in failure.value.fix
+    assert str(BUILD_SCRIPT) in failure.value.fix
 
 
 def test_down_leaves_no_process_and_up_resumes_the_cluster(cluster: LocalCluster, kube: client.ApiClient) -> None:

@@ -90,6 +90,24 @@ def test_diagrams_check_fails_on_a_stale_folder(tmp_path: Path, capsys: pytest.C
     assert "runtime.mmd" in capsys.readouterr().out
 
 
+def test_samples_are_listed_and_printed_from_the_package(capsys: pytest.CaptureFixture[str]) -> None:
+    from lifecycle.deploy import SAMPLES
+
+    assert main(["samples"]) == 0
+    assert f"alluxio            {SAMPLES / 'alluxio.yaml'}" in capsys.readouterr().out.splitlines()
+    assert main(["samples", "alluxio"]) == 0
+    assert capsys.readouterr().out == (SAMPLES / "alluxio.yaml").read_text()
+    assert main(["samples", "curve"]) == 1
+    assert "the samples are: alluxio, jindo-fuse-only, jindo" in capsys.readouterr().err
+
+
+def test_one_command_checks_every_generated_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--check"]) == 0
+    out = capsys.readouterr().out
+    for what in ("CRDs in", "operator.yaml is up to date", "the chart in", "diagrams in"):
+        assert what in out
+
+
 def test_operator_flags_and_environment_reach_the_reconciler_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 

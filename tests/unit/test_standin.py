@@ -10,15 +10,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from lifecycle.local.components import Layout, standin_command, write_standin_shims
 from lifecycle.local.standin import cache
 
-BIN = Path(__file__).resolve().parents[2] / "lifecycle" / "local" / "standin" / "bin"
+STANDIN = standin_command()  # what the local cluster's shims run
 GIB = 1024**3
 
 
@@ -32,7 +32,7 @@ class Cluster:
 
     def run(self, tool: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, str(BIN / tool), *args],
+            [*STANDIN, tool, *args],
             env={**self.env, **env},
             cwd=self.state_dir,
             capture_output=True,
@@ -141,6 +141,9 @@ def test_mount_of_a_missing_ufs_or_a_taken_path_fails_without_changing_the_table
 
     assert missing.returncode != 0
     assert "Ufs path s3://bucket/nowhere does not exist" in missing.stderr
+    # ... and where the local cluster looks for it, with the command that fills it.
+    assert (f"on the local cluster that is the folder {cluster.ufs_root}/s3/bucket/nowhere: create it with "
+            "`fluidlc cluster ufs add s3://bucket/nowhere`") in missing.stderr
     assert taken.returncode != 0
     assert "Mount point /a already exists" in taken.stderr
     assert root.returncode != 0
@@ -283,7 +286,7 @@ def test_concurrent_invocations_keep_every_update(cluster: Cluster) -> None:
 
     running = [
         subprocess.Popen(
-            [sys.executable, str(BIN / "alluxio"), "fs", "mount", f"/{name}", f"s3://bucket/{name}"],
+            [*STANDIN, "alluxio", "fs", "mount", f"/{name}", f"s3://bucket/{name}"],
             env=cluster.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -358,6 +361,18 @@ def test_jindocache_mounts_reports_loads_and_formats_its_cache(cluster: Cluster)
     assert cache.mounts(cluster.state_dir, "jindocache")[0]["ufs"] == "oss://bucket/data"
 
 
+def test_a_missing_ufs_names_the_cluster_the_fill_command_is_for(cluster: Cluster) -> None:
+    alluxio = cluster.alluxio("fs", "mount", "/b", "s3://bucket/nowhere", STANDIN_CLUSTER="test")
+    jindo = cluster.jindo("-mount", "/b", "oss://bucket/nowhere", STANDIN_CLUSTER="test")
+    named = cluster.alluxio("fs", "mount", "/b", "s3://bucket/nowhere", STANDIN_CLUSTER="dev")
+
+    assert "`fluidlc cluster ufs add s3://bucket/nowhere --name test`" in alluxio.stderr
+    assert "Failed to mount /b: oss://bucket/nowhere No such file or directory; on the local cluster that is the " \
+           f"folder {cluster.ufs_root}/oss/bucket/nowhere: create it with " \
+           "`fluidlc cluster ufs add oss://bucket/nowhere --name test`" in jindo.stderr + jindo.stdout
+    assert "`fluidlc cluster ufs add s3://bucket/nowhere`" in named.stderr, "dev is the default name"
+
+
 def test_jindocache_cache_sets_are_listed_once_refreshed(cluster: Cluster) -> None:
     before = cluster.jindo("-listCacheSet")
     refreshed = cluster.jindo("-refreshCacheSet", "-path", "/cacheset.xml")
@@ -386,18 +401,19 @@ def test_jindo_fs_count_sizes_a_mount_in_hadoop_columns(cluster: Cluster) -> Non
     assert not cache.cached_bytes(cluster.state_dir, "jindocache")
 
 
-def test_scripts_run_through_their_shebang_with_only_a_path(cluster: Cluster) -> None:
+def test_the_shims_run_the_stand_ins_with_only_a_path(cluster: Cluster, tmp_path: Path) -> None:
+    """What kwok runs: a shim named like the tool, found on PATH, with nothing else set up."""
+    layout = Layout(tmp_path / "cluster")
+    shims = write_standin_shims(layout)
+    assert [s.name for s in shims] == ["alluxio", "jindocache", "jindo"]
     env = {
-        "PATH": os.environ["PATH"],
+        "PATH": f"{layout.standin_bin}{os.pathsep}/usr/bin{os.pathsep}/bin",
         "STANDIN_STATE_DIR": cluster.env["STANDIN_STATE_DIR"],
         "STANDIN_UFS_ROOT": cluster.env["STANDIN_UFS_ROOT"],
     }
     for tool, argv in (("alluxio", ["version"]), ("jindocache", ["-report"]), ("jindo", ["fs", "-count", "/"])):
-        script = BIN / tool
-        assert os.access(script, os.X_OK)
-        result = subprocess.run(
-            [str(script), *argv], env=env, capture_output=True, text=True, timeout=30, check=False
-        )
+        assert os.access(layout.standin_bin / tool, os.X_OK)
+        result = subprocess.run([tool, *argv], env=env, capture_output=True, text=True, timeout=30, check=False)
         assert (result.returncode, result.stderr) == (0, "")
         assert result.stdout
 
@@ -433,3 +449,18 @@ def test_a_missing_secret_file_fails_the_mount_naming_the_file(cluster: Cluster,
     assert mounted.returncode != 0
     assert f"{cache.SECRETS_DIR}/keys/secret: No such file or directory" in mounted.stderr + mounted.stdout
     assert cache.mounts(cluster.state_dir) == []
+
+
+def test_an_invocation_imports_nothing_of_the_operator(cluster: Cluster) -> None:
+    timed = subprocess.run([STANDIN[0], "-X", "importtime", *STANDIN[1:], "alluxio", "version"],
+                           env=cluster.env, capture_output=True, text=True, timeout=30, check=False)
+    assert timed.returncode == 0, timed.stderr
+    modules = {line.rsplit("|", 1)[-1].strip() for line in timed.stderr.splitlines() if "|" in line}
+    assert "standin.alluxio" in modules
+    assert not {m for m in modules if m.split(".")[0] in ("lifecycle", "engines", "kubernetes")}
+
+
+def test_an_unknown_tool_is_refused_with_the_usage(cluster: Cluster) -> None:
+    result = subprocess.run([*STANDIN, "hdfs"], env=cluster.env, capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "alluxio,jindocache,jindo" in result.stderr

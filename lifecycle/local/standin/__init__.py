@@ -2,7 +2,10 @@
 
 Under kwok an exec into a pod runs the command as a local process, so these programs answer in the
 real tools' output formats over a local directory tree that plays the under file system. The package
-uses only the standard library: the scripts in bin/ run under whatever python3 kwok finds on PATH.
+is a program of its own, shipped beside the operator and using only the standard library:
+`python -m lifecycle.local.standin alluxio fs ls /` runs one invocation; the local cluster's shims
+on kwok's PATH run the same package as the top-level ``standin`` (``lifecycle.local.components``),
+so nothing of the operator is imported and an exec stays cheap.
 
 Environment of an invocation:
     STANDIN_STATE_DIR       directory of the shared state file (default: the working directory)
@@ -14,4 +17,6 @@ Environment of an invocation:
                             ("mount", "count", "jindocache:report"), that fail with exit status 1
     STANDIN_MASTER_HOST     host in the reported master address (default localhost)
     STANDIN_ROOT_UFS        UFS shown mounted at the Alluxio root (default /underFSStorage)
+    STANDIN_CLUSTER         the local cluster's name, for the `fluidlc cluster ufs add` hint of a
+                            mount whose UFS folder is missing
 """

@@ -26,6 +26,7 @@ from .cache import (
     format_size,
     format_uptime,
     is_under,
+    missing_ufs,
     normalize_path,
     read_pod_file,
     read_properties,
@@ -191,7 +192,7 @@ def _fs_mount(args: list[str]) -> Command:
         if path == "/" or any(m["path"] == path for m in table):
             raise StandinError(f"Mount point {path} already exists")
         if not ufs_local_path(ctx.settings.ufs_root, ufs).exists():
-            raise StandinError(f"Ufs path {ufs} does not exist")
+            raise StandinError(f"Ufs path {ufs} does not exist{missing_ufs(ctx.settings, ufs)}")
         # An option whose value is a file under the Secrets directory is read from the pod's file (the
         # reference's mount-file mode); the state keeps the path and a fingerprint, never the value.
         secrets = {key: fingerprint(read_pod_file(ctx.settings, value)) for key, value in properties.items()

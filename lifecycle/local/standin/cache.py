@@ -33,6 +33,7 @@ INVOCATION_LOG_LIMIT = 2000
 GIB = 1024**3
 MEDIUMS = ("MEM", "SSD", "HDD")
 DEFAULT_ROOT_UFS = "/underFSStorage"
+DEFAULT_CLUSTER = "dev"  # the cluster `fluidlc cluster` commands mean without --name
 
 State = dict[str, Any]
 
@@ -62,6 +63,7 @@ class Settings:
     master_host: str
     root_ufs: str
     pod_root: Path | None  # where the pod's files are: its Secret volumes, as a kubelet would project them
+    cluster: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -76,7 +78,9 @@ class Settings:
         master_host = env.get("STANDIN_MASTER_HOST") or "localhost"
         root_ufs = env.get("STANDIN_ROOT_UFS") or DEFAULT_ROOT_UFS
         pod_root = Path(env["STANDIN_POD_ROOT"]) if env.get("STANDIN_POD_ROOT") else None
-        return cls(state_dir, ufs_root, workers, capacity, medium, failing, master_host, root_ufs, pod_root)
+        cluster = env.get("STANDIN_CLUSTER") or ""
+        return cls(state_dir, ufs_root, workers, capacity, medium, failing, master_host, root_ufs, pod_root,
+                   cluster)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -162,6 +166,16 @@ def ufs_local_path(ufs_root: Path, uri: str) -> Path:
     if ".." in segments:
         raise StandinError(f"Ufs path {uri} is invalid")
     return ufs_root.joinpath(*segments)
+
+
+def missing_ufs(settings: Settings, uri: str) -> str:
+    """Appended to the tool's error for a mount of a UFS path that is not there: the folder the local
+    cluster serves it from, and the command that fills it (the error reaches the runtime's events)."""
+    command = f"fluidlc cluster ufs add {uri}"
+    if settings.cluster and settings.cluster != DEFAULT_CLUSTER:
+        command += f" --name {settings.cluster}"
+    local = ufs_local_path(settings.ufs_root, uri)
+    return f"; on the local cluster that is the folder {local}: create it with `{command}`"
 
 
 def normalize_path(path: str) -> str:

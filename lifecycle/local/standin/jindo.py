@@ -23,6 +23,7 @@ from .cache import (
     UsageError,
     format_size,
     is_under,
+    missing_ufs,
     normalize_path,
     run_cli,
     ufs_local_path,
@@ -141,7 +142,8 @@ def _mounter(raw_path: str, ufs: str) -> Handler:
         if any(m["path"] == path for m in table):
             raise StandinError("Mount point already exists", on_stdout=True)
         if not ufs_local_path(ctx.settings.ufs_root, ufs).exists():
-            raise StandinError(f"Failed to mount {path}: {ufs} No such file or directory")
+            hint = missing_ufs(ctx.settings, ufs)
+            raise StandinError(f"Failed to mount {path}: {ufs} No such file or directory{hint}")
         table.append({"path": path, "ufs": ufs, "readonly": False, "shared": False, "options": {}})
 
     return mount
