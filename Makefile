@@ -38,7 +38,7 @@ test: setup controlplane lint
 	$(PY) -m pytest -p no:cacheprovider tests
 
 test-fast: setup
-	$(PY) -m pytest -p no:cacheprovider -m "not cluster" -q tests/unit tests/property
+	$(PY) -m pytest -p no:cacheprovider -m "not cluster and not deep" -q tests/unit tests/property
 
 test-cluster: setup controlplane
 	$(PY) -m pytest -p no:cacheprovider -m cluster tests

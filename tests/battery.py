@@ -11,7 +11,6 @@ operator running against it (tests/cluster/test_battery.py).
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from typing import Any
 
 import attrs
@@ -24,8 +23,6 @@ Obj = dict[str, Any]
 API_VERSION = "data.fluid.io/v1alpha1"
 SECRET = "battery-keys"  # a Secret the valid pairs name; the battery never needs its value
 
-# Filled by the tests that run the battery, printed at the end of the run (tests/conftest.py).
-TALLY: Counter[str] = Counter()
 
 
 def cache_registry() -> Registry:

@@ -1,12 +1,12 @@
 """Test-wide settings: hypothesis profiles (``HYPOTHESIS_PROFILE=deep`` for a long search), and the
-bad-manifest battery's counts printed at the end of a run that exercised it."""
+counts of the exhaustive tests (tests/tally.py) printed at the end of a run that exercised them."""
 
 import os
 
 import pytest
 from hypothesis import settings
 
-from tests.battery import TALLY
+from tests.tally import TALLY
 
 settings.register_profile("default", max_examples=120)
 settings.register_profile("deep", max_examples=2000)
@@ -15,6 +15,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if TALLY:
-        terminalreporter.write_sep("-", "bad-manifest battery")
+        terminalreporter.write_sep("-", "counts of this run")
         for key in sorted(TALLY):
             terminalreporter.write_line(f"{key}: {TALLY[key]}")

@@ -60,9 +60,6 @@ class CacheEngine(CacheBase[SpecT, CompT]):
     def bind_to_dataset(self) -> None:
         binding.bind_to_dataset(self)
 
-    def update_dataset_status(self, phase: str) -> None:
-        binding.update_dataset_status(self, phase)
-
     def update_cache_of_dataset(self) -> None:
         binding.update_cache_of_dataset(self)
 

@@ -12,6 +12,7 @@ from typing import Any
 from lifecycle.cli.run import run_demo
 from lifecycle.deploy import SAMPLE
 from lifecycle.engine.settings import parse_port_range
+from lifecycle.k8s.faults import FAULTS_ENV, FaultPlan
 from lifecycle.operator import logs
 from lifecycle.operator.manager import Operator, Settings
 
@@ -28,6 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         renew_deadline=min(args.lease_seconds * 2 / 3, args.lease_seconds - 1),
         retry_period=max(0.5, args.lease_seconds / 7.5), stall_seconds=args.stall_seconds,
         rollout_deadline=args.rollout_deadline, port_range=args.port_range, watch_secrets=args.watch_secrets,
+        faults=FaultPlan.parse(os.environ[FAULTS_ENV]) if os.environ.get(FAULTS_ENV) else None,
         **({"identity": args.identity} if args.identity else {}))
 
 

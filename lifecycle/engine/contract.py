@@ -19,7 +19,7 @@ import attrs
 
 from lifecycle.api import to_json
 from lifecycle.api.dataset import Dataset, DatasetStatus, RuntimeInfo
-from lifecycle.api.meta import Condition, set_condition
+from lifecycle.api.meta import Condition, find_condition, set_condition
 from lifecycle.api.runtime import Runtime
 from lifecycle.engine.background import Background
 from lifecycle.engine.kind import RuntimeKind
@@ -176,7 +176,26 @@ class ImplementBase:
         return desired
 
     def update_dataset_status(self, phase: str) -> None:
-        return None
+        """The Dataset's conditions follow its phase, whichever pass moved it: Ready while Bound, not
+        while Failed, Updating while changed mounts are applied. (Not only at binding: an operator
+        restarted after the runtime became Ready binds the Dataset in a later pass.)"""
+        ds = self.ctx.dataset
+        if ds is None or ds.status is None or not ds.status.runtimes:
+            return
+        now, gen, conditions = self.ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ"), ds.metadata.generation, \
+            ds.status.conditions
+        if phase == "Bound":
+            set_condition(conditions, Condition(type="Ready", status="True", reason="DatasetReady",
+                                                message="The ddc runtime is ready.", observed_generation=gen), now)
+            if find_condition(conditions, "Updating") is not None:
+                set_condition(conditions, Condition(type="Updating", status="False", reason="DatasetReady",
+                                                    message="The mounts are applied.", observed_generation=gen), now)
+        elif phase == "Failed":
+            set_condition(conditions, Condition(type="Ready", status="False", reason="DatasetFailed",
+                                                message="The ddc runtime is not ready.", observed_generation=gen), now)
+        elif phase == "Updating":
+            set_condition(conditions, Condition(type="Updating", status="True", reason="DatasetUpdating",
+                                                message="Applying the changed mounts.", observed_generation=gen), now)
 
     def bind_to_dataset(self) -> None:
         """The reference's binding: applied mounts, the runtime entry and Ready=True."""

@@ -18,7 +18,8 @@ from typing import Any
 import attrs
 
 from lifecycle.engine.registry import Registry
-from lifecycle.k8s.gateway import DAEMON_SET, DATASET, NODE, POD, PV, PVC, SECRET, STATEFUL_SET, Obj, Objs
+from lifecycle.k8s.faults import CRASH_EXIT_CODE, EventDropper, FaultPlan, FaultyGateway
+from lifecycle.k8s.gateway import DAEMON_SET, DATASET, NODE, POD, PV, PVC, SECRET, STATEFUL_SET, Gateway, Obj, Objs
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.k8s.naming import DATASET_ID_LABEL
 from lifecycle.operator.cache import CachedGateway
@@ -52,6 +53,7 @@ class Settings:
     rollout_deadline: float = 600.0  # a changed spec's rollout may keep a component unready this long
     port_range: tuple[int, int] = (20000, 26000)  # host ports for runtimes on the host network
     watch_secrets: bool = True  # off: no list/watch on Secrets; a change is seen at the next resync
+    faults: FaultPlan | None = None  # tests only ($FLUIDLC_FAULTS): crash, stale reads, dropped events
 
 
 CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE)
@@ -118,6 +120,12 @@ def keys_for(obj: Obj, runtime_kinds: set[str]) -> list[Key]:
     return [(ns, ref["name"]) for ref in meta.get("ownerReferences") or [] if ref.get("kind") in runtime_kinds]
 
 
+def _crash() -> None:
+    """The end a fault plan asks for: at once, with no clean-up, as a killed process ends."""
+    logging.shutdown()
+    os._exit(CRASH_EXIT_CODE)
+
+
 class Operator:
     def __init__(self, settings: Settings, registry: Registry | None = None, api: Any = None):
         self.settings = settings
@@ -141,7 +149,12 @@ class Operator:
                                                notify=beyond_status if res in pairs else None,
                                                optional=NOTIFY_WHY.get(res.plural),
                                                metadata_only=res in NOTIFY_ONLY)
-        self.gateway = CachedGateway(self.kube, self._by_plural(cache=True), watched=self._by_plural(cache=False))
+        self.gateway: Gateway = CachedGateway(self.kube, self._by_plural(cache=True),
+                                              watched=self._by_plural(cache=False))
+        self.dropper = EventDropper(settings.faults.drop_every if settings.faults else 0)
+        if settings.faults is not None:
+            log.warning("running with the fault plan %s (tests only)", settings.faults)
+            self.gateway = FaultyGateway(self.gateway, settings.faults, on_crash=_crash)
         self.reconciler = Reconciler(
             self.gateway, self.registry, settings={"resync": settings.resync_seconds,
                                                    "sync_intervals": settings.sync_intervals,
@@ -169,6 +182,8 @@ class Operator:
     # -- events to keys -------------------------------------------------------------------------
 
     def _on_event(self, _type: str, obj: Obj) -> None:
+        if self.dropper.drop():
+            return
         if obj.get("kind") == "Secret":
             keys = secret_readers(obj, self.gateway.list(DATASET, (obj.get("metadata") or {}).get("namespace")))
         else:

@@ -26,6 +26,7 @@ from lifecycle.engine.background import Background
 from lifecycle.engine.contract import EngineContext
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import Conflict, Gateway, NotFound
+from lifecycle.k8s.naming import DATASET_ID_LABEL
 from lifecycle.k8s.volume import find_volume
 from lifecycle.machine.runner import Move, Runner
 from lifecycle.machine.tables import DATASET as DATASET_TABLE
@@ -79,6 +80,16 @@ def rebuilt_runtime_state(read: PairRead, pair: Pair) -> RuntimeState:
     if bound or find_volume(pair.gateway, pair.volume).ready:
         return RuntimeState.BINDING
     return RUNTIME.initial
+
+
+def binding_lost(read: PairRead) -> bool:
+    """The runtime recorded Ready but its claimed Dataset holds no binding: the pass that bound them
+    ended (a crash, say) between the runtime's status write and the Dataset's. It binds again."""
+    ds, rt = read.dataset, read.runtime
+    if ds is None or rt is None or ds.metadata.deletion_timestamp or (ds.status and ds.status.runtimes):
+        return False
+    claimed = (ds.metadata.labels or {}).get(DATASET_ID_LABEL)
+    return claimed is not None and claimed == (rt.metadata.labels or {}).get(DATASET_ID_LABEL)
 
 
 class Reconciler:
@@ -150,6 +161,8 @@ class Reconciler:
             state = restore_runtime_state(runtime.status)
             if read.runtime_repaired or (read.dataset_repaired and state == RuntimeState.READY):
                 state = rebuilt_runtime_state(read, pair)
+            elif state == RuntimeState.READY and binding_lost(read):
+                state = RuntimeState.BINDING
             runner = p.runtime_runner = Runner(RUNTIME, state, engine.hook)
             pair.runtime_state = lambda: runner.state
         if dataset is not None:

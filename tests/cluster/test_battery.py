@@ -24,7 +24,8 @@ from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import CONFIG_MAP, EVENT, PVC, STATEFUL_SET, ApiError, Invalid
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.reconcile.reconciler import Reconciler
-from tests.battery import CASES, TALLY, Case, cache_registry
+from tests.battery import CASES, Case, cache_registry
+from tests.tally import TALLY
 
 pytestmark = pytest.mark.cluster
 
@@ -86,8 +87,8 @@ def test_every_case_is_refused_by_the_api_server_or_by_the_operator_with_validat
     made = [o["metadata"]["name"] for res in (STATEFUL_SET, CONFIG_MAP, PVC) for o in gateway.list(res, namespace)
             if o["metadata"]["name"] != "kube-root-ca.crt"]
     assert made == [], "a refused pair made objects (a property with a newline wrote no configuration)"
-    TALLY["refused by the real API server"] += len(schema_cases)
-    TALLY["refused by the operator on the real API server"] += len(operator_cases)
+    TALLY["bad manifests refused by the real API server"] += len(schema_cases)
+    TALLY["bad manifests refused by the operator on the real API server"] += len(operator_cases)
 
 
 def test_the_api_server_names_the_field_in_its_refusal(gateway: KubeGateway, namespace: str) -> None:

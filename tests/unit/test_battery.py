@@ -16,7 +16,8 @@ from lifecycle.cli.validate import validate_files
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.reconcile.reconciler import Reconciler
-from tests.battery import CASES, TALLY, Case, cache_registry
+from tests.battery import CASES, Case, cache_registry
+from tests.tally import TALLY
 
 NS = "team"
 REFUSED = "ErrorValidateSpecFields"
@@ -65,5 +66,5 @@ def test_validate_and_the_operator_refuse_with_the_same_words(case: Case, regist
     # One line per object: the operator either could not read them (an event each) or judged the
     # pair and waits on the whole verdict at once.
     assert said in ({"; ".join(lines)}, set(lines)), f"validate: {lines}\noperator: {said}"
-    TALLY["cases"] += 1
-    TALLY["schema door" if case.api else "operator door"] += 1
+    TALLY["bad manifests refused by validate and the operator alike"] += 1
+    TALLY["bad manifests the CRD schema refuses" if case.api else "bad manifests only the operator can refuse"] += 1

@@ -1,0 +1,221 @@
+"""The fault-injecting gateway, and the in-memory half of the perturbation run: a crash after every
+single write of a pair's life (create, Bound, delete, gone), then a restarted reconcile, ends where
+a run without faults ends, with nothing left behind. tests/cluster/test_faults.py does the same to
+the operator process on the real API server."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engines.alluxio.kind import KIND_SPEC as ALLUXIO
+from lifecycle.engine.registry import Registry
+from lifecycle.k8s.faults import Crash, EventDropper, FaultPlan, FaultyGateway
+from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, PV, PVC, SERVICE, STATEFUL_SET, Obj, Resource
+from lifecycle.k8s.memory import MemoryGateway
+from lifecycle.reconcile.reconciler import Reconciler
+from lifecycle.testing import scripted
+from tests.tally import TALLY
+from tests.unit.test_alluxio_engine import NAME as ANAME
+from tests.unit.test_alluxio_engine import NO_RATE_LIMITS, FakeCluster, alluxio_manifest, dataset_manifest, seed
+from tests.unit.test_alluxio_engine import NS as ANS
+
+NS, NAME = "team", "demo"
+RT = scripted.KIND.resource
+FAST = {"sync_intervals": {"sync_metadata": 0, "check_and_update_runtime_status": 0, "update_on_ufs_change": 0}}
+PASSES = 30
+
+
+def configmap(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": NS}, "data": {}}
+
+
+def test_a_plan_is_json_and_a_bad_one_says_how_to_write_it() -> None:
+    assert FaultPlan.parse('{"crash_after_write": 3, "drop_every": 2}') == FaultPlan(crash_after_write=3, drop_every=2)
+    for bad in ("crash", '{"crash_after": 1}', '{"crash_after_write": 0}'):
+        with pytest.raises(ValueError, match="FLUIDLC_FAULTS"):
+            FaultPlan.parse(bad)
+
+
+def test_the_crash_comes_right_after_the_planned_write() -> None:
+    inner = MemoryGateway()
+    gw = FaultyGateway(inner, FaultPlan(crash_after_write=2))
+    gw.create(configmap("one"))
+    with pytest.raises(Crash):
+        gw.create(configmap("two"))
+    assert inner.get(CONFIG_MAP, NS, "two") is not None, "the planned write itself is made"
+    gw.create(configmap("three"))  # a plan crashes once
+    assert gw.writes == 3
+
+
+def test_a_stale_view_lags_by_up_to_its_seconds() -> None:
+    now = [0.0]
+    inner = MemoryGateway()
+    inner.create(configmap("cm"))
+    gw = FaultyGateway(inner, FaultPlan(stale_seconds=2), clock=lambda: now[0])
+    first = gw.get(CONFIG_MAP, NS, "cm")
+    inner.patch(CONFIG_MAP, NS, "cm", {"data": {"k": "v"}})
+    now[0] = 1.5
+    assert gw.get(CONFIG_MAP, NS, "cm") == first and gw.list(CONFIG_MAP, NS)[0].get("data") == {"k": "v"}, \
+        "a read of a key not seen before is fresh"
+    now[0] = 2.5
+    assert (gw.get(CONFIG_MAP, NS, "cm") or {}).get("data") == {"k": "v"}
+
+
+def test_every_kth_event_is_dropped() -> None:
+    dropper = EventDropper(3)
+    assert [dropper.drop() for _ in range(7)] == [False, False, True, False, False, True, False]
+    assert dropper.dropped == 2 and not EventDropper(0).drop()
+
+
+# -- the perturbation run, in memory -------------------------------------------------------------
+
+
+class Life:
+    """One pair's whole life against the in-memory API server, with a reconcile that may crash."""
+
+    def __init__(self, plan: FaultPlan | None = None):
+        self.registry = Registry()
+        scripted.register(self.registry)
+        self.api = MemoryGateway((RT,))
+        for i in range(2):
+            self.api.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"node-{i}"}})
+        self.passes = 0  # the clock of a stale view: it lags by passes
+        self.gw = FaultyGateway(self.api, plan or FaultPlan(), clock=lambda: float(self.passes))
+        self.crashes = 0
+        self.restart()
+
+    def restart(self) -> None:
+        """A new operator process: nothing of the last one's memory survives."""
+        self.reconciler = Reconciler(self.gw, self.registry, settings=FAST)
+
+    def kubelet(self) -> None:
+        for sts in self.api.list(STATEFUL_SET, NS):
+            self.api.set_status(STATEFUL_SET, NS, sts["metadata"]["name"], {"readyReplicas": sts["spec"]["replicas"]})
+        for ds in self.api.list(DAEMON_SET, NS):
+            self.api.set_status(DAEMON_SET, NS, ds["metadata"]["name"], {"numberReady": 0, "desiredNumberScheduled": 0})
+
+    def until(self, done: Any) -> None:
+        for _ in range(PASSES):
+            if done():
+                return
+            self.kubelet()
+            self.passes += 1
+            try:
+                self.reconciler.reconcile(NS, NAME)
+            except Crash:
+                self.crashes += 1
+                self.restart()
+        assert done(), f"not converged after {PASSES} passes"
+
+    def phase(self) -> str | None:
+        return ((self.api.get(DATASET, NS, NAME) or {}).get("status") or {}).get("phase")
+
+    def live(self) -> None:
+        self.api.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
+                         "metadata": {"name": NAME, "namespace": NS},
+                         "spec": {"mounts": [{"mountPoint": "s3://bucket/demo", "name": "demo"}]}})
+        self.api.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "ScriptedRuntime",
+                         "metadata": {"name": NAME, "namespace": NS}, "spec": {"replicas": 1}})
+        self.until(lambda: self.phase() == "Bound")
+        self.bound = self.world()
+        self.api.delete(DATASET, NS, NAME)
+        self.until(lambda: self.api.get(DATASET, NS, NAME) is None and self.api.get(RT, NS, NAME) is None)
+
+    def world(self) -> dict[str, Any]:
+        return seen_by_user(self.api, NS, (RT,))
+
+
+def seen_by_user(api: MemoryGateway, namespace: str, kinds: tuple[Resource, ...]) -> dict[str, Any]:
+    """What a user can see of a namespace's pairs, without what differs between any two runs."""
+    seen: dict[str, Any] = {}
+    for res in (STATEFUL_SET, DAEMON_SET, CONFIG_MAP, PVC, *kinds, DATASET):
+        for obj in api.list(res, namespace):
+            meta = obj["metadata"]
+            status = obj.get("status") or {}
+            seen[f"{obj['kind']} {meta['name']}"] = (
+                sorted((meta.get("labels") or {}).items()), sorted(meta.get("finalizers") or []),
+                sorted(r["kind"] + "/" + r["name"] for r in meta.get("ownerReferences") or []),
+                status.get("phase"), (status.get("lifecycle") or {}).get("state"),
+                # What holds now; a condition that went back to False records a past failure.
+                sorted(c["type"] for c in status.get("conditions") or [] if c["status"] == "True"))
+    seen["PVs"] = sorted(pv["metadata"]["name"] for pv in api.list(PV))
+    seen["node labels"] = sorted(k for n in api.list(NODE) for k in (n["metadata"].get("labels") or {})
+                                 if k != "kubernetes.io/hostname")
+    return seen
+
+
+def test_a_crash_after_any_write_of_a_pairs_life_ends_where_a_run_without_faults_ends() -> None:
+    clean = Life()
+    clean.live()
+    writes, end = clean.gw.writes, clean.world()
+    assert writes > 10 and clean.bound["PVs"] and not end["PVs"] and not end["node labels"]
+    diverged = []
+    for n in range(1, writes + 1):
+        life = Life(FaultPlan(crash_after_write=n))
+        life.live()
+        if life.crashes != 1 or life.bound != clean.bound or life.world() != end:
+            diverged.append(n)
+    assert diverged == [], f"crashing after these writes changed the outcome: {diverged}"
+    TALLY["crash points run in memory"] += writes
+    TALLY["crash points that diverged in memory"] += len(diverged)
+
+
+def test_a_view_two_passes_stale_still_binds_and_deletes_leaving_nothing() -> None:
+    clean, stale = Life(), Life(FaultPlan(stale_seconds=2))
+    clean.live()
+    stale.live()
+    assert stale.bound == clean.bound and stale.world() == clean.world()
+
+
+# -- the same, for the Alluxio engine (execs into the master, Secrets, ports, metadata) ----------
+
+
+def alluxio_life(tmp: Path, plan: FaultPlan) -> tuple[FaultyGateway, int, dict[str, Any], dict[str, Any]]:
+    """The Alluxio pair of tests/unit/test_alluxio_engine.py, created, Bound and deleted."""
+    cluster = FakeCluster(tmp)
+    seed(cluster)
+    gw = FaultyGateway(cluster.gw, plan)
+    crashes = 0
+
+    def restart() -> None:
+        cluster.reconciler = Reconciler(gw, cluster.reconciler.registry, now=cluster.now,
+                                        settings=copy.deepcopy(NO_RATE_LIMITS))
+
+    def until(done: Any) -> None:
+        nonlocal crashes
+        for _ in range(PASSES):
+            if done():
+                return
+            cluster.kubelet()
+            try:
+                cluster.reconcile()
+            except Crash:
+                crashes += 1
+                restart()
+        assert done(), f"not converged after {PASSES} passes"
+
+    restart()
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest(replicas=1))
+    until(lambda: ((cluster.gw.get(DATASET, ANS, ANAME) or {}).get("status") or {}).get("phase") == "Bound")
+    bound = seen_by_user(cluster.gw, ANS, (SERVICE, ALLUXIO.resource))
+    cluster.gw.delete(DATASET, ANS, ANAME)
+    until(lambda: cluster.gw.get(DATASET, ANS, ANAME) is None and cluster.gw.get(ALLUXIO.resource, ANS, ANAME) is None)
+    return gw, crashes, bound, seen_by_user(cluster.gw, ANS, (SERVICE, ALLUXIO.resource))
+
+
+@pytest.mark.deep
+def test_alluxio_survives_a_crash_after_any_write_of_its_life(tmp_path: Path) -> None:
+    clean, _, bound, end = alluxio_life(tmp_path / "clean", FaultPlan())
+    diverged = []
+    for n in range(1, clean.writes + 1):
+        _, crashes, bound_n, end_n = alluxio_life(tmp_path / str(n), FaultPlan(crash_after_write=n))
+        if crashes != 1 or bound_n != bound or end_n != end:
+            diverged.append(n)
+    assert diverged == [], f"crashing after these writes changed the outcome: {diverged}"
+    TALLY["crash points run in memory"] += clean.writes
+    TALLY["crash points that diverged in memory"] += len(diverged)
