@@ -105,6 +105,8 @@ def test_sigkill_at_random_points_of_setup_converges(scripted_crds: KubeGateway,
         create_pair(gw, namespace, name, replicas=1 + i % 3)
         op = OperatorProcess(cluster, namespace, tmp_path, f"crash-{i}", lease_seconds=2)
         operators.append(op)
+        # Killed a random while after it started serving (how long a start takes is the machine's).
+        wait_for(f"operator crash-{i} serving", op.serving, 60, interval=0.1)
         time.sleep(rng.uniform(1.0, 4.0))
         kill_points.append({n: ((gw.get(SCRIPTED, namespace, n) or {}).get("status") or {}).get(
             "lifecycle", {}).get("state", "New") for n in names[: i + 1]})
