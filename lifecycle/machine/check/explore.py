@@ -102,7 +102,7 @@ class Checker:
             yield False, ("cluster", label, None), nxt
         for i, x in enumerate(p.writes[:-1]):
             yield True, ("crash", i, None), x.after
-        for j in range(1, p.calls + 1):
+        for j in _distinct(p.signatures):
             yield True, ("pass", j, False), self._checked(w, j).w
         if p.skippable:
             yield True, ("pass", None, True), self._checked(w, None, True).w
@@ -185,7 +185,10 @@ class Checker:
         kind, arg, quick = step
         if kind in ("env", "cluster"):
             return str(arg)
-        p = Pass(self.model, before, fail_at=arg if kind == "pass" else None, quick=bool(quick)).run()
+        try:
+            p = Pass(self.model, before, fail_at=arg if kind == "pass" else None, quick=bool(quick)).run()
+        except RuntimeError as exc:
+            return f"reconcile: {exc}"
         writes = p.writes[: arg + 1] if kind == "crash" else p.writes
         moves = "; ".join(f"{m} {s}->{d} ({t})" for m, t, s, d in p.moves) or "no move"
         head = "reconcile" + (" (soon after the last: rate-limited Sync steps skipped)" if quick else "")
@@ -199,6 +202,17 @@ class Checker:
         if p.conflict:
             text += "; the runtime's status write conflicts (the pass ends)"
         return text
+
+
+def _distinct(signatures: list[tuple[Any, ...]]) -> list[int]:
+    """The calls (1-based) worth making fail: the first of each signature."""
+    seen: set[tuple[Any, ...]] = set()
+    calls = []
+    for i, sig in enumerate(signatures):
+        if sig not in seen:
+            seen.add(sig)
+            calls.append(i + 1)
+    return calls
 
 
 def check(depth: int = 3, *, dataset: MachineTable[Any, Any] = DATASET, runtime: MachineTable[Any, Any] = RUNTIME,

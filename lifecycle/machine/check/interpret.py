@@ -50,29 +50,19 @@ class Compiled:
         return cls(table, rows, internal, frozenset(str(s) for s in table.finals))
 
 
-@attrs.define
 class Advanced:
-    moves: list[tuple[str, str, str]] = attrs.field(factory=list)  # (trigger, source, dest)
-    internal: list[str] = attrs.field(factory=list)
-    failure: str | None = None  # the hook that raised
+    """What one advance did: moves as (trigger, source, dest), internal triggers, the hook that raised."""
+
+    __slots__ = ("failure", "internal", "moves")
+
+    def __init__(self) -> None:
+        self.moves: list[tuple[str, str, str]] = []
+        self.internal: list[str] = []
+        self.failure: str | None = None
 
     @property
     def progressed(self) -> bool:
         return bool(self.moves or self.internal)
-
-
-def _fires(row: Transition[Any, Any], call: Callable[[str], Any]) -> bool:
-    if row.step is not None and (row.step.should is None or call(row.step.should)):
-        call(row.step.do)
-    for name in row.when:
-        if not call(name):
-            return False
-    for name in row.unless:
-        if call(name):
-            return False
-    if row.do is not None:
-        call(row.do)
-    return True
 
 
 class Machine:
@@ -111,11 +101,18 @@ class Machine:
         raise RuntimeError(f"{c.table.name} machine did not settle after {MAX_MOVES} moves: {result.moves[-4:]}")
 
     def _trigger(self, rows: tuple[Transition[Any, Any], ...]) -> bool:
+        call = self.call
         for row in rows:
-            if _fires(row, self.call):
-                if row.dest is not None:
-                    self.state = str(row.dest)
-                return True
+            step = row.step
+            if step is not None and (step.should is None or call(step.should)):
+                call(step.do)
+            if any(not call(name) for name in row.when) or any(call(name) for name in row.unless):
+                continue
+            if row.do is not None:
+                call(row.do)
+            if row.dest is not None:
+                self.state = str(row.dest)
+            return True
         return False
 
 

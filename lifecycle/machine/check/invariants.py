@@ -33,14 +33,16 @@ class Invariant:
 
 
 def _bound_is_true(p: Pass) -> str | None:
+    if p.false_binds:
+        return f"the Dataset was made Bound without {p.false_binds[0]}"
     w = p.w
     became = any(m[0] == "Dataset" and m[3] == BOUND for m in p.moves)
     if p.conflict or (p.failures and not became) or not (w.ds and w.ds_phase == BOUND):
         return None
     if w.rt and w.rt_state == READY and w.volume_ready:
         return None
-    return (f"the Dataset is Bound but its runtime is {'recorded ' + str(w.rt_state) if w.rt else 'gone'}, "
-            f"PV {'there' if w.pv else 'missing'}, PVC {'there' if w.pvc else 'missing'}")
+    return (f"the pass left the Dataset Bound but its runtime is {'recorded ' + str(w.rt_state) if w.rt else 'gone'}, "
+            f"the PV {'there' if w.pv else 'missing'}, the PVC {'there' if w.pvc else 'missing'}")
 
 
 def _nothing_deleted_in_use(x: Write) -> str | None:
@@ -88,8 +90,10 @@ def _way_out(w: World, dataset: Compiled, runtime: Compiled) -> str | None:
 
 SAFETY: tuple[Invariant, ...] = (
     Invariant("bound_is_true",
-              "After a pass, a Dataset whose phase is Bound has a runtime recorded Ready and its PV and PVC "
-              "(a pass in which a hook failed is held to this only if its Dataset machine moved to Bound). "
+              "A Dataset is made Bound (its event and Ready condition say so) only while its runtime is Ready "
+              "and its PV and PVC exist, and after a pass a Dataset whose phase is Bound has a runtime recorded "
+              "Ready and its PV and PVC (a pass in which a hook failed is held to this only if its Dataset "
+              "machine moved to Bound). "
               "Guards against a status that lies: Bound without a volume or a ready runtime.",
               after_pass=_bound_is_true),
     Invariant("nothing_deleted_in_use",

@@ -36,6 +36,7 @@ from lifecycle.machine.tables import (
 )
 
 READY, DELETED = str(RuntimeState.READY), str(RuntimeState.DELETED)
+BOUND = str(DatasetState.BOUND)
 RELEASED = frozenset(str(s) for s in (*RUNTIME_DELETION, RuntimeState.DELETED))
 
 # Hooks that only look at the objects as read: they cannot fail. Every other hook may.
@@ -71,11 +72,13 @@ class Pass:
         self.model, self.w, self.fail_at, self.quick = model, world, fail_at, quick
         self.calls = 0  # hooks called that may fail
         self.injected: str | None = None  # the hook made to fail (fail_at)
+        self.signatures: list[tuple[Any, ...]] = []  # of each call that may fail, in a pass without fail_at
         self.writes: list[Write] = []
         self.moves: list[tuple[str, str, str, str]] = []  # (machine, trigger, source, dest)
         self.failures: dict[str, str] = {}  # machine -> the hook that failed
         self.skippable = False  # Sync ran a rate-limited step (a pass soon after would skip it)
         self.conflict = False
+        self.false_binds: list[str] = []  # Dataset moves to Bound made without what Bound claims
         self.dataset: Machine | None = None
         self.runtime: Machine | None = None
         # The objects as read, changed only by this pass's own patches and in-memory status work.
@@ -96,10 +99,10 @@ class Pass:
             state = restore_runtime(w.rt_state, None)
             if state == RuntimeState.READY and w.ds and not w.ds_del and not w.ds_bound and w.ds_label and w.rt_label:
                 state = RuntimeState.BINDING  # binding_lost: the pass that bound them ended before the Dataset's write
-            self.runtime = Machine(self.model.runtime, str(state), lambda name: self._call("rt", name))
+            self.runtime = Machine(self.model.runtime, str(state), self._call_runtime)
         if w.ds:
             state_ds = restore_dataset(w.ds_phase or None, w.ds_cond)
-            self.dataset = Machine(self.model.dataset, str(state_ds), lambda name: self._call("ds", name))
+            self.dataset = Machine(self.model.dataset, str(state_ds), self._call_dataset)
         self._advance()
         try:
             self._write_statuses()
@@ -116,6 +119,8 @@ class Pass:
                     continue
                 result: Advanced = machine.advance()
                 self.moves += [(name, *m) for m in result.moves]
+                if name == "Dataset" and any(m[2] == BOUND for m in result.moves) and self._not_serving():
+                    self.false_binds.append(self._not_serving())
                 progressed |= result.progressed
                 if result.failure is not None:
                     self.failures[name] = result.failure
@@ -146,16 +151,43 @@ class Pass:
             self.w = after
             self.writes.append(Write(what, before, after, self.ds and not self.ds_del and self.ds_bound))
 
-    def _call(self, machine: str, name: str) -> Any:
+    def _call_runtime(self, name: str) -> Any:
         if name not in PURE:
-            self.calls += 1
-            if self.calls == self.fail_at:
-                self.injected = name
-                raise HookFailed(name)
-        if machine == "ds" and name in DATASET_HOOKS:
-            return DATASET_HOOKS[name](self)
+            self._may_fail("rt", name)
         hook = RUNTIME_HOOKS.get(name)
         return hook(self) if hook is not None else None  # an engine hook with no abstract effect
+
+    def _call_dataset(self, name: str) -> Any:
+        if name not in PURE:
+            self._may_fail("ds", name)
+        hook = DATASET_HOOKS.get(name)
+        return hook(self) if hook is not None else None
+
+    def _may_fail(self, machine: str, name: str) -> None:
+        self.calls += 1
+        if self.fail_at is None:
+            self.signatures.append(self._signature(machine))
+        elif self.calls == self.fail_at:
+            self.injected = name
+            raise HookFailed(name)
+
+    def _signature(self, machine: str) -> tuple[Any, ...]:
+        """Everything the rest of a pass depends on if the hook called now raises: two calls with the same
+        signature fail into the same state, so the checker makes only the first of them fail."""
+        ds, rt = self.dataset, self.runtime
+        return (machine, self.w, ds.state if ds else None, rt.state if rt else None, len(ds.fired) if ds else 0,
+                len(rt.fired) if rt else 0, tuple(self.failures), self.ds_fin, self.ds_label, self.ds_cond,
+                self.ds_bound, self.ds_behind, self.rt_fin, self.rt_label, self.rt_fresh, self.runtime_deleted,
+                self.dataset_deleted)
+
+    def _not_serving(self) -> str:
+        """What Bound would claim falsely now: the runtime not Ready, the PV or PVC missing (no Dataset hook
+        changes these, so seen after the Dataset's advance they are what its moves saw)."""
+        missing = [what for what, there in (("the runtime Ready", self.rt and not self.rt_del and
+                                             self.runtime_state == READY),
+                                            ("the PV", self.w.pv != ABSENT), ("the PVC", self.w.pvc != ABSENT))
+                   if not there]
+        return " and ".join(missing)
 
     @property
     def runtime_state(self) -> str | None:
@@ -206,9 +238,9 @@ class Pass:
                 self.skippable = True
                 if self.quick:
                     continue
-            if step.should and not self._call("rt", step.should) and not (step.also and self._also(step.also)):
+            if step.should and not self._call_runtime(step.should) and not (step.also and self._also(step.also)):
                 continue
-            changed = self._call("rt", step.hook)
+            changed = self._call_runtime(step.hook)
             if step.stop_if_changed and changed:
                 return
 
