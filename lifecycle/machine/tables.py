@@ -195,8 +195,8 @@ DATASET: MachineTable[DatasetState, DatasetHook] = MachineTable(
                     doc="Clears the binding a released runtime left behind (halfway through binding, or while "
                         "the Dataset itself is being deleted)."),
         dataset_row("bind", D.NOT_BOUND, D.BOUND, when=("runtime_ready", "volume_ready")),
-        dataset_row("fail", (D.BOUND, D.UPDATING), D.FAILED, unless=("runtime_ready",)),
-        dataset_row("fail", (D.BOUND, D.UPDATING), D.FAILED, unless=("volume_ready",)),
+        dataset_row("fail", (D.BOUND, D.UPDATING, D.DATA_MIGRATING), D.FAILED, unless=("runtime_ready",)),
+        dataset_row("fail", (D.BOUND, D.UPDATING, D.DATA_MIGRATING), D.FAILED, unless=("volume_ready",)),
         dataset_row("recover", D.FAILED, D.BOUND, when=("runtime_ready", "volume_ready")),
         dataset_row("update", D.BOUND, D.UPDATING, when=("mounts_changed",)),
         dataset_row("updated", D.UPDATING, D.BOUND, unless=("mounts_changed",)),
