@@ -91,8 +91,8 @@ class Checker:
                 raise _Found(inv.name, problem, w, ("pass", fail_at, quick))
         return p
 
-    def successors(self, w: World) -> Iterator[tuple[bool, Step, World]]:
-        """(is an environment move, step, next state)."""
+    def successors(self, w: World, env: bool = True) -> Iterator[tuple[bool, Step, World]]:
+        """(is an environment move, step, next state); the free steps only, without ``env``."""
         for inv in SAFETY:
             if inv.in_state is not None and (problem := inv.in_state(w, self.model.dataset, self.model.runtime)):
                 raise _Found(inv.name, problem, w, ("env", "(in this state)", None))
@@ -100,6 +100,8 @@ class Checker:
         yield False, ("pass", None, False), p.w
         for label, nxt in cluster_moves(w):
             yield False, ("cluster", label, None), nxt
+        if not env:
+            return
         for i, x in enumerate(p.writes[:-1]):
             yield True, ("crash", i, None), x.after
         for j in _distinct(p.signatures):
@@ -121,11 +123,11 @@ class Checker:
             while queue:
                 s = queue.popleft()
                 order.append(s)
-                for env, step, t in self.successors(s):
+                for env, step, t in self.successors(s, env=k < depth):
                     if not env and (t not in cost or cost[t] > k):
                         cost[t], self.parent[t] = k, (s, step)
                         queue.append(t)
-                    elif env and k < depth and t not in cost:
+                    elif env and t not in cost:
                         cost[t], self.parent[t] = k + 1, (s, step)
                         later.append(t)
             layer = later

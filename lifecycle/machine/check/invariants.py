@@ -9,7 +9,9 @@ passes that follow must end where a working cluster ends.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -25,14 +27,25 @@ DELETING_WRITES = frozenset({"runtime deleted", "PVC deleted", "PV deleted", "ca
 
 @attrs.frozen
 class Invariant:
+    """A safety property: its name and doc are its check's (the doc names the bug class it rules out)."""
+
     name: str
-    doc: str  # what it says, and the bug class it guards against
+    doc: str
     on_write: Callable[[Write], str | None] | None = None
     after_pass: Callable[[Pass], str | None] | None = None
     in_state: Callable[[World, Compiled, Compiled], str | None] | None = None
 
 
-def _bound_is_true(p: Pass) -> str | None:
+def _doc(check: Callable[..., Any]) -> str:
+    return " ".join((inspect.getdoc(check) or "").split())
+
+
+def bound_is_true(p: Pass) -> str | None:
+    """A Dataset is made Bound (its event and Ready condition say so) only while its runtime is Ready
+    and its PV and PVC exist, and after a pass a Dataset whose phase is Bound has a runtime recorded
+    Ready and its PV and PVC (a pass in which a hook failed is held to this only if its Dataset
+    machine moved to Bound). Guards against a status that lies: Bound without a volume or a ready
+    runtime."""
     if p.false_binds:
         return f"the Dataset was made Bound without {p.false_binds[0]}"
     w = p.w
@@ -45,13 +58,18 @@ def _bound_is_true(p: Pass) -> str | None:
             f"the PV {'there' if w.pv else 'missing'}, the PVC {'there' if w.pvc else 'missing'}")
 
 
-def _nothing_deleted_in_use(x: Write) -> str | None:
+def nothing_deleted_in_use(x: Write) -> str | None:
+    """No pass deletes the runtime, the PVC, the PV or the cache, or removes a finalizer, while an
+    unfinished pod mounts the PVC. Guards against data deleted while in use."""
     if x.what in DELETING_WRITES and x.before.pod:
         return f"{x.what} while a pod uses the PVC"
     return None
 
 
-def _released_in_order(x: Write) -> str | None:
+def released_in_order(x: Write) -> str | None:
+    """The cache is shut down only once the PV and PVC are gone, and the runtime is released (its
+    finalizer removed) only once the volume and the cache are gone. Guards against out-of-order
+    deletion and leaked volumes or workloads."""
     w = x.before
     if x.what.startswith("cache shut down") and not w.volume_gone:
         return "the cache was shut down while the PV or PVC still exists"
@@ -60,7 +78,10 @@ def _released_in_order(x: Write) -> str | None:
     return None
 
 
-def _finalizer_last(x: Write) -> str | None:
+def finalizer_goes_last(x: Write) -> str | None:
+    """The runtime's finalizer goes only after its Dataset has let go of the binding; the Dataset's
+    only after the runtime, the volume and the cache are gone. Guards against out-of-order
+    deletion: an object that disappears while what it guards is still there."""
     w = x.before
     if x.what == "runtime finalizer removed" and x.dataset_holds:
         return "the runtime's finalizer was removed while its Dataset still holds the binding"
@@ -72,7 +93,9 @@ def _finalizer_last(x: Write) -> str | None:
     return None
 
 
-def _way_out(w: World, dataset: Compiled, runtime: Compiled) -> str | None:
+def way_out(w: World, dataset: Compiled, runtime: Compiled) -> str | None:
+    """Every state a reachable object is in is final or has a transition that can leave it (whose
+    guards do not contradict each other). Guards against a stuck state (deadlock)."""
     states = []
     if w.rt:
         states.append((runtime, str(restore_runtime(w.rt_state, None))))
@@ -89,31 +112,11 @@ def _way_out(w: World, dataset: Compiled, runtime: Compiled) -> str | None:
 
 
 SAFETY: tuple[Invariant, ...] = (
-    Invariant("bound_is_true",
-              "A Dataset is made Bound (its event and Ready condition say so) only while its runtime is Ready "
-              "and its PV and PVC exist, and after a pass a Dataset whose phase is Bound has a runtime recorded "
-              "Ready and its PV and PVC (a pass in which a hook failed is held to this only if its Dataset "
-              "machine moved to Bound). "
-              "Guards against a status that lies: Bound without a volume or a ready runtime.",
-              after_pass=_bound_is_true),
-    Invariant("nothing_deleted_in_use",
-              "No pass deletes the runtime, the PVC, the PV or the cache, or removes a finalizer, while an "
-              "unfinished pod mounts the PVC. Guards against data deleted while in use.",
-              on_write=_nothing_deleted_in_use),
-    Invariant("released_in_order",
-              "The cache is shut down only once the PV and PVC are gone, and the runtime is released (its "
-              "finalizer removed) only once the volume and the cache are gone. Guards against out-of-order "
-              "deletion and leaked volumes or workloads.",
-              on_write=_released_in_order),
-    Invariant("finalizer_goes_last",
-              "The runtime's finalizer goes only after its Dataset has let go of the binding; the Dataset's "
-              "only after the runtime, the volume and the cache are gone. Guards against out-of-order "
-              "deletion: an object that disappears while what it guards is still there.",
-              on_write=_finalizer_last),
-    Invariant("way_out",
-              "Every state a reachable object is in is final or has a transition that can leave it. Guards "
-              "against a stuck state (deadlock).",
-              in_state=_way_out),
+    Invariant("bound_is_true", _doc(bound_is_true), after_pass=bound_is_true),
+    Invariant("nothing_deleted_in_use", _doc(nothing_deleted_in_use), on_write=nothing_deleted_in_use),
+    Invariant("released_in_order", _doc(released_in_order), on_write=released_in_order),
+    Invariant("finalizer_goes_last", _doc(finalizer_goes_last), on_write=finalizer_goes_last),
+    Invariant("way_out", _doc(way_out), in_state=way_out),
 )
 
 
