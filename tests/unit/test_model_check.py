@@ -14,6 +14,7 @@ import pytest
 
 from lifecycle.cli.check import print_report
 from lifecycle.cli.main import main
+from lifecycle.machine import tables
 from lifecycle.machine.check import LIVENESS, SAFETY, World, check, describe_all
 from lifecycle.machine.check.explore import Report
 from lifecycle.machine.table import MachineTable
@@ -182,3 +183,10 @@ def test_fluidlc_check_exits_1_with_the_trace_on_a_violation(capsys: pytest.Capt
     assert print_report(broken) == 1
     out = capsys.readouterr().out
     assert "VIOLATED way_out" in out and "shortest trace" in out and "held" not in out
+
+
+def test_the_checker_reads_the_tables_when_called(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A harness that changes the tables module in place gets the changed table checked."""
+    monkeypatch.setattr(tables, "RUNTIME", changed(RUNTIME, "shut_down", drop=True))
+    r = check(1, liveness=False)
+    assert r.violation is not None and r.violation.invariant == "way_out"

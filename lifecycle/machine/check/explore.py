@@ -19,12 +19,12 @@ from typing import Any
 
 import attrs
 
+from lifecycle.machine import tables
 from lifecycle.machine.check.interpret import Compiled
 from lifecycle.machine.check.invariants import LIVENESS, SAFETY, goal_of
 from lifecycle.machine.check.passes import Model, Pass
 from lifecycle.machine.check.world import World, cluster_moves, describe, env_moves
 from lifecycle.machine.table import MachineTable, SyncStep
-from lifecycle.machine.tables import DATASET, RUNTIME, SYNC_STEPS
 
 SHOWN = 12  # steps of a good world's run shown after a liveness violation
 SETTLE_LIMIT = 40  # passes a good world may take to reach its goal (a clean setup takes 2)
@@ -63,9 +63,11 @@ class _Found(Exception):
 
 
 class Checker:
-    def __init__(self, dataset: MachineTable[Any, Any] = DATASET, runtime: MachineTable[Any, Any] = RUNTIME,
-                 sync_steps: tuple[SyncStep[Any], ...] = SYNC_STEPS):
-        self.model = Model(Compiled.of(dataset), Compiled.of(runtime), tuple(sync_steps))
+    def __init__(self, dataset: MachineTable[Any, Any] | None = None, runtime: MachineTable[Any, Any] | None = None,
+                 sync_steps: tuple[SyncStep[Any], ...] | None = None):
+        # Read from the tables module when called, so a table changed in place is checked as changed.
+        self.model = Model(Compiled.of(dataset or tables.DATASET), Compiled.of(runtime or tables.RUNTIME),
+                           tuple(tables.SYNC_STEPS if sync_steps is None else sync_steps))
         self.parent: dict[World, tuple[World, Step] | None] = {}
         self.passes = 0
         self._settled: dict[World, World | None] = {}
@@ -217,8 +219,9 @@ def _distinct(signatures: list[tuple[Any, ...]]) -> list[int]:
     return calls
 
 
-def check(depth: int = 3, *, dataset: MachineTable[Any, Any] = DATASET, runtime: MachineTable[Any, Any] = RUNTIME,
-          sync_steps: tuple[SyncStep[Any], ...] = SYNC_STEPS, initial: World | None = None,
+def check(depth: int = 3, *, dataset: MachineTable[Any, Any] | None = None,
+          runtime: MachineTable[Any, Any] | None = None, sync_steps: tuple[SyncStep[Any], ...] | None = None,
+          initial: World | None = None,
           liveness: bool = True) -> Report:
     """Check the tables (by default the product's) within ``depth`` environment moves."""
     start = time.perf_counter()

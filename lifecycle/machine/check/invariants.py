@@ -15,10 +15,10 @@ from typing import Any
 
 import attrs
 
+from lifecycle.machine import tables
 from lifecycle.machine.check.interpret import Compiled
 from lifecycle.machine.check.passes import READY, Pass, Write
 from lifecycle.machine.check.world import World
-from lifecycle.machine.tables import restore_dataset, restore_runtime
 
 BOUND, NOT_BOUND = "Bound", "NotBound"
 DELETING_WRITES = frozenset({"runtime deleted", "PVC deleted", "PV deleted", "cache shut down (workloads deleted)",
@@ -98,9 +98,9 @@ def way_out(w: World, dataset: Compiled, runtime: Compiled) -> str | None:
     guards do not contradict each other). Guards against a stuck state (deadlock)."""
     states = []
     if w.rt:
-        states.append((runtime, str(restore_runtime(w.rt_state, None))))
+        states.append((runtime, str(tables.restore_runtime(w.rt_state, None))))
     if w.ds:
-        states.append((dataset, str(restore_dataset(w.ds_phase or None, w.ds_cond))))
+        states.append((dataset, str(tables.restore_dataset(w.ds_phase or None, w.ds_cond))))
     for compiled, s in states:
         if s in compiled.finals:
             continue

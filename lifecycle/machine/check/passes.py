@@ -23,17 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from lifecycle.machine import tables
 from lifecycle.machine.check.interpret import Advanced, Compiled, HookFailed, Machine
 from lifecycle.machine.check.world import ABSENT, GONE_DATASET, GONE_RUNTIME, PRESENT, TERMINATING, World
 from lifecycle.machine.table import SyncStep
-from lifecycle.machine.tables import (
-    RUNTIME_DELETION,
-    DatasetState,
-    RuntimeState,
-    dataset_phase,
-    restore_dataset,
-    restore_runtime,
-)
+from lifecycle.machine.tables import RUNTIME_DELETION, DatasetState, RuntimeState
 
 READY, DELETED = str(RuntimeState.READY), str(RuntimeState.DELETED)
 BOUND = str(DatasetState.BOUND)
@@ -96,12 +90,12 @@ class Pass:
         if not w.ds and not w.rt:
             return self
         if w.rt:
-            state = restore_runtime(w.rt_state, None)
+            state = tables.restore_runtime(w.rt_state, None)
             if state == RuntimeState.READY and w.ds and not w.ds_del and not w.ds_bound and w.ds_label and w.rt_label:
                 state = RuntimeState.BINDING  # binding_lost: the pass that bound them ended before the Dataset's write
             self.runtime = Machine(self.model.runtime, str(state), self._call_runtime)
         if w.ds:
-            state_ds = restore_dataset(w.ds_phase or None, w.ds_cond)
+            state_ds = tables.restore_dataset(w.ds_phase or None, w.ds_cond)
             self.dataset = Machine(self.model.dataset, str(state_ds), self._call_dataset)
         self._advance()
         try:
@@ -133,7 +127,7 @@ class Pass:
             self._write("runtime status", rt_state=rt.state)
         if ds is not None and self.ds and not self.dataset_deleted and self.w.ds:
             ready = rt is not None and rt.state == READY and not self.runtime_deleted
-            phase = dataset_phase(DatasetState(ds.state), bound=self.ds_bound, runtime_ready=ready,
+            phase = tables.dataset_phase(DatasetState(ds.state), bound=self.ds_bound, runtime_ready=ready,
                                   current=w.ds_phase or None)
             status = {"ds_phase": phase, "ds_cond": self.ds_cond, "ds_bound": self.ds_bound,
                       "ds_behind": self.ds_behind}
