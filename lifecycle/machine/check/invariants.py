@@ -17,7 +17,7 @@ import attrs
 
 from lifecycle.machine import tables
 from lifecycle.machine.check.interpret import Compiled
-from lifecycle.machine.check.passes import READY, Pass, Write
+from lifecycle.machine.check.passes import READY, SERVING, Pass, Write
 from lifecycle.machine.check.world import World
 
 BOUND, NOT_BOUND = "Bound", "NotBound"
@@ -41,20 +41,22 @@ def _doc(check: Callable[..., Any]) -> str:
 
 
 def bound_is_true(p: Pass) -> str | None:
-    """A Dataset is made Bound (its event and Ready condition say so) only while its runtime is Ready
-    and its PV and PVC exist, and after a pass a Dataset whose phase is Bound has a runtime recorded
-    Ready and its PV and PVC (a pass in which a hook failed is held to this only if its Dataset
-    machine moved to Bound). Guards against a status that lies: Bound without a volume or a ready
-    runtime."""
+    """A Dataset is made Bound, Updating or DataMigrating (the phases that say a ready runtime serves
+    it through its volume; the move's event and the Ready condition say so too) only while its
+    runtime is Ready and its PV and PVC exist, and a pass leaves it in one of them only then (a pass
+    in which a Dataset hook failed is held to this only if the Dataset moved into one; a Dataset
+    being deleted keeps the phase it had, next to its Deleting condition). Guards
+    against a status that lies: Bound without a volume or a ready runtime."""
     if p.false_binds:
-        return f"the Dataset was made Bound without {p.false_binds[0]}"
+        return f"the Dataset was made {p.false_binds[0]}"
     w = p.w
-    became = any(m[0] == "Dataset" and m[3] == BOUND for m in p.moves)
-    if p.conflict or (p.failures and not became) or not (w.ds and w.ds_phase == BOUND):
+    became = any(m[0] == "Dataset" and m[3] in SERVING for m in p.moves)
+    if p.conflict or ("Dataset" in p.failures and not became) or not (w.ds and w.ds_phase in SERVING) or w.ds_cond:
         return None
     if w.rt and w.rt_state == READY and w.volume_ready:
         return None
-    return (f"the pass left the Dataset Bound but its runtime is {'recorded ' + str(w.rt_state) if w.rt else 'gone'}, "
+    runtime = f"recorded {w.rt_state}" if w.rt else "gone"
+    return (f"the pass left the Dataset {w.ds_phase} but its runtime is {runtime}, "
             f"the PV {'there' if w.pv else 'missing'}, the PVC {'there' if w.pvc else 'missing'}")
 
 

@@ -30,7 +30,8 @@ from lifecycle.machine.table import SyncStep
 from lifecycle.machine.tables import RUNTIME_DELETION, DatasetState, RuntimeState
 
 READY, DELETED = str(RuntimeState.READY), str(RuntimeState.DELETED)
-BOUND = str(DatasetState.BOUND)
+# The phases that say a runtime serves the Dataset through its volume (Failed says it does not).
+SERVING = frozenset(str(s) for s in (DatasetState.BOUND, DatasetState.UPDATING, DatasetState.DATA_MIGRATING))
 RELEASED = frozenset(str(s) for s in (*RUNTIME_DELETION, RuntimeState.DELETED))
 
 # Hooks that only look at the objects as read: they cannot fail. Every other hook may.
@@ -113,8 +114,9 @@ class Pass:
                     continue
                 result: Advanced = machine.advance()
                 self.moves += [(name, *m) for m in result.moves]
-                if name == "Dataset" and any(m[2] == BOUND for m in result.moves) and self._not_serving():
-                    self.false_binds.append(self._not_serving())
+                for _, _, dest in result.moves if name == "Dataset" else ():
+                    if dest in SERVING and self._not_serving():
+                        self.false_binds.append(f"{dest} without {self._not_serving()}")
                 progressed |= result.progressed
                 if result.failure is not None:
                     self.failures[name] = result.failure
