@@ -219,14 +219,18 @@ def restore_dataset(phase: str | None, deleting: bool) -> DatasetState:
     return DATASET.state(phase) if phase in DATASET_PHASED else D.NEW
 
 
+SERVING_PHASES = frozenset({D.BOUND.value, D.UPDATING.value, D.DATA_MIGRATING.value})
+
+
 def dataset_phase(state: DatasetState, *, bound: bool, runtime_ready: bool, current: str | None) -> str:
     """The ``.status.phase`` for a machine state. A state without a phase of its own (Deleting) keeps
     telling the truth about the binding: NotBound without one, Failed while the runtime is not
-    ready, else the served phase it had (Bound by default). Bound itself is written only while the
-    runtime is Ready at the end of the pass: a Dataset machine that moved to Bound and then rested (a
-    hook of it failed) while its runtime left Ready in the same pass shows Failed."""
+    ready, else the served phase it had (Bound by default). A served phase other than Failed is written
+    only while the runtime is Ready at the end of the pass: a Dataset machine that moved to Bound (or
+    Updating, DataMigrating) and then rested, a hook of it failing, while its runtime left Ready in the
+    same pass shows Failed."""
     fixed = DATASET.info(state).phase
-    if fixed == D.BOUND.value and not runtime_ready:
+    if fixed in SERVING_PHASES and not runtime_ready:
         return D.FAILED.value
     if fixed is not None:
         return fixed
