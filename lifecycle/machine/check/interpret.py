@@ -6,8 +6,8 @@ the same table data: in the current state, the triggers listed for it in table o
 with several rows tries them in order, each running its step (``should`` first when given), then
 its ``when`` guards (all true, the first false one ends the row) and ``unless`` guards (all false),
 then its ``do``; the first row that passes moves and starts the triggers of the new state again.
-A trigger that has an internal row anywhere in the table fires once per pass and ends the advance
-whichever of its rows moved (the runner's rule). A hook that raises ends the advance as a failure.
+A trigger whose internal row fired (the state stayed) fires once per pass and ends the advance
+(the runner's rule). A hook that raises ends the advance as a failure.
 A test compares this with the real runner on random tables and random hook answers.
 """
 
@@ -90,7 +90,7 @@ class Machine:
                     return result
                 if not moved:
                     continue
-                if trigger in c.internal:
+                if trigger in c.internal and self.state == source:
                     self.fired.add(trigger)
                     result.internal.append(trigger)
                     return result
