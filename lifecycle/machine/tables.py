@@ -195,8 +195,8 @@ DATASET: MachineTable[DatasetState, DatasetHook] = MachineTable(
                     doc="Clears the binding a released runtime left behind (halfway through binding, or while "
                         "the Dataset itself is being deleted)."),
         dataset_row("bind", D.NOT_BOUND, D.BOUND, when=("runtime_ready", "volume_ready")),
-        dataset_row("fail", (D.BOUND, D.UPDATING), D.FAILED, unless=("runtime_ready",)),
-        dataset_row("fail", (D.BOUND, D.UPDATING), D.FAILED, unless=("volume_ready",)),
+        dataset_row("fail", (D.BOUND, D.UPDATING, D.DATA_MIGRATING), D.FAILED, unless=("runtime_ready",)),
+        dataset_row("fail", (D.BOUND, D.UPDATING, D.DATA_MIGRATING), D.FAILED, unless=("volume_ready",)),
         dataset_row("recover", D.FAILED, D.BOUND, when=("runtime_ready", "volume_ready")),
         dataset_row("update", D.BOUND, D.UPDATING, when=("mounts_changed",)),
         dataset_row("updated", D.UPDATING, D.BOUND, unless=("mounts_changed",)),
@@ -222,8 +222,12 @@ def restore_dataset(phase: str | None, deleting: bool) -> DatasetState:
 def dataset_phase(state: DatasetState, *, bound: bool, runtime_ready: bool, current: str | None) -> str:
     """The ``.status.phase`` for a machine state. A state without a phase of its own (Deleting) keeps
     telling the truth about the binding: NotBound without one, Failed while the runtime is not
-    ready, else the served phase it had (Bound by default)."""
+    ready, else the served phase it had (Bound by default). Bound itself is written only while the
+    runtime is Ready at the end of the pass: a Dataset machine that moved to Bound and then rested (a
+    hook of it failed) while its runtime left Ready in the same pass shows Failed."""
     fixed = DATASET.info(state).phase
+    if fixed == D.BOUND.value and not runtime_ready:
+        return D.FAILED.value
     if fixed is not None:
         return fixed
     if not bound:
