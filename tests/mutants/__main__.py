@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import collections
 import importlib
+import json
 import multiprocessing
 import os
 import sys
@@ -183,10 +184,11 @@ class Pool:
 Coverage = dict[str, frozenset[tuple[str, str]]]
 
 
-def baseline(jobs: int, logs: Path) -> tuple[Coverage, dict[str, float]]:
+def baseline(jobs: int, logs: Path, without: tuple[str, ...] = ()) -> tuple[Coverage, dict[str, float]]:
     """Where each test that runs a machine takes it (every static test of the tables is taken to
     see everything), after a run that must pass on the real tables; exits if any test fails."""
-    files = sorted(str(p.relative_to(ROOT)) for s in SUITES for p in (ROOT / s).rglob("test_*.py"))
+    files = sorted(str(p.relative_to(ROOT)) for s in SUITES for p in (ROOT / s).rglob("test_*.py")
+                   if str(p.relative_to(ROOT)) not in without)
     shards = [files[k::jobs] for k in range(jobs)]
     tasks = ((k, lambda k=k: (_baseline_child, (shards[k], logs / f"baseline-{k}.log"))) for k in range(jobs))
     touching: dict[str, frozenset[tuple[str, str]]] = {}
@@ -208,21 +210,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants run at once")
     parser.add_argument("--only", default="", help="run only mutants whose key contains this")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a mutant counts as hung")
+    parser.add_argument("--keys", type=Path, help="run only the mutants whose keys this file lists, one a line")
+    parser.add_argument("--without", action="append", default=[], metavar="TEST_FILE",
+                        help="leave these test files out (to measure what they add)")
+    parser.add_argument("--all", action="store_true",
+                        help="run the mutants declared equivalent too (each confirms its declaration)")
+    parser.add_argument("--json", type=Path, help="write every mutant's key and killer here")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     started = time.monotonic()
     logs = Path(tempfile.mkdtemp(prefix="mutants-"))
-    coverage, durations = baseline(args.jobs, logs)
+    coverage, durations = baseline(args.jobs, logs, tuple(args.without))
     chosen = sorted(coverage)
     files = sorted({n.partition("::")[0] for n in chosen})
     print(f"baseline passed in {time.monotonic() - started:.0f}s; {len(chosen)} tests in {len(files)} files "
           f"run a lifecycle machine or check the tables")
     for f in files:  # imported once here, so every forked mutant starts with them loaded
         importlib.import_module(f.removesuffix(".py").replace("/", "."))
-    population = [m for m in mutants.generate() if args.only in m.key]
+    wanted = set(args.keys.read_text().split()) if args.keys else None
+    population = [m for m in mutants.generate() if args.only in m.key and (wanted is None or m.key in wanted)]
     kills: collections.Counter[str] = collections.Counter()
     results: dict[str, tuple[str | None, str]] = {}
-    pending = list(population)
+    pending = [m for m in population if args.all or not m.equivalent]
     done = 0
 
     def order(m: Mutant) -> list[str]:
@@ -254,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
             results[m.key] = (killer, message)
             mark = "survived" if killer is None else "killed"
             print(f"[{done}/{len(population)}] {mark:8} {m.key}" + (f"  by {killer}" if killer else ""), flush=True)
+    for m in population:
+        results.setdefault(m.key, (None, "declared equivalent; not run"))
+    if args.json:
+        args.json.write_text(json.dumps({k: killer for k, (killer, _) in results.items()}, indent=1))
     return report(population, results, time.monotonic() - started)
 
 
