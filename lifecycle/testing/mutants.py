@@ -71,6 +71,8 @@ class Mutant:
 EQUIVALENT: dict[str, str] = {
     "dataset.fail#1:swapped-with-fail#2":
         "the two fail rows share trigger, sources and destination and have no action: either makes the same move",
+    "sync.sync_schedule_info_to_cache_nodes:stop_if_changed=True":
+        "it is the last Sync step: stopping Sync after it skips nothing",
     "runtime.released:when-dataset_unbound":
         "the Dataset goes first in every round and unbinds (in memory) as soon as its runtime is being deleted, "
         "so the guard is true whenever the runtime reaches the row; the finalizer write precedes the Dataset's "
