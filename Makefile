@@ -3,6 +3,7 @@
 #   make test       the whole suite: lint, unit, property, drift checks and the real control plane
 #   make test-fast  unit + property tests only (no cluster), under a minute
 #   make generate   every generated file: CRDs, deploy/operator.yaml, deploy/chart, diagrams
+#   make mutants    mutation testing: every one-change mutant of the lifecycle tables against the behavioural tests
 #   make image      the operator image fluid-lifecycle:<pyproject version>, with podman, buildah or docker
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup test test-fast test-cluster lint diagrams crds manifests chart generate run operator \
-        controlplane helm image cluster-up cluster-down cluster-status bench clean
+        controlplane helm image cluster-up cluster-down cluster-status bench mutants clean
 
 setup: $(STAMP)
 
@@ -81,6 +82,10 @@ cluster-status: setup
 
 bench: setup controlplane
 	$(PY) -m tests.bench
+
+# Prints the score (killed by behaviour / total) and the survivors; fails below 95 %.
+mutants: setup
+	$(PY) -m tests.mutants
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,205 @@
+"""The order the lifecycle promises, one bug class at a time: what must wait for what.
+
+Each test puts one pair where a table row's guard, source or position is what stands between the
+user and a known kind of failure (deleted while in use, out-of-order deletion, a status that lies,
+setup on a lost master), and checks what a user or the engine would see. They were written
+against the table mutants of ``make mutants`` that the rest of the suite let through.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lifecycle.k8s.gateway import DATASET, POD, PV, PVC, STATEFUL_SET
+from lifecycle.k8s.naming import DATASET_ID_LABEL, pv_name, reference_key
+from lifecycle.machine.tables import RuntimeState
+from tests.unit.test_reconcile import NAME, NS, RT, World
+
+
+@pytest.fixture
+def bound() -> World:
+    world = World()
+    world.dataset()
+    world.runtime()
+    world.settle()
+    assert world.ds()["status"]["phase"] == "Bound"
+    return world
+
+
+def state(world: World) -> str:
+    return str(world.rt()["status"]["lifecycle"]["state"])
+
+
+def reader(world: World) -> None:
+    world.gw.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reader", "namespace": NS},
+                     "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": NAME}}]},
+                     "status": {"phase": "Running"}})
+
+
+def test_the_runtime_is_not_deleted_while_a_pod_uses_the_volume(bound: World) -> None:
+    reader(bound)
+    bound.gw.delete(DATASET, NS, NAME)
+    bound.settle(4)
+    assert not bound.rt()["metadata"].get("deletionTimestamp") and state(bound) == RuntimeState.READY
+    assert bound.gw.get(PVC, NS, NAME) is not None
+    bound.gw.delete(POD, NS, "reader")
+    bound.settle(4)
+    assert bound.gw.get(DATASET, NS, NAME) is None and bound.gw.get(RT, NS, NAME) is None
+
+
+def test_a_deleted_dataset_stays_until_its_runtime_has_cleaned_up(bound: World) -> None:
+    bound.script.failing.add("shutdown")
+    bound.gw.delete(DATASET, NS, NAME)
+    bound.settle(4)
+    assert state(bound) == RuntimeState.SHUTTING_DOWN
+    ds = bound.ds()
+    deleting = [c for c in ds["status"]["conditions"] if c["type"] == "Deleting"]
+    assert deleting and deleting[0]["reason"] == "WaitingForRuntime", ds["status"]
+    bound.script.failing.clear()
+    bound.settle(4)
+    assert bound.gw.get(DATASET, NS, NAME) is None and bound.gw.get(RT, NS, NAME) is None
+
+
+def test_shutdown_waits_until_the_volume_is_really_gone(bound: World) -> None:
+    """A PVC another controller still holds (its protection finalizer) keeps the workloads up."""
+    bound.gw.patch(PVC, NS, NAME, {"metadata": {"finalizers": ["kubernetes.io/pvc-protection"]}})
+    bound.gw.delete(RT, NS, NAME)
+    bound.settle(4)
+    assert state(bound) == RuntimeState.DELETING_VOLUME
+    assert bound.gw.get(STATEFUL_SET, NS, f"{NAME}-master") is not None, "shut down before the volume went"
+    assert bound.events("VolumeInUse")
+    bound.gw.patch(PVC, NS, NAME, {"metadata": {"finalizers": None}})
+    bound.settle(4)
+    assert bound.gw.get(RT, NS, NAME) is None and bound.gw.get(STATEFUL_SET, NS, f"{NAME}-master") is None
+
+
+@pytest.mark.parametrize("stage", [RuntimeState.PREPARING_UFS, RuntimeState.SETTING_UP_WORKERS])
+def test_a_master_lost_during_setup_sends_setup_back_to_the_master(stage: RuntimeState) -> None:
+    world = World()
+    world.dataset()
+    world.runtime()
+    world.script.failing.add("prepare_ufs" if stage == RuntimeState.PREPARING_UFS else "check_workers_ready")
+    world.settle(4)
+    assert state(world) == stage
+    world.gw.delete(STATEFUL_SET, NS, f"{NAME}-master")
+    world.reconciler.reconcile(NS, NAME)
+    assert state(world) == RuntimeState.SETTING_UP_MASTER
+    assert all(master for master, _ in world.script.worker_setups), "workers set up without a master"
+    world.script.failing.clear()
+    world.settle()
+    assert world.ds()["status"]["phase"] == "Bound"
+
+
+def test_workers_are_set_up_once_while_the_engine_says_they_need_nothing_more() -> None:
+    world = World()
+    world.dataset()
+    world.runtime()
+    for _ in range(5):  # the master gets ready; the workers never do
+        master = world.gw.get(STATEFUL_SET, NS, f"{NAME}-master")
+        if master is not None:
+            world.gw.set_status(STATEFUL_SET, NS, f"{NAME}-master", {"readyReplicas": 1})
+        world.reconciler.reconcile(NS, NAME)
+    assert state(world) == RuntimeState.SETTING_UP_WORKERS
+    assert world.script.calls.count("setup_workers") == 1, world.script.calls
+
+
+def test_an_updating_dataset_whose_runtime_breaks_is_failed() -> None:
+    world = World()
+    world.dataset()
+    world.runtime()
+    world.settle()
+    world.script.failing.add("sync_dataset_mounts")  # the change is never applied: it stays Updating
+    world.gw.patch(DATASET, NS, NAME, {"spec": {"mounts": [{"mountPoint": "hdfs://nn:9000/x", "name": "x"}]}})
+    world.settle(2)
+    assert world.ds()["status"]["phase"] == "Updating"
+    world.gw.delete(STATEFUL_SET, NS, f"{NAME}-worker")
+    outcome = world.reconciler.reconcile(NS, NAME)
+    assert ("Dataset", "fail") in {(m.machine, m.trigger) for m in outcome.moves}
+    assert world.ds()["status"]["phase"] == "Failed"
+
+
+def test_an_updating_dataset_that_loses_its_volume_fails_until_it_is_made_again() -> None:
+    world = World()
+    world.dataset()
+    world.runtime()
+    world.settle()
+    world.script.failing.add("sync_dataset_mounts")
+    world.gw.patch(DATASET, NS, NAME, {"spec": {"mounts": [{"mountPoint": "hdfs://nn:9000/x", "name": "x"}]}})
+    world.settle(2)
+    assert world.ds()["status"]["phase"] == "Updating"
+    world.gw.delete(PVC, NS, NAME)
+    outcome = world.reconciler.reconcile(NS, NAME)
+    moves = [(m.machine, m.trigger) for m in outcome.moves]
+    assert ("Dataset", "fail") in moves and moves.index(("Dataset", "fail")) < moves.index(("Runtime", "volume_lost"))
+
+
+def test_a_broken_runtime_is_repaired_before_it_is_synced_or_rebound(bound: World) -> None:
+    """Lost workers and a lost volume at once: setup repairs the workload first; Sync (scaling,
+    remounting) and binding wait for a healthy runtime."""
+    bound.gw.delete(STATEFUL_SET, NS, f"{NAME}-worker")
+    bound.gw.delete(PVC, NS, NAME)
+    bound.gw.delete(PV, None, pv_name(reference_key(NS, NAME)))
+    bound.script.calls.clear()
+    outcome = bound.reconciler.reconcile(NS, NAME)
+    runtime_moves = [m.trigger for m in outcome.moves if m.machine == "Runtime"]
+    assert runtime_moves[0] == "health_lost", runtime_moves
+    calls = bound.script.calls
+    assert "sync_replicas" not in calls or calls.index("sync_replicas") > calls.index("setup_workers"), calls
+    bound.settle()
+    assert bound.ds()["status"]["phase"] == "Bound"
+
+
+def test_a_dataset_binds_only_once_its_volume_is_back() -> None:
+    """A Dataset whose phase was reset (NotBound) while its PVC was gone waits for the runtime to
+    make the volume again before it says Bound: the Bind event comes after VolumeCreated."""
+    world = World()
+    world.dataset()
+    world.runtime()
+    world.settle()
+    status = world.ds()["status"]
+    world.gw.set_status(DATASET, NS, NAME, {**status, "phase": "NotBound"})
+    world.gw.delete(PVC, NS, NAME)
+    world.gw.events.clear()
+    world.reconciler.reconcile(NS, NAME)
+    reasons = [e.reason for e in world.gw.events]
+    assert "Bind" not in reasons or reasons.index("Bind") > reasons.index("VolumeCreated"), reasons
+
+
+STUCK_AT = {  # a setup stage, and the hook whose failure keeps the runtime there
+    RuntimeState.NEW: None,  # no Dataset to claim
+    RuntimeState.SETTING_UP_MASTER: "setup_master",
+    RuntimeState.PREPARING_UFS: "prepare_ufs",
+    RuntimeState.SETTING_UP_WORKERS: "check_workers_ready",
+    RuntimeState.CREATING_VOLUME: "create_volume",
+    RuntimeState.BINDING: "bind_to_dataset",
+}
+
+
+@pytest.mark.parametrize("stage", list(STUCK_AT))
+def test_deleting_a_runtime_stuck_in_setup_wins_over_setup(stage: RuntimeState) -> None:
+    """Whatever stage setup hangs in, deleting the runtime deletes it, and sets up nothing more."""
+    world = World()
+    if stage != RuntimeState.NEW:
+        world.dataset()
+    world.gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "ScriptedRuntime",
+                     "metadata": {"name": NAME, "namespace": NS, "finalizers": ["example.com/hold"]},
+                     "spec": {"replicas": 1}})
+    hook = STUCK_AT[stage]
+    if hook:
+        world.script.failing.add(hook)
+    world.settle(5)
+    assert state(world) == stage
+    world.gw.delete(RT, NS, NAME)
+    world.script.calls.clear()
+    world.settle(5)
+    assert world.rt()["metadata"]["finalizers"] == ["example.com/hold"], "ours is removed: released"
+    if stage == RuntimeState.NEW:  # a Dataset that comes now is not claimed by a runtime on its way out
+        world.dataset()
+        world.settle(3)
+        assert DATASET_ID_LABEL not in (world.ds()["metadata"].get("labels") or {}), world.ds()["metadata"]
+        assert not world.events("ClaimDataset"), "claimed, then let go, by a runtime being deleted"
+    left = [o["kind"] for o in world.gw.all_objects()
+            if o["kind"] not in ("Node", "Event", "Dataset", "ScriptedRuntime")]
+    assert left == [], left
+    assert not {"setup_master", "prepare_ufs", "setup_workers", "create_volume", "bind_to_dataset"} \
+        & set(world.script.calls), world.script.calls
