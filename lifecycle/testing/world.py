@@ -10,6 +10,7 @@ test moves: one second per reconcile pass.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable
@@ -58,7 +59,7 @@ class SimulatedCluster:
     def restart(self) -> None:
         """A new operator process: nothing of the last one's memory survives."""
         self.reconciler = Reconciler(self.gateway, self.registry, now=self.now,
-                                     settings=json.loads(json.dumps(NO_RATE_LIMITS)))
+                                     settings=copy.deepcopy(NO_RATE_LIMITS))
 
     # -- the controllers -----------------------------------------------------------------------
 
