@@ -13,6 +13,8 @@ check for the scripted engine:
 - ``in_use_blocks_deletion``: while a pod uses the volume, deleting the Dataset deletes neither the
   volume nor the runtime; once the pod is gone both go;
 - ``deletion_leaves_nothing``: after deletion no object, PV or node label of the pair is left;
+- ``deletion_in_order``: the PVC and PV go before the cache's workloads, the workloads the engine
+  deletes go before the runtime, and the Dataset goes last (its finalizer is the last thing removed);
 - ``crash_after_every_write`` (deep): the operator dies right after each single write of the
   pair's life in turn and restarts; every such life ends where a run without a crash ends.
 
@@ -38,7 +40,7 @@ from lifecycle.testing.world import SimulatedCluster
 
 NS, NAME = "conformance", "pair"
 PASSES = 40  # enough for setup from nothing, with room; a pair that needs more is stuck
-FAST = ("binds", "idle_writes_nothing", "in_use_blocks_deletion", "deletion_leaves_nothing")
+FAST = ("binds", "idle_writes_nothing", "in_use_blocks_deletion", "deletion_leaves_nothing", "deletion_in_order")
 DEEP = ("crash_after_every_write",)
 ExecFactory = Callable[[MemoryGateway], ExecHandler]
 
@@ -180,6 +182,20 @@ class Kit:
                   if k != "kubernetes.io/hostname"]
         assert not leftovers and not labels, f"left behind: {leftovers} node labels {labels}"
         return {}
+
+    def deletion_in_order(self) -> dict[str, int]:
+        cluster, _, _, _ = self.life()
+        gone = [g for g in cluster.api.gone if g[0] != "Pod"]
+        at = {g: i for i, g in reversed(list(enumerate(gone)))}  # where each first went
+        runtime, dataset = at.get((self.kind.kind, NAME)), at.get(("Dataset", NAME))
+        volume = [i for (kind, _), i in at.items() if kind in ("PersistentVolumeClaim", "PersistentVolume")]
+        workloads = [i for (kind, _), i in at.items() if kind in ("StatefulSet", "DaemonSet")]
+        assert runtime is not None and dataset is not None and len(volume) == 2, f"not all gone: {gone}"
+        assert dataset == len(gone) - 1, f"the Dataset went before the rest: {gone}"
+        assert max(volume) < runtime and all(max(volume) < w for w in workloads), \
+            f"the cache or the runtime went while the volume was still there: {gone}"
+        assert all(w < runtime for w in workloads), f"the runtime went before its cache: {gone}"
+        return {"objects gone": len(gone)}
 
     def crash_after_every_write(self) -> dict[str, int]:
         clean, _, at_bound, end = self.life(FaultPlan())

@@ -166,18 +166,19 @@ def generate(runtime: Table = tables.RUNTIME, dataset: Table = tables.DATASET,
     return out
 
 
+def replacements(mutant: Mutant) -> dict[int, Any]:
+    """id of each real table object -> the mutant's version of it."""
+    return {id(tables.RUNTIME): mutant.runtime, id(tables.DATASET): mutant.dataset,
+            id(tables.SYNC_STEPS): mutant.sync, id(tables.MACHINES): (mutant.dataset, mutant.runtime)}
+
+
 @contextmanager
 def applied(mutant: Mutant) -> Iterator[None]:
     """Run with ``mutant``'s tables wherever the real ones are held: every loaded module's global
     that *is* a real table (``from ... import RUNTIME`` copies included) is replaced, and put back
     after. Machines are built per table object, so the reconcile builds the mutant's."""
-    real_machines = tables.MACHINES
-    swaps: dict[int, Any] = {
-        id(tables.RUNTIME): mutant.runtime, id(tables.DATASET): mutant.dataset,
-        id(tables.SYNC_STEPS): mutant.sync, id(real_machines): (mutant.dataset, mutant.runtime),
-    }
-    originals = {id(tables.RUNTIME): tables.RUNTIME, id(tables.DATASET): tables.DATASET,
-                 id(tables.SYNC_STEPS): tables.SYNC_STEPS, id(real_machines): real_machines}
+    swaps = replacements(mutant)
+    originals = {id(t): t for t in (tables.RUNTIME, tables.DATASET, tables.SYNC_STEPS, tables.MACHINES)}
     undo: list[tuple[Any, str, Any]] = []
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
@@ -194,4 +195,4 @@ def applied(mutant: Mutant) -> Iterator[None]:
             setattr(module, name, value)
 
 
-__all__ = ["EQUIVALENT", "OPERATORS", "Mutant", "applied", "generate"]
+__all__ = ["EQUIVALENT", "OPERATORS", "Mutant", "applied", "generate", "replacements"]

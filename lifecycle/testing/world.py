@@ -10,10 +10,12 @@ test moves: one second per reconcile pass.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.engine.registry import Registry
@@ -35,6 +37,20 @@ def template_digest(template: Obj) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
 
 
+class RecordingGateway(MemoryGateway):
+    """The in-memory API server, noting the order in which objects disappear (``gone``: kind, name)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.gone: list[tuple[str, str]] = []
+
+    def _remove(self, key: tuple[str, str, str]) -> None:
+        obj = self._objects.get(key)
+        if obj is not None:
+            self.gone.append((obj["kind"], obj["metadata"]["name"]))
+        super()._remove(key)
+
+
 class SimulatedCluster:
     """The in-memory API server with ``nodes`` nodes, workload controllers and an operator."""
 
@@ -42,7 +58,7 @@ class SimulatedCluster:
                  exec_handler: Callable[[MemoryGateway], ExecHandler] | None = None):
         self.registry = registry
         self.time = T0
-        self.api = MemoryGateway(tuple(k.resource for k in kinds), clock=lambda: iso(self.time))
+        self.api = RecordingGateway(tuple(k.resource for k in kinds), clock=lambda: iso(self.time))
         if exec_handler is not None:
             self.api.exec_handler = exec_handler(self.api)
         self.gateway: Gateway = self.api  # what the operator talks to: a fault plan may wrap it
@@ -58,7 +74,7 @@ class SimulatedCluster:
     def restart(self) -> None:
         """A new operator process: nothing of the last one's memory survives."""
         self.reconciler = Reconciler(self.gateway, self.registry, now=self.now,
-                                     settings=json.loads(json.dumps(NO_RATE_LIMITS)))
+                                     settings=copy.deepcopy(NO_RATE_LIMITS))
 
     # -- the controllers -----------------------------------------------------------------------
 
@@ -116,4 +132,4 @@ class SimulatedCluster:
         return outcome
 
 
-__all__ = ["NO_RATE_LIMITS", "SimulatedCluster", "iso"]
+__all__ = ["NO_RATE_LIMITS", "RecordingGateway", "SimulatedCluster", "iso"]

@@ -5,9 +5,10 @@
    anything about behaviour) must pass; it records which tests run a lifecycle machine at all
    and how long each takes. Only those tests, plus the static checks of tests/unit/test_tables.py,
    can tell a mutant from the real tables, so only they run against the mutants.
-2. Every mutant of ``lifecycle.testing.mutants`` runs in a process forked from one that has
-   imported everything once, with the mutant's tables swapped in, under ``pytest -x``: the first
-   failing test kills it. Tests that killed earlier mutants run first.
+2. Those tests are collected once, in one pytest session; every mutant of
+   ``lifecycle.testing.mutants`` runs in a process forked from it, with the mutant's tables swapped
+   in, running only the tests that reach a state where the mutant differs until the first one
+   fails and kills it. Tests that killed earlier mutants run first.
 3. The score (killed / total, by operator and by the killing test file) and the survivors are
    printed; a survivor declared equivalent in the harness is listed with its reason and does not
    count against the score.
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import importlib
 import json
 import multiprocessing
 import os
@@ -84,17 +84,13 @@ class Trace:
             self.failed.append(report.nodeid)
 
 
-class Select:
-    """Mutant plugin: only the chosen tests, in the chosen order; records the first failure."""
+class FirstFailure:
+    """In a mutant's process: the first test that fails, and how many ran."""
 
-    def __init__(self, order: list[str]):
-        self.rank = {nodeid: i for i, nodeid in enumerate(order)}
+    def __init__(self) -> None:
         self.killer: str | None = None
         self.message = ""
         self.ran = 0
-
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        items[:] = sorted((i for i in items if i.nodeid in self.rank), key=lambda i: self.rank[i.nodeid])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
@@ -102,6 +98,19 @@ class Select:
         if report.failed and self.killer is None:
             self.killer = report.nodeid
             self.message = str(report.longrepr).strip().splitlines()[-1][:200] if report.longrepr else ""
+
+
+class Driver:
+    """The one pytest session of the mutant run: it collects once, then hands the items to
+    ``run``, which forks a process per mutant that runs some of them."""
+
+    def __init__(self, run: Callable[[dict[str, pytest.Item]], None]):
+        self.run = run
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        self.run({item.nodeid: item for item in session.items})
+        return True
 
 
 def _quiet(log: Path) -> None:
@@ -119,13 +128,30 @@ def _baseline_child(files: list[str], log: Path, out: Connection) -> None:
     out.send((int(code), {n: sorted(at) for n, at in trace.touching.items()}, trace.durations, trace.failed))
 
 
-def _mutant_child(mutant: Mutant, order: list[str], files: list[str], log: Path, out: Connection) -> None:
+def _mutant_child(mutant: Mutant, items: list[pytest.Item], log: Path, out: Connection) -> None:
+    """Runs ``items`` in order against ``mutant`` until one fails (in a forked process)."""
     _quiet(log)
     configuration.set_hypothesis_home_dir(str(log.parent / "hypothesis"))
-    select = Select(order)
+    config = items[0].config
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None:  # tmp_path folders of their own: processes running at once never share one
+        factory._given_basetemp = log.with_suffix(".tmp")
+        factory._basetemp = None
+    first = FirstFailure()
+    config.pluginmanager.register(first)
+    swaps = mutants.replacements(mutant)
+    for item in items:  # parameters collected from the real tables (test_tables.py's) take the mutant's
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            for name, value in list(callspec.params.items()):
+                if id(value) in swaps:
+                    callspec.params[name] = swaps[id(value)]
     with mutants.applied(mutant):
-        code = pytest.main(["-x", *PYTEST_ARGS, *files], plugins=[select])
-    out.send((int(code), select.killer, select.message, select.ran))
+        for i, item in enumerate(items):
+            item.ihook.pytest_runtest_protocol(item=item, nextitem=items[i + 1] if i + 1 < len(items) else None)
+            if first.killer is not None:
+                break
+    out.send((int(first.killer is not None), first.killer, first.message, first.ran))
 
 
 class Pool:
@@ -184,11 +210,12 @@ class Pool:
 Coverage = dict[str, frozenset[tuple[str, str]]]
 
 
-def baseline(jobs: int, logs: Path, without: tuple[str, ...] = ()) -> tuple[Coverage, dict[str, float]]:
+def baseline(jobs: int, logs: Path, without: tuple[str, ...] = (),
+             only: list[str] | None = None) -> tuple[Coverage, dict[str, float]]:
     """Where each test that runs a machine takes it (every static test of the tables is taken to
     see everything), after a run that must pass on the real tables; exits if any test fails."""
     files = sorted(str(p.relative_to(ROOT)) for s in SUITES for p in (ROOT / s).rglob("test_*.py")
-                   if str(p.relative_to(ROOT)) not in without)
+                   if str(p.relative_to(ROOT)) not in without and (only is None or str(p.relative_to(ROOT)) in only))
     shards = [files[k::jobs] for k in range(jobs)]
     tasks = ((k, lambda k=k: (_baseline_child, (shards[k], logs / f"baseline-{k}.log"))) for k in range(jobs))
     touching: dict[str, frozenset[tuple[str, str]]] = {}
@@ -211,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="run only mutants whose key contains this")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a mutant counts as hung")
     parser.add_argument("--keys", type=Path, help="run only the mutants whose keys this file lists, one a line")
+    parser.add_argument("--tests", nargs="*", default=None, metavar="TEST_FILE",
+                        help="only these test files (default: every file of tests/unit and tests/property)")
     parser.add_argument("--without", action="append", default=[], metavar="TEST_FILE",
                         help="leave these test files out (to measure what they add)")
     parser.add_argument("--all", action="store_true",
@@ -220,49 +249,46 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     started = time.monotonic()
     logs = Path(tempfile.mkdtemp(prefix="mutants-"))
-    coverage, durations = baseline(args.jobs, logs, tuple(args.without))
+    coverage, durations = baseline(args.jobs, logs, tuple(args.without), args.tests)
     chosen = sorted(coverage)
     files = sorted({n.partition("::")[0] for n in chosen})
     print(f"baseline passed in {time.monotonic() - started:.0f}s; {len(chosen)} tests in {len(files)} files "
           f"run a lifecycle machine or check the tables")
-    for f in files:  # imported once here, so every forked mutant starts with them loaded
-        importlib.import_module(f.removesuffix(".py").replace("/", "."))
     wanted = set(args.keys.read_text().split()) if args.keys else None
     population = [m for m in mutants.generate() if args.only in m.key and (wanted is None or m.key in wanted)]
     kills: collections.Counter[str] = collections.Counter()
     results: dict[str, tuple[str | None, str]] = {}
     pending = [m for m in population if args.all or not m.equivalent]
-    done = 0
 
     def order(m: Mutant) -> list[str]:
-        """The tests that reach a state where ``m`` differs, earlier killers and faster ones first."""
+        """The tests that reach a state where ``m`` differs, earlier killers and faster ones first;
+        the static checks of the tables last, so a mutant they kill got past every behavioural test."""
         seeing = [n for n in chosen if coverage[n] is EVERYWHERE or coverage[n] & m.states]
-        return sorted(seeing, key=lambda n: (-kills[n], durations.get(n, 0.0)))
+        return sorted(seeing, key=lambda n: (n.startswith(STATIC), -kills[n], durations.get(n, 0.0)))
 
-    def task(m: Mutant) -> tuple[Mutant, Callable[[], tuple[Any, tuple[Any, ...]]]]:
-        def start() -> tuple[Any, tuple[Any, ...]]:
-            tests = order(m)
-            return _mutant_child, (m, tests, sorted({n.partition("::")[0] for n in tests}),
-                                   logs / f"{m.key.replace('/', '_')}.log")
-        return m, start
+    def run(items: dict[str, pytest.Item]) -> None:
+        def task(m: Mutant) -> tuple[Mutant, Callable[[], tuple[Any, tuple[Any, ...]]]]:
+            def start() -> tuple[Any, tuple[Any, ...]]:
+                return _mutant_child, (m, [items[n] for n in order(m) if n in items],
+                                       logs / f"{m.key.replace('/', '_')}.log")
+            return m, start
 
-    if pending:
-        for m, got, timed_out in Pool(args.jobs, args.timeout).run(task(m) for m in pending):
-            done += 1
+        for done, (m, got, timed_out) in enumerate(Pool(args.jobs, args.timeout).run(task(m) for m in pending), 1):
             if timed_out:
                 killer, message = "(hung)", f"no result in {args.timeout:g}s"
             elif got is None:
                 killer, message = "(crashed)", "the test process died"
-            elif got[0] in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-                killer, message = None, f"{got[3]} tests passed"
             elif got[1] is None:
-                killer, message = "(pytest error)", f"exit code {got[0]}"
+                killer, message = None, f"{got[3]} tests passed"
             else:
                 killer, message = got[1], got[2]
                 kills[got[1]] += 1
             results[m.key] = (killer, message)
             mark = "survived" if killer is None else "killed"
-            print(f"[{done}/{len(population)}] {mark:8} {m.key}" + (f"  by {killer}" if killer else ""), flush=True)
+            print(f"[{done}/{len(pending)}] {mark:8} {m.key}" + (f"  by {killer}" if killer else ""), flush=True)
+
+    if pending:  # one collection; every mutant's process is forked from it
+        pytest.main(["-s", *PYTEST_ARGS, *files], plugins=[Driver(run)])
     for m in population:
         results.setdefault(m.key, (None, "declared equivalent; not run"))
     if args.json:
@@ -271,32 +297,44 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(population: list[Mutant], results: dict[str, tuple[str | None, str]], seconds: float) -> int:
-    by_op: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    """The score counts a mutant as killed by behaviour when a test other than the static checks of
+    the tables failed (those run last, so a mutant only they kill passed every behavioural test)."""
+    by_op: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0])  # behaviour, static, total
     by_file: collections.Counter[str] = collections.Counter()
-    survivors, equivalent = [], []
+    survivors, equivalent, static = [], [], []
     for m in population:
         killer, _ = results[m.key]
         if killer is None and m.equivalent:
             equivalent.append(m)
             continue
-        by_op[m.operator][1] += 1
+        by_op[m.operator][2] += 1
         if killer is None:
             survivors.append(m)
+        elif killer.startswith(STATIC):
+            by_op[m.operator][1] += 1
+            static.append(m)
+            by_file[killer.partition("::")[0]] += 1
         else:
             by_op[m.operator][0] += 1
             by_file[killer.partition("::")[0]] += 1
-    total = sum(t for _, t in by_op.values())
-    killed = sum(k for k, _ in by_op.values())
+    total = sum(t for _, _, t in by_op.values())
+    killed = sum(k for k, _, _ in by_op.values())
+    only_static = sum(k for _, k, _ in by_op.values())
     print(f"\nmutation score: {killed}/{total} killed by behaviour ({killed / max(total, 1):.1%}); "
-          f"{len(equivalent)} declared equivalent; {seconds:.0f}s")
+          f"{only_static} more only by the static checks of {STATIC}; {len(survivors)} survived; "
+          f"{len(equivalent)} declared equivalent (not counted); {seconds:.0f}s")
+    print(f"  {'operator':22} {'behaviour':>9} {'static':>6} {'total':>5}")
     for op in mutants.OPERATORS:
         if op in by_op:
-            print(f"  {op:22} {by_op[op][0]:4}/{by_op[op][1]}")
+            b, st, t = by_op[op]
+            print(f"  {op:22} {b:9} {st:6} {t:5}")
     print("killed by:")
     for f, n in by_file.most_common():
         print(f"  {n:4}  {f}")
     for m in equivalent:
         print(f"equivalent: {m.key}: {m.equivalent}")
+    for m in static:
+        print(f"only static: {m.key} ({m.operator})")
     for m in survivors:
         print(f"SURVIVED: {m.key} ({m.operator})")
     return 0 if killed >= TARGET * total else 1

@@ -203,3 +203,56 @@ def test_deleting_a_runtime_stuck_in_setup_wins_over_setup(stage: RuntimeState) 
     assert left == [], left
     assert not {"setup_master", "prepare_ufs", "setup_workers", "create_volume", "bind_to_dataset"} \
         & set(world.script.calls), world.script.calls
+
+
+def test_a_data_migration_holds_the_dataset_in_data_migrating_until_it_ends(bound: World) -> None:
+    """A DataMigrate operation (another controller records it in operationRef) shows as the phase
+    DataMigrating, on every pass while it runs; when it ends the Dataset is Bound again."""
+    status = bound.ds()["status"]
+    bound.gw.set_status(DATASET, NS, NAME, {**status, "operationRef": {"DataMigrate": "move-it"}})
+    outcome = bound.reconciler.reconcile(NS, NAME)
+    assert [(m.trigger, m.dest) for m in outcome.moves if m.machine == "Dataset"] == [("migrate", "DataMigrating")]
+    assert bound.ds()["status"]["phase"] == "DataMigrating"
+    bound.settle(2)
+    assert bound.ds()["status"]["phase"] == "DataMigrating"
+    status = bound.ds()["status"]
+    bound.gw.set_status(DATASET, NS, NAME, {**status, "operationRef": None})
+    outcome = bound.reconciler.reconcile(NS, NAME)
+    assert [(m.trigger, m.dest) for m in outcome.moves if m.machine == "Dataset"] == [("migrated", "Bound")]
+    assert bound.ds()["status"]["phase"] == "Bound"
+
+
+def migrating(world: World, running: bool) -> None:
+    status = world.ds()["status"]
+    world.gw.set_status(DATASET, NS, NAME, {**status, "operationRef": {"DataMigrate": "move-it"} if running else None})
+
+
+SAME_PASS = {  # something else that happens in the pass where a migration starts, and what it makes the Dataset
+    "deleted": (lambda w: w.gw.delete(DATASET, NS, NAME), [("delete", "Deleting")]),
+    "runtime deleted": (lambda w: w.gw.delete(RT, NS, NAME), [("fail", "Failed")]),  # not ready, then unbound
+    "volume lost": (lambda w: w.gw.delete(PVC, NS, NAME), [("fail", "Failed")]),
+    "mounts changed": (lambda w: w.gw.patch(DATASET, NS, NAME, {"spec": {"mounts": [
+        {"mountPoint": "hdfs://nn:9000/x", "name": "x"}]}}), [("update", "Updating")]),
+}
+
+
+@pytest.mark.parametrize("other", list(SAME_PASS))
+def test_a_migration_starting_in_the_same_pass_as_another_change_yields_to_it(bound: World, other: str) -> None:
+    """Deletion, unbinding, failure and spec updates say more about the Dataset than a migration
+    does: the first move of the pass is theirs."""
+    bound.script.failing.add("create_volume")  # a lost volume stays lost for this pass
+    do, first = SAME_PASS[other]
+    migrating(bound, running=True)
+    do(bound)
+    outcome = bound.reconciler.reconcile(NS, NAME)
+    assert [(m.trigger, m.dest) for m in outcome.moves if m.machine == "Dataset"][:1] == first
+
+
+def test_a_migration_ending_as_the_dataset_is_deleted_goes_straight_to_deleting(bound: World) -> None:
+    migrating(bound, running=True)
+    bound.reconciler.reconcile(NS, NAME)
+    migrating(bound, running=False)
+    bound.gw.delete(DATASET, NS, NAME)
+    outcome = bound.reconciler.reconcile(NS, NAME)
+    assert [(m.trigger, m.dest) for m in outcome.moves if m.machine == "Dataset"][:1] == [("delete", "Deleting")]
+
