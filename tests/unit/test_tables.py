@@ -9,8 +9,18 @@ import pytest
 from lifecycle.engine.contract import IMPLEMENT_HOOKS, Implement
 from lifecycle.machine.runner import machine_for
 from lifecycle.machine.table import MachineTable
-from lifecycle.machine.tables import DATASET, MACHINES, RUNTIME, SYNC_STEPS, DatasetHook, RuntimeHook
+from lifecycle.machine.tables import (
+    DATASET,
+    MACHINES,
+    OPERATION,
+    RUNTIME,
+    SYNC_STEPS,
+    DatasetHook,
+    OperationHook,
+    RuntimeHook,
+)
 from lifecycle.reconcile.dataset import DatasetLifecycle
+from lifecycle.reconcile.operation import OperationHooks
 from lifecycle.reconcile.template import TemplateEngine
 
 Table = MachineTable[Any, Any]
@@ -102,3 +112,8 @@ def test_writing_guards_are_guards_of_the_table() -> None:
     for table in MACHINES:
         guards = {g for t in table.transitions for g in (*t.when, *t.unless)}
         assert table.writing_guards <= guards
+
+
+def test_operation_hooks_exist_and_are_the_tables() -> None:
+    named = {h for t in OPERATION.transitions for h in t.hooks}
+    assert named == set(OperationHooks.HOOKS) == set(get_args(OperationHook))
