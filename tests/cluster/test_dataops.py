@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from lifecycle.cli.run import install_crds
-from lifecycle.k8s.gateway import DATASET, JOB, NotFound
+from lifecycle.k8s.gateway import DATASET, JOB, ApiError, NotFound
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster
 from lifecycle.reconcile.operations import OperationReconciler
@@ -94,6 +96,25 @@ def bound(kube: client.ApiClient, cluster: LocalCluster) -> Iterator[Ops]:
         yield Ops(d)
     finally:
         core.delete_namespace(created.metadata.name)
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "unit" / "operation_samples"
+
+
+def test_the_reference_samples_are_accepted_and_a_bad_schedule_refused_by_the_api_server(bound: Ops) -> None:
+    ops = bound
+    for path in sorted(SAMPLES.glob("*.yaml")):
+        for doc in (d for d in yaml.safe_load_all(path.read_text()) if d):
+            doc["metadata"]["namespace"] = ops.d.ns
+            doc["metadata"]["name"] = f"sample-{doc['metadata']['name']}"
+            created = ops.d.gw.request("POST", ops.d.gw.path(operation_resource(doc["kind"]), ops.d.ns),
+                                       query=[("dryRun", "All")], body=doc)
+            assert created["spec"] == doc["spec"], path  # nothing pruned
+    bad = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "DataLoad", "metadata": {"name": "bad"},
+           "spec": {"dataset": {"name": NAME}, "policy": "Cron"}}
+    with pytest.raises(ApiError, match="policy Cron needs a schedule"):
+        ops.d.gw.request("POST", ops.d.gw.path(operation_resource("DataLoad"), ops.d.ns),
+                         query=[("dryRun", "All")], body=bad)
 
 
 def test_a_dataload_completes_and_the_cached_percentage_rises(bound: Ops) -> None:
