@@ -9,8 +9,18 @@ import pytest
 from lifecycle.engine.contract import IMPLEMENT_HOOKS, Implement
 from lifecycle.machine.runner import Runner, machine_for
 from lifecycle.machine.table import MachineTable
-from lifecycle.machine.tables import DATASET, MACHINES, RUNTIME, SYNC_STEPS, DatasetHook, RuntimeHook
+from lifecycle.machine.tables import (
+    DATASET,
+    MACHINES,
+    OPERATION,
+    RUNTIME,
+    SYNC_STEPS,
+    DatasetHook,
+    OperationHook,
+    RuntimeHook,
+)
 from lifecycle.reconcile.dataset import DatasetLifecycle
+from lifecycle.reconcile.operation import OperationHooks
 from lifecycle.reconcile.template import TemplateEngine
 
 Table = MachineTable[Any, Any]
@@ -113,3 +123,8 @@ def test_a_move_of_a_trigger_that_also_has_an_internal_row_is_a_move() -> None:
     assert [(m.trigger, m.source, m.dest) for m in result.moves] == [("unbind", "Bound", "NotBound")]
     assert result.internal == ["unbind"]  # then, from NotBound, the internal row clears what is left
     assert runner.state == "NotBound"
+
+
+def test_operation_hooks_exist_and_are_the_tables() -> None:
+    named = {h for t in OPERATION.transitions for h in t.hooks}
+    assert named == set(OperationHooks.HOOKS) == set(get_args(OperationHook))
