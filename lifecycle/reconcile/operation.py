@@ -84,6 +84,7 @@ class OperationHooks:
             self.p.patch_meta({"finalizers": [*finalizers, self.p.finalizer]})
 
     def fail_invalid(self) -> None:
+        self._let_go()
         self._condition("Failed", "InvalidSpec", "; ".join(operation_problems(self.op)))
 
     def run_after_cycle(self) -> bool:
@@ -104,6 +105,7 @@ class OperationHooks:
         return False
 
     def fail_blocked(self) -> None:
+        self._let_go()
         self._condition("Failed", "RunAfterCycle",
                         f"{self.op.ref} can never start: spec.runAfter goes round ({self._chain}); break the chain")
 
@@ -116,13 +118,13 @@ class OperationHooks:
         done = before is not None and before.status is not None and before.status.phase == "Complete"
         self.status.waiting_for = WaitingStatus(operation_complete=done)
         if before is None:
-            return self.p.wait("PrecedingOperationNotFound", f"{self.op.ref} runs after {ref}, which does not "
+            return self._wait("PrecedingOperationNotFound", f"{self.op.ref} runs after {ref}, which does not "
                                "exist; create it or remove spec.runAfter")
         if done:
             return True
         phase = (before.status.phase if before.status else None) or "new"
         reason = "PrecedingOperationFailed" if phase == "Failed" else "WaitingForPrecedingOperation"
-        return self.p.wait(reason, f"{self.op.ref} runs after {ref}, which is {phase}")
+        return self._wait(reason, f"{self.op.ref} runs after {ref}, which is {phase}")
 
     def scheduled(self) -> bool:
         """Once and OnEvent: now. Cron: at the first tick after the last run's tick (or creation);
@@ -135,7 +137,7 @@ class OperationHooks:
         cron = parse(schedule)
         tick = cron.next_after(base)
         if tick > now:
-            return self.p.wait("WaitingForSchedule", f"{self.op.ref} runs next at {iso(tick)} ({schedule})",
+            return self._wait("WaitingForSchedule", f"{self.op.ref} runs next at {iso(tick)} ({schedule})",
                                max(1.0, (tick - now).total_seconds()))
         while (later := cron.next_after(tick)) <= now:
             tick = later
@@ -145,15 +147,23 @@ class OperationHooks:
     def dataset_ready(self) -> bool:
         ds, name = self.p.dataset, self.op.dataset_name
         if ds is None:
-            return self.p.wait("DatasetNotFound", f"{self.op.ref}: no Dataset {self.p.namespace}/{name}; create it")
+            return self._wait("DatasetNotFound", f"{self.op.ref}: no Dataset {self.p.namespace}/{name}; create it")
         phase = ds.status.phase if ds.status else None
         ours = self.p.lock_holder() == self.op.metadata.name
         if phase not in SERVED_PHASES and not (phase == "DataMigrating" and ours):
-            return self.p.wait("DatasetNotBound", f"{self.op.ref}: {ds.ref} is {phase or 'new'}, not Bound; "
+            return self._wait("DatasetNotBound", f"{self.op.ref}: {ds.ref} is {phase or 'new'}, not Bound; "
                                "it runs once the Dataset's runtime is ready")
         if self.p.runtime is None or self.p.engine is None:
-            return self.p.wait("RuntimeNotFound", f"{self.op.ref}: {ds.ref} has no runtime serving it")
+            return self._wait("RuntimeNotFound", f"{self.op.ref}: {ds.ref} has no runtime serving it")
         return True
+
+    def _wait(self, reason: str, message: str, requeue: float | None = None) -> bool:
+        """Pending, waiting for something other than the lock: a lock this operation holds (an operator
+        that died after taking it, or after creating the Job, left it) is given back with its Job, so a
+        waiting operation never keeps the kind's other operations off the Dataset."""
+        if self.p.lock_holder() == self.op.metadata.name:
+            self._let_go()
+        return self.p.wait(reason, message, requeue)
 
     def engine_supports(self) -> bool:
         if self.op.KIND in self.p.engine_kinds:
@@ -165,6 +175,7 @@ class OperationHooks:
         return False
 
     def fail_unsupported(self) -> None:
+        self._let_go()
         self._condition("Failed", "NotSupported", f"{self.op.ref}: {self._unsupported}")
 
     # -- the lock ----------------------------------------------------------------------------------
@@ -262,9 +273,14 @@ class OperationHooks:
     def rearm(self) -> None:
         """Back to Pending for another run: the previous Job goes, then the lock (never a running Job
         without its lock)."""
+        self._let_go()
+        self.record.job = None
+
+    def _let_go(self) -> None:
+        """The Job, then the lock. Failing an operation does this too: an operator that died after
+        taking the lock or creating the Job left them to an operation restored New or Pending."""
         self._delete_job()
         self._release_lock()
-        self.record.job = None
 
     def _ran(self) -> bool:
         """The operation finished a run (not refused, unsupported or blocked before one)."""

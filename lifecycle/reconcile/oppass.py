@@ -23,7 +23,7 @@ from lifecycle.api.operation import Operation
 from lifecycle.api.operations import MODEL_OF
 from lifecycle.api.runtime import Runtime
 from lifecycle.engine.operations import OperationWork
-from lifecycle.k8s.gateway import DATASET, Gateway, Obj, Resource
+from lifecycle.k8s.gateway import DATASET, JOB, Gateway, Obj, Resource
 
 MIGRATE = "DataMigrate"
 FINALIZER_OF = {kind: f"fluid-{kind.lower()}-controller-finalizer" for kind in MODEL_OF}
@@ -123,7 +123,19 @@ class OpPass:
         if other is None:
             return True
         phase = (other.get("status") or {}).get("phase") or ""
-        return phase not in HOLDING_PHASES and phase != ""
+        return phase not in HOLDING_PHASES and phase != "" and not self._runs_a_job(other)
+
+    def _runs_a_job(self, other: Obj) -> bool:
+        """A Job of ``other`` has not ended: an operator died after re-arming it and creating the Job of
+        its next run, before its status said so; the lock is still its."""
+        uid = (other.get("metadata") or {}).get("uid")
+        for job in self.gateway.list(JOB, self.namespace):
+            owners = (job.get("metadata") or {}).get("ownerReferences") or []
+            ended = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                        for c in (job.get("status") or {}).get("conditions") or [])
+            if uid and any(o.get("uid") == uid for o in owners) and not ended:
+                return True
+        return False
 
     def write_lock(self, holder: str | None) -> None:
         ds = self.dataset
