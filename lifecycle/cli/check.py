@@ -1,8 +1,9 @@
 """``fluidlc check``: the model checker of the lifecycle tables, from the command line.
 
-It checks the tables this fluidlc was built with, within ``--depth`` environment moves, prints how
-many states it explored, how long it took and each invariant it proved, and exits 1 with the
-shortest trace it found when one does not hold.
+It checks the tables this fluidlc was built with, within ``--depth`` environment moves (the
+operation machine's, two operations racing for one Dataset's lock, within at most
+``OPERATION_DEPTH``), prints how many states it explored, how long it took and each invariant it
+proved, and exits 1 with the shortest trace it found when one does not hold.
 """
 
 from __future__ import annotations
@@ -11,24 +12,28 @@ import argparse
 from typing import Any
 
 from lifecycle.machine.check import check, describe_all
+from lifecycle.machine.check import operations as op_check
 from lifecycle.machine.check.explore import Report
 
 DEFAULT_DEPTH = 3
+OPERATION_DEPTH = 3  # the operation machine's depth at most (its states grow about fourfold a move)
 
 
-def print_report(r: Report) -> int:
-    print(f"explored {r.states} states ({r.passes} reconcile passes) within {r.depth} environment moves "
+def print_report(r: Report, what: str = "", invariants: list[tuple[str, str]] | None = None) -> int:
+    print(f"{what}explored {r.states} states ({r.passes} reconcile passes) within {r.depth} environment moves "
           f"in {r.seconds:.1f}s")
     if r.violation is not None:
         print(r.violation)
         return 1
-    for name, doc in describe_all():
+    for name, doc in describe_all() if invariants is None else invariants:
         print(f"  held  {name}: {doc}")
     return 0
 
 
 def _check(args: argparse.Namespace) -> int:
-    return print_report(check(args.depth, liveness=not args.safety_only))
+    pair = print_report(check(args.depth, liveness=not args.safety_only))
+    ops = op_check.check_operations(min(args.depth, OPERATION_DEPTH), liveness=not args.safety_only)
+    return max(pair, print_report(ops, "operation machine (two operations, one lock): ", op_check.describe_all()))
 
 
 def add_check_command(subparsers: Any) -> None:
@@ -37,7 +42,9 @@ def add_check_command(subparsers: Any) -> None:
         description="Runs the Dataset and Runtime tables as the reconcile runs them against an abstract pair whose "
                     "facts are free (readiness, lost workloads, pods, deletions, hook failures, crashes between "
                     "writes), explores every state within --depth environment moves and checks the safety and "
-                    "liveness invariants; on a violation prints the shortest trace and exits 1.")
+                    "liveness invariants; then the same for the operation table (two operations of one kind on one "
+                    "Dataset: the lock, Jobs, deletion, TTL, cron ticks, runAfter); on a violation prints the "
+                    "shortest trace and exits 1.")
     parser.add_argument("--depth", type=int, default=DEFAULT_DEPTH,
                         help=f"environment moves to explore (default {DEFAULT_DEPTH}; each one multiplies the states "
                              "by about six)")
