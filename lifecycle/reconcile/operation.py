@@ -16,6 +16,7 @@ from typing import Any
 
 from lifecycle.api import from_json
 from lifecycle.api.cron import parse
+from lifecycle.api.meta import ObjectMeta
 from lifecycle.api.operation import Operation, OperationCondition, OperationLifecycle, OperationStatus, WaitingStatus
 from lifecycle.api.operations import MODEL_OF
 from lifecycle.engine.admission import operation_problems
@@ -328,9 +329,18 @@ class OperationHooks:
         self.p.deleted = True
 
     def delete_operation(self) -> None:
+        """ttlSecondsAfterFinished: the object is deleted first (our finalizer keeps it, marked), then
+        released as any deleted operation is. Released first, an operator that died between would
+        leave a finished operation without its finalizer, which the next pass would run again."""
+        res, name = operation_resource(self.op.KIND), self.op.metadata.name or ""
+        self.p.gateway.delete(res, self.p.namespace, name, uid=self.op.metadata.uid)
+        current = self.p.gateway.get(res, self.p.namespace, name)
+        if current is None:
+            self.p.deleted = True
+            return
+        self.op.metadata = from_json(ObjectMeta, current["metadata"])
+        self.p.raw["metadata"] = current["metadata"]
         self.release()
-        self.p.gateway.delete(operation_resource(self.op.KIND), self.p.namespace, self.op.metadata.name or "",
-                              uid=self.op.metadata.uid)
 
     def _condition(self, type_: str, reason: str, message: str) -> None:
         now = iso(self.p.now())

@@ -266,3 +266,48 @@ def test_a_crash_after_any_write_never_leaves_a_job_running_without_its_lock(ste
             assert world.get("DataLoad", "warm") is None and world.jobs() == [] and world.lock() == {}
         else:
             assert world.status("DataLoad", "warm")["phase"] == ("Executing" if step == "start" else "Complete")
+
+
+def test_an_operation_a_crash_left_holding_the_lock_gives_it_back_while_it_waits() -> None:
+    """The operator dies after taking the lock, before the Job; the operation then waits for a
+    predecessor that does not exist: it must not keep the kind's other operations off the Dataset
+    (found by the model check of the operation table)."""
+    world = World()
+    world.gw = CrashingGateway((RT, *OPS), clock=world.clock.iso)
+    world.pairs = Reconciler(world.gw, world.registry, settings=FAST, now=world.clock)
+    world.ops = OperationReconciler(world.gw, world.registry, now=world.clock)
+    world.bind()
+    world.create("DataLoad", "warm")
+    world.gw.crash_after = 2  # the finalizer, the lock, then the crash
+    with pytest.raises(Crash):
+        world.ops.reconcile("DataLoad", NS, "warm")
+    assert world.lock() == {"DataLoad": "warm"} and world.jobs() == []
+    world.gw.patch(operation_resource("DataLoad"), NS, "warm",
+                   {"spec": {"runAfter": {"kind": "DataLoad", "name": "missing"}}})
+    assert world.run("DataLoad", "warm") == "Pending"
+    assert world.status("DataLoad", "warm")["lifecycle"]["reason"] == "PrecedingOperationNotFound"
+    assert world.lock() == {} and world.jobs() == []
+    world.create("DataLoad", "other")
+    assert world.run("DataLoad", "other") == "Executing" and world.lock() == {"DataLoad": "other"}
+
+
+@pytest.mark.parametrize("crash_at", range(5))
+def test_a_crash_while_the_ttl_deletes_never_runs_the_operation_again(crash_at: int) -> None:
+    """The pass that finds the Job done and the TTL passed (a zero TTL) dies after each of its writes
+    in turn: the next passes still delete the operation, its Job and lock gone, and no second run
+    starts (found by the model check of the operation table)."""
+    world = World()
+    world.gw = CrashingGateway((RT, *OPS), clock=world.clock.iso)
+    world.pairs = Reconciler(world.gw, world.registry, settings=FAST, now=world.clock)
+    world.ops = OperationReconciler(world.gw, world.registry, now=world.clock)
+    world.bind()
+    world.create("DataLoad", "short", ttlSecondsAfterFinished=0)
+    world.run("DataLoad", "short", passes=1)
+    world.finish_job("short-load-1")
+    world.gw.crash_after = crash_at
+    with contextlib.suppress(Crash):
+        world.ops.reconcile("DataLoad", NS, "short")
+    world.gw.crash_after = None
+    world.run("DataLoad", "short", passes=2)
+    assert world.get("DataLoad", "short") is None and world.jobs() == [] and world.lock() == {}
+    assert "short-load-2" not in [j["metadata"]["name"] for j in world.gw.list(JOB, NS)]

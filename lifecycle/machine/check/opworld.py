@@ -195,9 +195,13 @@ class OpPass:
         self.deleted = True
 
     def delete_operation(self) -> None:
+        """Deleted first (our finalizer keeps it, marked), then released."""
+        if not self.me.fin:
+            self.write(f"{self.name} deleted (TTL; {self.name} disappears)", self.w.op(self.i, exists=False))
+            self.deleted = True
+            return
+        self.write(f"{self.name} deleted (TTL; held by its finalizer)", self.w.op(self.i, deleting=True))
         self.release()
-        if self.me.exists:
-            self.write(f"{self.name} deleted (TTL)", self.w.op(self.i, exists=False))
 
 
 HOOKS: dict[str, Callable[[OpPass], Any]] = {
