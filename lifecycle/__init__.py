@@ -23,6 +23,8 @@ from lifecycle.api.dataset import (
     User,
 )
 from lifecycle.api.meta import Condition, ObjectMeta, find_condition, set_condition
+from lifecycle.api.operation import Operation
+from lifecycle.api.operations import DataBackup, DataLoad, DataMigrate, DataProcess
 from lifecycle.api.runtime import (
     NETWORK_MODES,
     APIGatewayStatus,
@@ -41,12 +43,14 @@ from lifecycle.api.validation import FieldError, InvalidSpec, scheme_of
 from lifecycle.engine.background import Background
 from lifecycle.engine.contract import IMPLEMENT_HOOKS, BuildImplement, EngineContext, Implement, ImplementBase
 from lifecycle.engine.kind import RuntimeKind
+from lifecycle.engine.operations import TOOL_POD_ANNOTATION, OperationWork, Unsupported, job_manifest
 from lifecycle.engine.registry import ENTRY_POINT_GROUP, Registry, UnknownRuntimeKind, entry_point
 from lifecycle.engine.settings import DEFAULT_PORT_RANGE, parse_port_range
 from lifecycle.k8s.gateway import (
     CONFIG_MAP,
     DAEMON_SET,
     DATASET,
+    JOB,
     NODE,
     POD,
     PV,
@@ -125,6 +129,7 @@ __all__ = [
     "EXCLUSIVE_LABEL",
     "FINISHED_POD_PHASES",
     "IMPLEMENT_HOOKS",
+    "JOB",
     "KEY_ANNOTATION",
     "MANAGED_BY_LABEL",
     "MANAGER",
@@ -139,6 +144,7 @@ __all__ = [
     "SECRET",
     "SERVICE",
     "STATEFUL_SET",
+    "TOOL_POD_ANNOTATION",
     "APIGatewayStatus",
     "ApiError",
     "Background",
@@ -147,6 +153,10 @@ __all__ = [
     "ComponentPhase",
     "Condition",
     "Conflict",
+    "DataBackup",
+    "DataLoad",
+    "DataMigrate",
+    "DataProcess",
     "Dataset",
     "DatasetSpec",
     "DatasetStatus",
@@ -169,6 +179,8 @@ __all__ = [
     "ObjectInTheWay",
     "ObjectMeta",
     "Objs",
+    "Operation",
+    "OperationWork",
     "Owner",
     "ParseError",
     "PodMetadata",
@@ -182,6 +194,7 @@ __all__ = [
     "SecretKeySelector",
     "TieredStore",
     "UnknownRuntimeKind",
+    "Unsupported",
     "User",
     "VersionSpec",
     "Volume",
@@ -205,6 +218,7 @@ __all__ = [
     "from_json",
     "fuse_label",
     "is_ours",
+    "job_manifest",
     "marked",
     "marker",
     "owner_reference",

@@ -12,16 +12,17 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from engines.alluxio import checks, cli
+from engines.alluxio import checks, cli, operations
 from engines.alluxio.api import AlluxioCompTemplateSpec, AlluxioRuntimeSpec
 from engines.cache import configfile, objects, report, ufs
 from engines.cache.commands import CacheCommandError
 from engines.cache.engine import CacheEngine
 from engines.cache.objects import Workload, env_list, port_list
+from engines.cache.operations import CacheOperations
 from engines.cache.report import CacheReport
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
-from lifecycle import APIGatewayStatus, CleanCachePolicy, FieldError, Obj, RuntimeStatus
+from lifecycle import APIGatewayStatus, CleanCachePolicy, FieldError, Obj, Operation, RuntimeStatus
 
 DEFAULT_IMAGE = "alluxio/alluxio"
 DEFAULT_TAG = "2.9.0"
@@ -57,8 +58,9 @@ def _java_opts(jvm: Sequence[str] | None, props: dict[str, str] | None) -> str:
     return " ".join(tokens)
 
 
-class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
+class AlluxioEngine(CacheOperations, CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
     RUNTIME_TYPE = "alluxio"
+    OPERATION_KINDS = operations.KINDS
     CONTAINER_PREFIX = "alluxio-"
     VALUES_SUFFIX = "alluxio-values"
     ROOT_BY_CONFIG = True
@@ -215,6 +217,12 @@ class AlluxioEngine(CacheEngine[AlluxioRuntimeSpec, AlluxioCompTemplateSpec]):
         image = comp.image or (version.image if version and version.image else DEFAULT_IMAGE)
         tag = comp.image_tag or (version.image_tag if version and version.image_tag else DEFAULT_TAG)
         return f"{image}:{tag}", version.image_pull_policy if version else None
+
+    def operation_image(self) -> str:
+        return self._image("master")[0]
+
+    def operation_commands(self, op: Operation) -> list[list[str]]:
+        return operations.commands(op)
 
     def _fuse_image(self) -> str:
         fuse, version = self.spec.fuse, self.spec.alluxio_version

@@ -19,11 +19,12 @@ from engines.cache import configfile, objects, report, ufs
 from engines.cache.commands import CacheCommandError
 from engines.cache.engine import CacheEngine
 from engines.cache.objects import Workload, env_list, port_list
+from engines.cache.operations import CacheOperations
 from engines.cache.report import CacheReport
 from engines.cache.system import MountedUFS
 from engines.cache.ufs import ResolvedMount
 from engines.jindo.api import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntimeSpec
-from lifecycle import CleanCachePolicy, FieldError, Obj
+from lifecycle import CleanCachePolicy, DataLoad, FieldError, Obj, Operation, Unsupported
 
 DEFAULT_IMAGE = "registry.cn-shanghai.aliyuncs.com/jindofs/smartdata"
 DEFAULT_FUSE_IMAGE = "registry.cn-shanghai.aliyuncs.com/jindofs/jindo-fuse"
@@ -43,8 +44,9 @@ def secret_env_name(option: str) -> str:
     return "JINDO_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", option).upper()
 
 
-class JindoEngine(CacheEngine[JindoRuntimeSpec, JindoCompTemplateSpec]):
+class JindoEngine(CacheOperations, CacheEngine[JindoRuntimeSpec, JindoCompTemplateSpec]):
     RUNTIME_TYPE = "jindo"
+    OPERATION_KINDS = ("DataLoad",)
     OBJECT_PREFIX = CONTAINER_PREFIX = "jindofs-"
     VALUES_SUFFIX = "jindocache-values"
     UFS_SCHEMES = ("oss", "s3", "s3a", "hdfs", "cos", "cosn", "obs", "bos", "ks3", "tos")
@@ -192,6 +194,17 @@ class JindoEngine(CacheEngine[JindoRuntimeSpec, JindoCompTemplateSpec]):
         image = version.image if version and version.image else DEFAULT_IMAGE
         tag = version.image_tag if version and version.image_tag else DEFAULT_TAG
         return f"{image}:{tag}"
+
+    def operation_image(self) -> str:
+        return self._image()
+
+    def operation_commands(self, op: Operation) -> list[list[str]]:
+        """``jindocache -load -R [-meta] -replica N <path>`` per target (the Dataset's root by default)."""
+        if not isinstance(op, DataLoad):
+            raise Unsupported(f"{self.ref} cannot run {op.KIND}")
+        meta = ["-meta"] if op.spec.load_metadata else []
+        return [["jindocache", "-load", "-R", *meta, "-replica", str(t.replicas or 1), t.path]
+                for t in op.spec.target or []] or [["jindocache", "-load", "-R", *meta, "-replica", "1", "/"]]
 
     def _fuse_image(self) -> str:
         version = self.spec.jindo_version

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lifecycle.cli.check import add_check_command
 from lifecycle.cli.conformance import add_conformance_command
 from lifecycle.cli.live import current_state
 from lifecycle.cli.operator import add_operator_commands
@@ -141,7 +142,7 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
     for add in (add_operator_commands, add_diagrams_command, add_diagram_command, add_validate_command,
                 add_samples_command, add_crds_command, add_manifests_command, add_chart_command,
-                add_generate_command, add_cluster_commands, add_conformance_command):
+                add_generate_command, add_cluster_commands, add_check_command, add_conformance_command):
         add(sub)
     return root
 

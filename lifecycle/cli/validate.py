@@ -2,7 +2,8 @@
 
 Every ``data.fluid.io/v1alpha1`` object of the files is parsed and checked as the operator would
 (``lifecycle.engine.admission``): a Dataset with its runtime of the same namespace and name, so the
-engine judges the Dataset's mounts too. A ``data.fluid.io`` object of another version is an error;
+engine judges the Dataset's mounts too; a data operation (DataLoad, ...) on its own, as the operator's
+``validate`` step judges it. A ``data.fluid.io`` object of another version is an error;
 objects of other API groups are named as not checked (a Secret beside a Dataset is normal), and a
 file with nothing to check is an error.
 """
@@ -19,8 +20,9 @@ import yaml
 from lifecycle.api import ParseError, from_json
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.meta import API_VERSION, GROUP
+from lifecycle.api.operations import MODEL_OF
 from lifecycle.api.runtime import Runtime
-from lifecycle.engine.admission import pair_problems
+from lifecycle.engine.admission import operation_problems, pair_problems
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.engine.registry import Registry
 
@@ -84,6 +86,12 @@ def _take(path: Path, doc: Any, kinds: dict[str, RuntimeKind], pairs: dict[tuple
             return True
         notes.append(f"{path}: {ref} ({api_version or 'no apiVersion'}): not checked, not a {GROUP} object")
         return False
+    if kind in MODEL_OF:
+        try:
+            problems += [f"{path}: {line}" for line in operation_problems(from_json(MODEL_OF[kind], doc, ref))]
+        except ParseError as exc:
+            problems.append(f"{path}: {exc}")
+        return True
     key = (str(meta.get("namespace", "default")), str(meta.get("name")))
     pair = pairs.setdefault(key, Pairing())
     try:
@@ -93,7 +101,7 @@ def _take(path: Path, doc: Any, kinds: dict[str, RuntimeKind], pairs: dict[tuple
             pair.runtime, pair.kind = from_json(kinds[kind].model, doc, ref), kinds[kind]
         else:
             problems.append(f"{path}: {ref}: no engine is registered for kind {kind!r} "
-                            f"(known: Dataset, {', '.join(sorted(kinds))})")
+                            f"(known: Dataset, {', '.join(sorted([*kinds, *MODEL_OF]))})")
             return True
     except ParseError as exc:
         problems.append(f"{path}: {exc}")

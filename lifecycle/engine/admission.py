@@ -13,8 +13,9 @@ import logging
 from datetime import UTC, datetime
 
 from lifecycle.api.dataset import Dataset
+from lifecycle.api.operation import Operation
 from lifecycle.api.runtime import Runtime
-from lifecycle.api.validation import FieldError, InvalidSpec, dataset_errors, runtime_errors
+from lifecycle.api.validation import FieldError, InvalidSpec, dataset_errors, operation_errors, runtime_errors
 from lifecycle.engine.contract import EngineContext, Implement
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.engine.registry import Registry
@@ -56,3 +57,10 @@ def pair_problems(registry: Registry, dataset: Dataset | None, runtime: Runtime 
     """``judge_pair`` for objects read from files (either may be missing)."""
     implement = offline_implement(registry, kind, runtime, dataset) if runtime is not None and kind else None
     return judge_pair(implement, runtime, dataset)
+
+
+def operation_problems(op: Operation) -> list[str]:
+    """A data operation's problems as one line (none when it is valid): the words its ``Failed``
+    condition carries and ``fluidlc validate`` prints."""
+    errors = operation_errors(op)
+    return [str(InvalidSpec(op.ref, errors))] if errors else []

@@ -20,10 +20,12 @@ import attrs
 from lifecycle.api import to_json
 from lifecycle.api.dataset import Dataset, DatasetStatus, RuntimeInfo
 from lifecycle.api.meta import Condition, find_condition, set_condition
+from lifecycle.api.operation import Operation
 from lifecycle.api.runtime import Runtime
 from lifecycle.engine.background import Background
 from lifecycle.engine.kind import RuntimeKind
-from lifecycle.k8s.gateway import Gateway
+from lifecycle.engine.operations import Unsupported
+from lifecycle.k8s.gateway import Gateway, Obj
 from lifecycle.k8s.naming import DATASET_ID_LABEL, dataset_id, recorded_key
 from lifecycle.k8s.ownership import Owner
 from lifecycle.k8s.redaction import redact
@@ -250,6 +252,17 @@ class ImplementBase:
         return None
 
     def validate(self) -> None:
+        return None
+
+    # Data operations (``lifecycle.engine.operations``): none unless the engine says so.
+
+    def operation_kinds(self) -> tuple[str, ...]:
+        return ()
+
+    def operation_job(self, op: Operation, name: str) -> Obj:
+        raise Unsupported(f"{self.ctx.runtime.ref} cannot run {op.KIND}")
+
+    def operation_progress(self, op: Operation, job: Obj) -> str | None:
         return None
 
 

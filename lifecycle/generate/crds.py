@@ -29,6 +29,7 @@ from lifecycle.api._model import api_fields, json_name, strip_optional
 from lifecycle.api.dataset import KIND as DATASET_KIND
 from lifecycle.api.dataset import Dataset
 from lifecycle.api.meta import GROUP, VERSION, ObjectMeta
+from lifecycle.api.operations import OPERATION_MODELS
 from lifecycle.api.validation import NAME_RULE
 from lifecycle.deploy import CRDS, output
 from lifecycle.engine.kind import RuntimeKind
@@ -80,6 +81,21 @@ RUNTIME_COLUMNS = (
     _column("Desired Fuses", "integer", ".status.desiredFuseNumberScheduled", 10),
     _column("Fuse Phase", "string", ".status.fusePhase"),
 )
+
+
+# The reference's columns of each data operation; Progress (ours) shows how far a running one is.
+_PHASE = _column("Phase", "string", ".status.phase")
+_DURATION = _column("Duration", "string", ".status.duration")
+_PROGRESS = _column("Progress", "string", ".status.progress")
+OPERATION_COLUMNS: dict[str, tuple[dict[str, Any], ...]] = {
+    "DataLoad": (_column("Dataset", "string", ".spec.dataset.name"), _PHASE, AGE_COLUMN, _DURATION, _PROGRESS),
+    "DataBackup": (_column("Dataset", "string", ".spec.dataset"), _PHASE,
+                   _column("Path", "string", ".status.infos.BackupLocationPath"),
+                   _column("NodeName", "string", ".status.infos.BackupLocationNodeName"), _DURATION, AGE_COLUMN,
+                   _PROGRESS),
+    "DataMigrate": (_PHASE, AGE_COLUMN, _DURATION, _PROGRESS),
+    "DataProcess": (_column("Dataset", "string", ".spec.dataset.name"), _PHASE, AGE_COLUMN, _DURATION, _PROGRESS),
+}
 
 
 class SchemaError(TypeError):
@@ -255,9 +271,16 @@ def runtime_crd(kind: RuntimeKind) -> dict[str, Any]:
     )
 
 
+def operation_crds() -> list[dict[str, Any]]:
+    """DataLoad, DataBackup, DataMigrate and DataProcess, with the reference's short names."""
+    return [_crd(kind=m.KIND, plural=m.PLURAL, short_names=[m.SHORT_NAME],
+                 schema=root_schema(m, m.KIND), columns=[dict(c) for c in OPERATION_COLUMNS[m.KIND]], scale=None)
+            for m in OPERATION_MODELS]
+
+
 def crds(registry: Registry) -> list[dict[str, Any]]:
-    """The Dataset CRD and one CRD per registered runtime kind, in a stable order."""
-    return [dataset_crd(), *(runtime_crd(k) for k in registry.kinds())]
+    """The Dataset CRD, one CRD per registered runtime kind and the data operations, in a stable order."""
+    return [dataset_crd(), *(runtime_crd(k) for k in registry.kinds()), *operation_crds()]
 
 
 def file_name(crd: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from lifecycle.api.operations import OPERATION_MODELS
 from lifecycle.deploy import OPERATOR_YAML, output, version
 from lifecycle.engine.registry import Registry
 
@@ -29,6 +30,9 @@ DEFAULT_PATH = OPERATOR_YAML
 READ = ["get", "list", "watch"]
 
 
+OPERATIONS = tuple(sorted(m.PLURAL for m in OPERATION_MODELS))
+
+
 def cluster_rules(registry: Registry, watch_secrets: bool = True) -> list[dict[str, Any]]:
     kinds = sorted(k.plural for k in registry.kinds())
     return [
@@ -37,8 +41,12 @@ def cluster_rules(registry: Registry, watch_secrets: bool = True) -> list[dict[s
         # Runtimes: the same, and a Dataset being deleted deletes its runtime.
         {"apiGroups": ["data.fluid.io"], "resources": kinds, "verbs": [*READ, "patch", "delete"]},
         # Status is replaced (PUT) through the status subresource; it is read with the object.
-        {"apiGroups": ["data.fluid.io"], "resources": [f"{p}/status" for p in ["datasets", *kinds]],
+        {"apiGroups": ["data.fluid.io"], "resources": [f"{p}/status" for p in ["datasets", *kinds, *OPERATIONS]],
          "verbs": ["update"]},
+        # Data operations: watched; our finalizer is a merge patch; a finished one's TTL deletes it.
+        {"apiGroups": ["data.fluid.io"], "resources": list(OPERATIONS), "verbs": [*READ, "patch", "delete"]},
+        # Their Jobs: one per run, deleted with the run or the operation.
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": [*READ, "create", "delete"]},
         # Workloads: watched, created, then applied server-side (a patch), deleted on shutdown.
         {"apiGroups": ["apps"], "resources": ["statefulsets", "daemonsets"],
          "verbs": [*READ, "create", "patch", "delete"]},

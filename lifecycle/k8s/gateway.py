@@ -42,6 +42,7 @@ EVENT = Resource("", "v1", "Event", "events")
 NAMESPACE = Resource("", "v1", "Namespace", "namespaces", namespaced=False)
 STATEFUL_SET = Resource("apps", "v1", "StatefulSet", "statefulsets")
 DAEMON_SET = Resource("apps", "v1", "DaemonSet", "daemonsets")
+JOB = Resource("batch", "v1", "Job", "jobs")
 LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases")
 DATASET = Resource("data.fluid.io", "v1alpha1", "Dataset", "datasets")
 CRD = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
@@ -55,7 +56,7 @@ CLUSTER_ROLE_BINDING = Resource("rbac.authorization.k8s.io", "v1", "ClusterRoleB
 ROLE = Resource("rbac.authorization.k8s.io", "v1", "Role", "roles")
 ROLE_BINDING = Resource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings")
 
-BUILTIN = (CONFIG_MAP, SECRET, SERVICE, POD, NODE, PV, PVC, EVENT, NAMESPACE, STATEFUL_SET, DAEMON_SET,
+BUILTIN = (CONFIG_MAP, SECRET, SERVICE, POD, NODE, PV, PVC, EVENT, NAMESPACE, STATEFUL_SET, DAEMON_SET, JOB,
            LEASE, DATASET, CRD, SERVICE_ACCOUNT, DEPLOYMENT, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROLE_BINDING)
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from lifecycle.k8s.gateway import CONFIG_MAP, POD, SECRET, ApiError, Conflict, Forbidden, NotFound, Obj, Resource
 from lifecycle.k8s.kube import Gone, KubeGateway, api_client
+from lifecycle.local.operation_runner import TOOL_POD_ANNOTATION, OperationRunner
 from lifecycle.local.projection import remove_pod_root, runtime_dir, volume_files, write_pod_root
 
 EXEC_GROUP, EXEC_VERSION, EXEC_PLURAL = "kwok.x-k8s.io", "v1alpha1", "execs"
@@ -110,6 +111,16 @@ class ExecProvisioner:
         # Pods with Secret volumes, and what was projected for each: a Secret event re-projects them.
         self.projected: dict[tuple[str, str], tuple[Obj, dict[str, bytes]]] = {}
         self._lock = threading.Lock()
+        self.runner = OperationRunner(gw, cluster_dir)
+
+    def run_operation(self, pod: Obj) -> None:
+        """A data operation's pod runs its command against the cache tool's pod it names."""
+        meta = pod.get("metadata") or {}
+        tool_pod = (meta.get("annotations") or {}).get(TOOL_POD_ANNOTATION)
+        if tool_pod:
+            manifest = exec_manifest(self.cluster_dir, meta["namespace"], tool_pod, self.cluster)
+            envs = {e["name"]: e["value"] for e in manifest["spec"]["execs"][0]["local"]["envs"]}
+            self.runner.seen(pod, envs)
 
     def project(self, pod: Obj) -> None:
         """Write the files of the pod's Secret volumes under its pod root, as a kubelet mounts them."""
@@ -178,6 +189,7 @@ class ExecProvisioner:
                 present.add(identity[:2])
                 self.ensure(*identity)
                 self.project(pod)
+                self.run_operation(pod)
         for item in self.gw.list(EXEC, labels={MANAGED_BY_LABEL: MANAGER}):
             key = (item["metadata"]["namespace"], item["metadata"]["name"])
             if key not in present:
@@ -199,6 +211,7 @@ class ExecProvisioner:
                 if identity is not None and kind in ("ADDED", "MODIFIED"):
                     self.ensure(*identity)
                     self.project(obj)
+                    self.run_operation(obj)
                 elif identity is not None and kind == "DELETED":
                     self.remove(*identity[:2])
                     self.unproject(*identity[:2])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -85,7 +86,15 @@ def write_pod_root(root: Path, files: dict[str, bytes]) -> None:
     root.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (root.parent / f".{root.name}.lock").open("a") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
+        # The folder is named by its contents: an exec whose projection has not changed (most of
+        # them) finds the link already pointing at it and writes nothing.
+        current = f".{root.name}-{_digest(files)}"
+        old = Path(os.readlink(root)) if root.is_symlink() else None
+        if old == Path(current) and (root.parent / current).is_dir():
+            return
+        staging = root.parent / current
+        shutil.rmtree(staging, ignore_errors=True)  # left half-written by a writer that died
+        staging.mkdir(mode=0o700)
         try:
             for path, content in files.items():
                 target = staging / path.lstrip("/")
@@ -93,18 +102,24 @@ def write_pod_root(root: Path, files: dict[str, bytes]) -> None:
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "wb") as out:
                     out.write(content)
-            old = Path(os.readlink(root)) if root.is_symlink() else None
             if root.exists() and not root.is_symlink():
                 shutil.rmtree(root)  # a folder from before projections were links
             link = root.parent / f".{root.name}.link"
             link.unlink(missing_ok=True)
             link.symlink_to(staging.name)
             os.replace(link, root)
-            if old is not None:
+            if old is not None and old != Path(current):
                 shutil.rmtree(root.parent / old, ignore_errors=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+def _digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for path in sorted(files):
+        h.update(path.encode() + b"\0" + str(len(files[path])).encode() + b"\0" + files[path])
+    return h.hexdigest()[:16]
 
 
 def remove_pod_root(root: Path) -> None:

@@ -173,7 +173,9 @@ class Runner:
                     return result
                 if not moved:
                     continue
-                if trigger in self._internal:  # work done in place ends this advance
+                # Work done in place (an internal row fired: the state stayed) ends this advance; a trigger
+                # that also has rows to other states moves like any other when one of those fired.
+                if trigger in self._internal and self.state == source:
                     self._fired_internal.add(trigger)
                     result.internal.append(trigger)
                     return result

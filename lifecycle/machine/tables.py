@@ -195,8 +195,8 @@ DATASET: MachineTable[DatasetState, DatasetHook] = MachineTable(
                     doc="Clears the binding a released runtime left behind (halfway through binding, or while "
                         "the Dataset itself is being deleted)."),
         dataset_row("bind", D.NOT_BOUND, D.BOUND, when=("runtime_ready", "volume_ready")),
-        dataset_row("fail", (D.BOUND, D.UPDATING), D.FAILED, unless=("runtime_ready",)),
-        dataset_row("fail", (D.BOUND, D.UPDATING), D.FAILED, unless=("volume_ready",)),
+        dataset_row("fail", (D.BOUND, D.UPDATING, D.DATA_MIGRATING), D.FAILED, unless=("runtime_ready",)),
+        dataset_row("fail", (D.BOUND, D.UPDATING, D.DATA_MIGRATING), D.FAILED, unless=("volume_ready",)),
         dataset_row("recover", D.FAILED, D.BOUND, when=("runtime_ready", "volume_ready")),
         dataset_row("update", D.BOUND, D.UPDATING, when=("mounts_changed",)),
         dataset_row("updated", D.UPDATING, D.BOUND, unless=("mounts_changed",)),
@@ -219,11 +219,19 @@ def restore_dataset(phase: str | None, deleting: bool) -> DatasetState:
     return DATASET.state(phase) if phase in DATASET_PHASED else D.NEW
 
 
+SERVING_PHASES = frozenset({D.BOUND.value, D.UPDATING.value, D.DATA_MIGRATING.value})
+
+
 def dataset_phase(state: DatasetState, *, bound: bool, runtime_ready: bool, current: str | None) -> str:
     """The ``.status.phase`` for a machine state. A state without a phase of its own (Deleting) keeps
     telling the truth about the binding: NotBound without one, Failed while the runtime is not
-    ready, else the served phase it had (Bound by default)."""
+    ready, else the served phase it had (Bound by default). A served phase other than Failed is written
+    only while the runtime is Ready at the end of the pass: a Dataset machine that moved to Bound (or
+    Updating, DataMigrating) and then rested, a hook of it failing, while its runtime left Ready in the
+    same pass shows Failed."""
     fixed = DATASET.info(state).phase
+    if fixed in SERVING_PHASES and not runtime_ready:
+        return D.FAILED.value
     if fixed is not None:
         return fixed
     if not bound:
@@ -233,10 +241,114 @@ def dataset_phase(state: DatasetState, *, bound: bool, runtime_ready: bool, curr
     return current if current is not None and current in DATASET_SERVED else D.BOUND.value
 
 
-MACHINES = (DATASET, RUNTIME)
+# --------------------------------------------------------------------------------------------
+# Data operations (DataLoad, DataBackup, DataMigrate, DataProcess): one machine for all four.
+# --------------------------------------------------------------------------------------------
+
+
+class OperationState(StrEnum):
+    NEW = "New"  # .status.phase "" (never reconciled)
+    PENDING = "Pending"
+    EXECUTING = "Executing"
+    COMPLETE = "Complete"
+    FAILED = "Failed"
+    DELETED = "Deleted"
+
+
+OperationHook = Literal[
+    "deletion_requested", "spec_valid", "add_finalizer", "fail_invalid", "run_after_cycle", "fail_blocked",
+    "predecessor_done", "scheduled", "dataset_ready", "engine_supports", "fail_unsupported", "take_lock",
+    "start_run", "job_exists", "job_succeeded", "job_failed", "finish_run", "record_progress", "rearm",
+    "repeats", "event_seen", "ttl_expired", "release", "delete_operation",
+]
+
+OP = OperationState
+operation_row: Rows[OperationState, OperationHook] = Rows()
+
+OPERATION_LIVE = (OP.NEW, OP.PENDING, OP.EXECUTING, OP.COMPLETE, OP.FAILED)
+OPERATION_FINISHED = (OP.COMPLETE, OP.FAILED)
+PENDING_REQUEUE = 5.0  # an operation waiting for its predecessor, its Dataset or the lock looks again this often
+EXECUTING_REQUEUE = 2.0  # a running operation reads its Job's progress this often
+
+OPERATION: MachineTable[OperationState, OperationHook] = MachineTable(
+    name="Operation",
+    initial=OP.NEW,
+    states=(
+        State(OP.NEW, "Created; not validated yet (phase \"\").", phase=""),
+        State(OP.PENDING, "Valid; waits for its runAfter predecessor, its schedule, a ready runtime and the "
+                         "Dataset's lock of its kind (status.operationRef).", requeue=PENDING_REQUEUE,
+              phase="Pending"),
+        State(OP.EXECUTING, "Holds the lock; the engine's Job runs.", requeue=EXECUTING_REQUEUE, phase="Executing"),
+        State(OP.COMPLETE, "The run succeeded; the lock is released.", requeue=RESYNC, phase="Complete"),
+        State(OP.FAILED, "Invalid, unsupported by the runtime, blocked for good, or the run failed.",
+              requeue=RESYNC, phase="Failed"),
+        State(OP.DELETED, "Lock released and Job removed; the object disappears.", final=True),
+    ),
+    transitions=(
+        # Deletion first: in every state it releases the lock and removes the Job.
+        operation_row("delete", OPERATION_LIVE, OP.DELETED, when=("deletion_requested",), do="release",
+                      doc="Deleted by its user or its TTL: the lock and the Job go with it."),
+        operation_row("accept", OP.NEW, OP.PENDING, when=("spec_valid",), do="add_finalizer"),
+        operation_row("refuse", OP.NEW, OP.FAILED, unless=("spec_valid",), do="fail_invalid",
+                      doc="The spec's problems are the Failed condition's message."),
+        operation_row("block", OP.PENDING, OP.FAILED, when=("run_after_cycle",), do="fail_blocked",
+                      doc="Its runAfter chain comes back to itself: it can never start."),
+        operation_row("start", OP.PENDING, OP.EXECUTING,
+                      when=("predecessor_done", "scheduled", "dataset_ready", "engine_supports", "take_lock"),
+                      do="start_run", doc="The Job of this run is created under the lock."),
+        operation_row("unsupported", OP.PENDING, OP.FAILED, when=("dataset_ready",), unless=("engine_supports",),
+                      do="fail_unsupported", doc="The Dataset's runtime cannot run this kind of operation."),
+        operation_row("succeeded", OP.EXECUTING, OP.COMPLETE, when=("job_succeeded",), do="finish_run"),
+        operation_row("failed", OP.EXECUTING, OP.FAILED, when=("job_failed",), do="finish_run"),
+        operation_row("job_lost", OP.EXECUTING, OP.PENDING, unless=("job_exists",), do="rearm",
+                      doc="Its Job was deleted under it: the run starts again."),
+        operation_row("progress", OP.EXECUTING, None, do="record_progress",
+                      doc="The Job's progress and the run's duration reach the status."),
+        operation_row("next_tick", OPERATION_FINISHED, OP.PENDING, when=("repeats",), do="rearm",
+                      doc="Cron: back to waiting for the next tick of its schedule."),
+        operation_row("changed", OPERATION_FINISHED, OP.PENDING, when=("event_seen",), do="rearm",
+                      doc="OnEvent: the Dataset or its runtime changed since the last run."),
+        operation_row("expire", OPERATION_FINISHED, OP.DELETED, when=("ttl_expired",), do="delete_operation",
+                      doc="ttlSecondsAfterFinished has passed."),
+    ),
+    # Taking the lock writes the Dataset's status.operationRef, conditionally on what was read.
+    writing_guards=frozenset({"take_lock"}),
+)
+
+
+def restore_operation(recorded: str | None, phase: str | None) -> OperationState:
+    """The operation's state from its status: ``status.lifecycle.state`` as recorded, else its phase
+    (an operation made by the reference resumes where its phase says); anything else is new."""
+    for value in (recorded, phase):
+        if value in OPERATION.state_names and value != OP.DELETED:
+            return OPERATION.state(value)
+    return OP.NEW
+
+
+MACHINES = (DATASET, RUNTIME, OPERATION)
 
 __all__ = [
-    "DATASET", "DATASET_PHASED", "DATASET_SERVED", "MACHINES", "RUNTIME", "RUNTIME_DELETION", "RUNTIME_LIVE",
-    "RUNTIME_SETUP", "SYNC_STEPS", "DatasetHook", "DatasetState", "RuntimeHook", "RuntimeState", "dataset_phase",
-    "event_reason", "restore_dataset", "restore_runtime",
+    "DATASET",
+    "DATASET_PHASED",
+    "DATASET_SERVED",
+    "MACHINES",
+    "OPERATION",
+    "OPERATION_FINISHED",
+    "OPERATION_LIVE",
+    "RUNTIME",
+    "RUNTIME_DELETION",
+    "RUNTIME_LIVE",
+    "RUNTIME_SETUP",
+    "SYNC_STEPS",
+    "DatasetHook",
+    "DatasetState",
+    "OperationHook",
+    "OperationState",
+    "RuntimeHook",
+    "RuntimeState",
+    "dataset_phase",
+    "event_reason",
+    "restore_dataset",
+    "restore_operation",
+    "restore_runtime",
 ]

@@ -26,7 +26,9 @@ from lifecycle.operator.cache import CachedGateway
 from lifecycle.operator.informer import Informer, Key, slim
 from lifecycle.operator.leader import LeaderElector
 from lifecycle.operator.metrics import CONTROLLER, Metrics, ProbeServer
+from lifecycle.operator.operations import OPERATION_RESOURCES, WATCHED, OperationsController, operation_keys
 from lifecycle.operator.workqueue import ShutDown, WorkQueue
+from lifecycle.reconcile.operations import OperationReconciler
 from lifecycle.reconcile.reconciler import Reconciler
 
 log = logging.getLogger("lifecycle.operator")
@@ -131,7 +133,7 @@ class Operator:
         self.settings = settings
         self.registry = registry or Registry().discover()
         self.kube = KubeGateway(api or api_client(settings.kubeconfig),
-                                tuple(k.resource for k in self.registry.kinds()))
+                                (*(k.resource for k in self.registry.kinds()), *OPERATION_RESOURCES))
         self.metrics = Metrics()
         self.kube.on_response = lambda method, status: self.metrics.requests.labels(str(status), method).inc()
         self.queue = WorkQueue(on_depth=lambda d: self.metrics.workqueue_depth.labels(CONTROLLER).set(d),
@@ -140,13 +142,14 @@ class Operator:
         self._runtime_kinds = {k.kind for k in self.registry.kinds()}
         self.informers: dict[str, Informer] = {}
         pairs = (DATASET, *(k.resource for k in self.registry.kinds()))
-        for res in (*pairs, *CACHED_BUILTINS, *(NOTIFY_ONLY if settings.watch_secrets else ())):
+        for res in (*pairs, *CACHED_BUILTINS, *WATCHED, *(NOTIFY_ONLY if settings.watch_secrets else ())):
             for ns in (settings.namespaces if res.namespaced and settings.namespaces else (None,)):
                 key = res.plural if ns is None else f"{res.plural}@{ns}"
                 self.informers[key] = Informer(self.kube, res, self._on_event, ns,
                                                stall_seconds=settings.stall_seconds,
                                                transform=without_values if res in NOTIFY_ONLY else slim,
-                                               notify=beyond_status if res in pairs else None,
+                                               notify=beyond_status if res in (*pairs, *OPERATION_RESOURCES)
+                                               else None,
                                                optional=NOTIFY_WHY.get(res.plural),
                                                metadata_only=res in NOTIFY_ONLY)
         self.gateway: Gateway = CachedGateway(self.kube, self._by_plural(cache=True),
@@ -161,6 +164,11 @@ class Operator:
                                                    "rollout_deadline": settings.rollout_deadline,
                                                    "port_range": settings.port_range},
             on_move=lambda m: self.metrics.transitions.labels(m.machine, m.source, m.dest).inc())
+        self.operations = OperationsController(
+            self.gateway, OperationReconciler(self.gateway, self.registry, settings={"resync": settings.resync_seconds},
+                                              on_move=lambda m: self.metrics.transitions.labels(
+                                                  m.machine, m.source, m.dest).inc()),
+            self.metrics, self.queue.add)
         self.elector = LeaderElector(self.kube, settings.lease_namespace, settings.lease_name, settings.identity,
                                      lease_seconds=settings.lease_seconds, renew_deadline=settings.renew_deadline,
                                      retry_period=settings.retry_period)
@@ -183,6 +191,9 @@ class Operator:
 
     def _on_event(self, _type: str, obj: Obj) -> None:
         if self.dropper.drop():
+            return
+        if operation_keys(obj):
+            self.operations.on_event(_type, obj)
             return
         if obj.get("kind") == "Secret":
             keys = secret_readers(obj, self.gateway.list(DATASET, (obj.get("metadata") or {}).get("namespace")))
@@ -234,6 +245,7 @@ class Operator:
             self.metrics.reconcile_total.labels(CONTROLLER, "error").inc()
             return
         self.queue.forget(key)
+        self.operations.dataset_changed(ns, name)
         if outcome.requeue_after is not None:
             self.queue.add_after(key, outcome.requeue_after)
             self.metrics.reconcile_total.labels(CONTROLLER, "requeue_after").inc()
@@ -243,6 +255,8 @@ class Operator:
     def _start_workers(self) -> None:
         self.metrics.leader.labels(self.settings.lease_name).set(1)
         self.resync()
+        self.operations.resync()
+        self.operations.start(max(1, self.settings.workers // 2))
         for i in range(self.settings.workers):
             thread = threading.Thread(target=self._work, name=f"worker-{i}", daemon=True)
             thread.start()
@@ -288,6 +302,7 @@ class Operator:
         while not self.stop.wait(self.settings.resync_seconds):
             if self.elector.leading.is_set() or not self.settings.leader_elect:
                 self.resync()
+                self.operations.resync()
 
     def wait(self) -> int:
         """Until stopped (0) or leadership is lost (1: the process must exit, as controller-runtime does)."""
@@ -304,6 +319,7 @@ class Operator:
         deadline = time.monotonic() + grace
         for thread in self._workers:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self.operations.shut_down(deadline)
         self.elector.release()
         self.metrics.leader.labels(self.settings.lease_name).set(0)
         self.stop.set()

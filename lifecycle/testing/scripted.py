@@ -15,9 +15,11 @@ import attrs
 from lifecycle.api import to_json
 from lifecycle.api.dataset import HCFSStatus
 from lifecycle.api.meta import Condition, set_condition
+from lifecycle.api.operation import Operation
 from lifecycle.api.runtime import Runtime, RuntimeStatus
 from lifecycle.engine.contract import EngineContext, ImplementBase
 from lifecycle.engine.kind import RuntimeKind
+from lifecycle.engine.operations import job_manifest
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, NODE, STATEFUL_SET, Obj, owner_reference
 from lifecycle.k8s.naming import common_label, fuse_label, runtime_label
@@ -273,6 +275,18 @@ class ScriptedEngine(ImplementBase):
 
     def total_file_nums(self) -> int:
         return 0
+
+    # -- data operations: a one-pod Job per run; DataProcess is what this engine cannot do ---------
+
+    def operation_kinds(self) -> tuple[str, ...]:
+        return ("DataLoad", "DataBackup", "DataMigrate")
+
+    def operation_job(self, op: Operation, name: str) -> Obj:
+        return job_manifest(name, self.ns, "scripted:latest", ["scripted", op.KIND.lower(), self.name])
+
+    def operation_progress(self, op: Operation, job: Obj) -> str | None:
+        done = (job.get("status") or {}).get("succeeded") or 0
+        return f"{done}/1"
 
 
 def register(registry: Registry, script: Script | None = None) -> Script:

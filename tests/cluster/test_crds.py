@@ -252,7 +252,9 @@ def kubectl(cluster: LocalCluster) -> Any:
 
 
 def test_crds_are_established_with_the_reference_names(crds: list[str], kube: client.ApiClient) -> None:
-    assert sorted(crds) == ["alluxioruntimes.data.fluid.io", "datasets.data.fluid.io", "jindoruntimes.data.fluid.io"]
+    assert sorted(crds) == ["alluxioruntimes.data.fluid.io", "databackups.data.fluid.io", "dataloads.data.fluid.io",
+                            "datamigrates.data.fluid.io", "dataprocesses.data.fluid.io", "datasets.data.fluid.io",
+                            "jindoruntimes.data.fluid.io"]
     extensions = client.ApiextensionsV1Api(kube)
     for name in crds:
         crd = extensions.read_custom_resource_definition(name)

@@ -78,7 +78,7 @@ def test_the_installed_package_is_its_own_and_checks_what_it_ships(installed: In
         assert Path(module).is_relative_to(installed.venv), f"{module} is not the installed one"
 
     checked = installed.ok("fluidlc", "generate", "--check")
-    assert f"CRDs in {installed.venv}" in checked and "are up to date (3 kinds)" in checked
+    assert f"CRDs in {installed.venv}" in checked and "are up to date (7 kinds)" in checked
     assert "operator.yaml is up to date" in checked and "the chart in" in checked
     assert "diagrams: skipped" in checked
     assert "are up to date" in installed.ok("fluidlc", "crds", "--check")

@@ -69,6 +69,10 @@ def test_committed_crds_match_the_models(registry: Registry) -> None:
 def test_one_file_per_kind_named_like_controller_gen(registry: Registry) -> None:
     assert sorted(crds.rendered(registry)) == [
         "data.fluid.io_alluxioruntimes.yaml",
+        "data.fluid.io_databackups.yaml",
+        "data.fluid.io_dataloads.yaml",
+        "data.fluid.io_datamigrates.yaml",
+        "data.fluid.io_dataprocesses.yaml",
         "data.fluid.io_datasets.yaml",
         "data.fluid.io_jindoruntimes.yaml",
     ]
@@ -111,6 +115,10 @@ def test_names_scope_and_version(by_kind: dict[str, dict[str, Any]]) -> None:
         "Dataset": ("datasets", ["dataset"]),
         "AlluxioRuntime": ("alluxioruntimes", ["alluxio"]),
         "JindoRuntime": ("jindoruntimes", ["jindo"]),
+        "DataLoad": ("dataloads", ["load"]),
+        "DataBackup": ("databackups", ["backup"]),
+        "DataMigrate": ("datamigrates", ["migrate"]),
+        "DataProcess": ("dataprocesses", ["process"]),
     }
     assert set(by_kind) == set(expected)
     for kind, (plural, short) in expected.items():

@@ -5,6 +5,7 @@ pid files and stopping by PID, and the manifests and exit-code handling used aga
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from lifecycle.local.processes import (
     read_pid_file,
     write_pid_file,
 )
+from lifecycle.local.projection import write_pod_root
 
 
 def _openssl_text(cert: Path, *options: str) -> str:
@@ -238,3 +240,15 @@ def test_extra_flags_reach_only_their_component(tmp_path: Path) -> None:
         "ports": Ports(2379, 2380, 6443, 10257, 10259, 10250).to_json(), "bin_dir": str(tmp_path / "bin")}))
     assert cluster._process("kube-controller-manager").argv[-1] == "--kube-api-qps=200"
     assert "--kube-api-qps=200" not in cluster._process("kube-scheduler").argv
+
+
+def test_a_pod_root_is_rewritten_only_when_its_files_change(tmp_path: Path) -> None:
+    root = tmp_path / "pods" / "ns1_master-0"
+    write_pod_root(root, {"/etc/a.conf": b"one"})
+    first = os.readlink(root)
+    stamp = (root / "etc/a.conf").stat().st_mtime_ns
+    write_pod_root(root, {"/etc/a.conf": b"one"})
+    assert os.readlink(root) == first and (root / "etc/a.conf").stat().st_mtime_ns == stamp
+    write_pod_root(root, {"/etc/a.conf": b"two", "/etc/b": b""})
+    assert (root / "etc/a.conf").read_bytes() == b"two" and (root / "etc/b").exists()
+    assert [p.name for p in root.parent.iterdir() if p.is_dir() and not p.is_symlink()] == [os.readlink(root)]

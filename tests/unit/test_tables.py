@@ -7,10 +7,20 @@ from typing import Any, get_args
 import pytest
 
 from lifecycle.engine.contract import IMPLEMENT_HOOKS, Implement
-from lifecycle.machine.runner import machine_for
+from lifecycle.machine.runner import Runner, machine_for
 from lifecycle.machine.table import MachineTable
-from lifecycle.machine.tables import DATASET, MACHINES, RUNTIME, SYNC_STEPS, DatasetHook, RuntimeHook
+from lifecycle.machine.tables import (
+    DATASET,
+    MACHINES,
+    OPERATION,
+    RUNTIME,
+    SYNC_STEPS,
+    DatasetHook,
+    OperationHook,
+    RuntimeHook,
+)
 from lifecycle.reconcile.dataset import DatasetLifecycle
+from lifecycle.reconcile.operation import OperationHooks
 from lifecycle.reconcile.template import TemplateEngine
 
 Table = MachineTable[Any, Any]
@@ -102,3 +112,19 @@ def test_writing_guards_are_guards_of_the_table() -> None:
     for table in MACHINES:
         guards = {g for t in table.transitions for g in (*t.when, *t.unless)}
         assert table.writing_guards <= guards
+
+
+def test_a_move_of_a_trigger_that_also_has_an_internal_row_is_a_move() -> None:
+    """``unbind`` has a row to NotBound and an internal one: leaving Bound is a move (an event, a metric),
+    and the advance goes on from NotBound; the internal row fires once and ends the advance."""
+    answers = {"runtime_released": True, "has_binding": True}
+    runner = Runner(DATASET, "Bound", lambda name: lambda: answers.get(name, False))
+    result = runner.advance()
+    assert [(m.trigger, m.source, m.dest) for m in result.moves] == [("unbind", "Bound", "NotBound")]
+    assert result.internal == ["unbind"]  # then, from NotBound, the internal row clears what is left
+    assert runner.state == "NotBound"
+
+
+def test_operation_hooks_exist_and_are_the_tables() -> None:
+    named = {h for t in OPERATION.transitions for h in t.hooks}
+    assert named == set(OperationHooks.HOOKS) == set(get_args(OperationHook))

@@ -9,7 +9,8 @@ file systems can be mounted depends on the runtime that mounts them.
 
 from lifecycle.api.validation.common import NAME_FIX, NAME_RULE, FieldError, InvalidSpec, scheme_of
 from lifecycle.api.validation.dataset import dataset_errors, validate_dataset
+from lifecycle.api.validation.operation import operation_errors, validate_operation
 from lifecycle.api.validation.runtime import runtime_errors, tier_errors, validate_runtime
 
-__all__ = ["NAME_FIX", "NAME_RULE", "FieldError", "InvalidSpec", "dataset_errors", "runtime_errors", "scheme_of",
-           "tier_errors", "validate_dataset", "validate_runtime"]
+__all__ = ["NAME_FIX", "NAME_RULE", "FieldError", "InvalidSpec", "dataset_errors", "operation_errors", "runtime_errors",
+           "scheme_of", "tier_errors", "validate_dataset", "validate_operation", "validate_runtime"]

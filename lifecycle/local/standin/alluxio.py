@@ -6,7 +6,9 @@ lines) because engines parse it exactly as they would parse the real master's an
 
 from __future__ import annotations
 
+import json
 import os
+import posixpath
 import sys
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -478,8 +480,43 @@ def _fs_set_replication(args: list[str]) -> Command:
     return Command(("setReplication",), set_replication)
 
 
+def _fs_distributed_cp(args: list[str]) -> Command:
+    """Copy files from an Alluxio path or a UFS URI to an Alluxio path (its mount's UFS folder): the
+    copies are sparse files of the sources' sizes, as the simulated UFS's files are."""
+    usage = "distributedCp [--active-jobs <num>] [--batch-size <num>] <src> <dst>"
+    _, positional = _parse(args, usage, flags=set(), valued={"active-jobs", "batch-size"})
+    _expect_args("distributedCp", positional, usage, 2)
+
+    def distributed_cp(ctx: Context) -> None:
+        ns = _namespace(ctx)
+        source, target = positional
+        if "://" in source:
+            base = ufs_local_path(ctx.settings.ufs_root, source)
+            if not base.exists():
+                raise StandinError(f"Path {source} does not exist.{missing_ufs(ctx.settings, source)}")
+            files = [(str(p.relative_to(base)), p.stat().st_size) for p in sorted(base.rglob("*")) if p.is_file()]
+            if base.is_file():
+                files = [(base.name, base.stat().st_size)]
+        else:
+            path, _ = _existing(ns, source)
+            files = [(posixpath.relpath(f.path, path) if f.path != path else posixpath.basename(path), f.size)
+                     for f in ns.files(path)]
+        destination = ns.local(normalize_path(target))
+        if destination is None:
+            raise StandinError(f"Path {target} is not in a mounted under storage")
+        for relative, size in files:
+            out = destination / relative
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with out.open("wb") as fh:
+                fh.truncate(size)
+        ctx.print(f"Copied {source} to {target}: {len(files)} file(s)")
+
+    return Command(("distributedCp",), distributed_cp)
+
+
 _FS_COMMANDS: dict[str, FsParser] = {
     "count": _fs_count,
+    "distributedCp": _fs_distributed_cp,
     "distributedLoad": _fs_distributed_load,
     "du": _fs_du,
     "free": _fs_free,
@@ -496,8 +533,28 @@ _FS_COMMANDS: dict[str, FsParser] = {
 # ---------------------------------------------------------------- fsadmin report
 
 
+def _fsadmin_backup(args: list[str]) -> Command:
+    """The master's metadata (its mount table) as a backup file in a folder of the pod: with
+    --local the master's own folder, which on the local cluster is a subfolder of its state."""
+    usage = "backup [directory] [--local]"
+    _, positional = _parse(args, usage, flags={"local"}, valued=set())
+
+    def backup(ctx: Context) -> None:
+        folder = ctx.settings.state_dir / "backups" / (positional[0].lstrip("/") if positional else "default")
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"alluxio-backup-{time.strftime('%Y-%m-%d-%H%M%S', time.gmtime())}.gz"
+        (folder / name).write_text(json.dumps({"mounts": ctx.tool_state["mounts"]}))
+        ctx.print(f"Backup Host        : {ctx.settings.master_host}")
+        ctx.print(f"Backup URI         : {positional[0] if positional else '/'}/{name}")
+        ctx.print(f"Backup Entry Count : {len(ctx.tool_state['mounts'])}")
+
+    return Command(("backup",), backup)
+
+
 def _resolve_fsadmin(args: list[str]) -> Command:
     args = _strip_generic_properties(args)
+    if args and args[0] == "backup":
+        return _fsadmin_backup(args[1:])
     if not args or args[0] != "report":
         raise UsageError(f"{args[0] if args else ''} is an unknown command.\n{REPORT_USAGE}".lstrip())
     category = args[1] if len(args) > 1 else "summary"
