@@ -56,6 +56,7 @@ class Mutant:
     operator: str
     runtime: Table
     dataset: Table
+    operation: Table
     sync: Steps
     # (machine, state): only a machine that tries its triggers in one of these states can behave
     # differently under this mutant, so only tests that get there need to run against it.
@@ -157,19 +158,22 @@ def _sync_mutants(steps: Steps) -> Iterator[tuple[str, str, Steps]]:
 
 
 def generate(runtime: Table = tables.RUNTIME, dataset: Table = tables.DATASET,
-             sync: Steps = tables.SYNC_STEPS) -> list[Mutant]:
+             operation: Table = tables.OPERATION, sync: Steps = tables.SYNC_STEPS) -> list[Mutant]:
     """Every mutant of the tables, in a stable order."""
-    out = [Mutant(key, op, t, dataset, sync, at) for key, op, t, at in _table_mutants(runtime)]
-    out += [Mutant(key, op, runtime, t, sync, at) for key, op, t, at in _table_mutants(dataset)]
+    out = [Mutant(key, op, t, dataset, operation, sync, at) for key, op, t, at in _table_mutants(runtime)]
+    out += [Mutant(key, op, runtime, t, operation, sync, at) for key, op, t, at in _table_mutants(dataset)]
+    out += [Mutant(key, op, runtime, dataset, t, sync, at) for key, op, t, at in _table_mutants(operation)]
     sync_at = frozenset((runtime.name, str(t.source[0])) for t in runtime.transitions if t.do == "sync")
-    out += [Mutant(key, op, runtime, dataset, s, sync_at) for key, op, s in _sync_mutants(sync)]
+    out += [Mutant(key, op, runtime, dataset, operation, s, sync_at) for key, op, s in _sync_mutants(sync)]
     return out
 
 
 def replacements(mutant: Mutant) -> dict[int, Any]:
     """id of each real table object -> the mutant's version of it."""
-    return {id(tables.RUNTIME): mutant.runtime, id(tables.DATASET): mutant.dataset,
-            id(tables.SYNC_STEPS): mutant.sync, id(tables.MACHINES): (mutant.dataset, mutant.runtime)}
+    tables_of = {id(tables.RUNTIME): mutant.runtime, id(tables.DATASET): mutant.dataset,
+                 id(tables.OPERATION): mutant.operation}
+    return {**tables_of, id(tables.SYNC_STEPS): mutant.sync,
+            id(tables.MACHINES): tuple(tables_of.get(id(t), t) for t in tables.MACHINES)}
 
 
 @contextmanager
@@ -178,7 +182,8 @@ def applied(mutant: Mutant) -> Iterator[None]:
     that *is* a real table (``from ... import RUNTIME`` copies included) is replaced, and put back
     after. Machines are built per table object, so the reconcile builds the mutant's."""
     swaps = replacements(mutant)
-    originals = {id(t): t for t in (tables.RUNTIME, tables.DATASET, tables.SYNC_STEPS, tables.MACHINES)}
+    originals = {id(t): t for t in (tables.RUNTIME, tables.DATASET, tables.OPERATION, tables.SYNC_STEPS,
+                                    tables.MACHINES)}
     undo: list[tuple[Any, str, Any]] = []
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)

@@ -256,3 +256,25 @@ def test_a_migration_ending_as_the_dataset_is_deleted_goes_straight_to_deleting(
     outcome = bound.reconciler.reconcile(NS, NAME)
     assert [(m.trigger, m.dest) for m in outcome.moves if m.machine == "Dataset"][:1] == [("delete", "Deleting")]
 
+
+
+def test_the_master_is_set_up_once_while_the_engine_says_it_needs_nothing_more() -> None:
+    world = World()
+    world.dataset()
+    world.runtime()
+    for _ in range(4):  # the master never gets ready
+        world.reconciler.reconcile(NS, NAME)
+    assert state(world) == RuntimeState.SETTING_UP_MASTER
+    assert world.script.calls.count("setup_master") == 1, world.script.calls
+
+
+def test_a_new_pair_goes_through_every_setup_stage_once_in_order() -> None:
+    """What a user watching the runtime's events sees while a pair sets up without trouble."""
+    world = World()
+    world.dataset()
+    world.runtime()
+    world.settle()
+    moves = [e.reason for e in world.gw.events if e.reason in (
+        "ClaimDataset", "MasterReady", "MasterLost", "UfsPrepared", "WorkersReady", "VolumeCreated", "Bound",
+        "HealthLost", "VolumeLost")]
+    assert moves == ["ClaimDataset", "MasterReady", "UfsPrepared", "WorkersReady", "VolumeCreated", "Bound"], moves
