@@ -49,7 +49,11 @@ def main() -> int:
         table = Table(title=f"in memory, scripted engine: cost per pair up to {memory_pairs:,} pairs")
         for column in ("pairs", "setup ms per pair", "idle ms per pass", "RSS KiB per pair", "Bound"):
             table.add_column(column, justify="right")
-        for n, setup, idle_ms, rss, bound in curve(memory_pairs, max(1, memory_pairs // 5)):
+        def say(row: tuple[int, float, float, float, int]) -> None:
+            console.print(f"  {row[0]:,} pairs: setup {row[1]:.2f} ms per pair, idle {row[2]:.2f} ms per pass, "
+                          f"{row[3]:.1f} KiB per pair, {row[4]:,} Bound")
+
+        for n, setup, idle_ms, rss, bound in curve(memory_pairs, max(1, memory_pairs // 5), each=say):
             table.add_row(f"{n:,}", f"{setup:.2f}", f"{idle_ms:.2f}", f"{rss:.1f}", f"{bound:,}")
         console.print(table)
     for variant, qps in (("cluster", None), ("manager", 200)):

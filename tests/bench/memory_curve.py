@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import DATASET, STATEFUL_SET
@@ -20,7 +21,9 @@ NO_RATE_LIMITS = {"sync_intervals": {"sync_metadata": 0, "check_and_update_runti
                                      "update_on_ufs_change": 0}}
 
 
-def curve(total: int, batch: int, namespaces: int = 10) -> list[tuple[int, float, float, float, int]]:
+def curve(total: int, batch: int, namespaces: int = 10,
+          each: Callable[[tuple[int, float, float, float, int]], None] = lambda row: None,
+          ) -> list[tuple[int, float, float, float, int]]:
     """(pairs so far, setup ms per pair of the batch, idle ms per pass, RSS KiB per pair, Bound)."""
     registry = Registry()
     scripted.register(registry)
@@ -52,4 +55,5 @@ def curve(total: int, batch: int, namespaces: int = 10) -> list[tuple[int, float
         bound = sum(1 for ns in {ns for ns, _ in keys} for d in gw.list(DATASET, ns)
                     if (d.get("status") or {}).get("phase") == "Bound")
         rows.append((len(keys), setup, idle, heap, bound))
+        each(rows[-1])
     return rows
