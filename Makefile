@@ -80,8 +80,16 @@ cluster-down: setup
 cluster-status: setup
 	$(VENV)/bin/fluidlc cluster status
 
+# make bench PAIRS=1000 ENGINE=alluxio (scripted|alluxio|jindo) IDLE=120 MEMORY_PAIRS=10000
+# PARTS=memory,cluster,manager
+PAIRS ?= 100
+ENGINE ?= scripted
+IDLE ?= 120
+MEMORY_PAIRS ?= 10000
+PARTS ?= memory,cluster,manager
 bench: setup controlplane
-	$(PY) -m tests.bench
+	BENCH_PAIRS=$(PAIRS) BENCH_ENGINE=$(ENGINE) BENCH_IDLE=$(IDLE) BENCH_MEMORY_PAIRS=$(MEMORY_PAIRS) \
+	BENCH_PARTS=$(PARTS) $(PY) -m tests.bench
 
 # Prints the score (killed by behaviour / total) and the survivors; fails below 95 %.
 mutants: setup

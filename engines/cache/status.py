@@ -4,9 +4,14 @@
 component counts, phases and conditions it reads (the runtime table marks it as a guard that
 writes) and says whether the runtime is ready. The cache's figures (capacity, use, hit ratios) come
 from the cache system's report, refreshed while the master is ready and kept when it cannot answer.
+The report is a command run in the master, so it runs at most once per
+``settings['sync_intervals']['cache_report']`` seconds per runtime (default ``CACHE_REPORT_INTERVAL``: Fluid
+refreshes its figures about as often); between reports the recorded figures stand.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from engines.cache import report, ufs
 from engines.cache.base import Cache
@@ -25,6 +30,9 @@ from lifecycle import (
     runtime_ready,
     set_condition,
 )
+
+CACHE_REPORT_INTERVAL = 120.0
+REPORTED_AT = "cache-reported-at"  # EngineContext.shared: runtime UID -> time of its last report
 
 
 def check_and_update_runtime_status(e: Cache) -> bool:
@@ -147,14 +155,28 @@ def _refresh_cache_states(e: Cache, st: RuntimeStatus) -> None:
         # Nothing caches: say so instead of leaving the columns empty.
         st.cache_states = {"cached": "0.00B", "cacheCapacity": "0.00B"}
         return
+    if st.cache_states and not _report_due(e):
+        return
     try:
         cache = e.cache_report()
     except (CacheCommandError, ValueError) as exc:
         e.ctx.log.warning("cache report of %s unavailable, keeping the last one: %s", e.ref, exc)
         return
+    e.ctx.shared.setdefault(REPORTED_AT, {})[_uid(e)] = e.ctx.now()
     ds = e.ctx.dataset
     total = report.ufs_total_bytes(ds.status.ufs_total) if ds and ds.status else None
     st.cache_states = report.cache_states(cache, total)
+
+
+def _uid(e: Cache) -> str:
+    return e.ctx.runtime.metadata.uid or e.ref
+
+
+def _report_due(e: Cache) -> bool:
+    """Whether this runtime's last report (in this process) is older than the interval."""
+    last: datetime | None = e.ctx.shared.get(REPORTED_AT, {}).get(_uid(e))
+    interval = float(dict(e.ctx.settings.get("sync_intervals", {})).get("cache_report", CACHE_REPORT_INTERVAL))
+    return last is None or (e.ctx.now() - last).total_seconds() >= interval
 
 
 # -- the reference's storage hooks -------------------------------------------------------------

@@ -28,7 +28,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         lease_namespace=args.lease_namespace, lease_name=args.lease_name, lease_seconds=args.lease_seconds,
         renew_deadline=min(args.lease_seconds * 2 / 3, args.lease_seconds - 1),
         retry_period=max(0.5, args.lease_seconds / 7.5), stall_seconds=args.stall_seconds,
-        rollout_deadline=args.rollout_deadline, port_range=args.port_range, watch_secrets=args.watch_secrets,
+        rollout_deadline=args.rollout_deadline, cache_report_seconds=args.cache_report_interval,
+        port_range=args.port_range, watch_secrets=args.watch_secrets,
         faults=FaultPlan.parse(os.environ[FAULTS_ENV]) if os.environ.get(FAULTS_ENV) else None,
         **({"identity": args.identity} if args.identity else {}))
 
@@ -62,6 +63,9 @@ def add_operator_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rollout-deadline", type=float, default=float(_env("ROLLOUT_DEADLINE", 600)),
                         help="seconds a rollout of a changed runtime spec may keep a component unready before "
                              "the Dataset counts as Failed (default 600)")
+    parser.add_argument("--cache-report-interval", type=float, default=float(_env("CACHE_REPORT_INTERVAL", 120)),
+                        help="seconds between two reports of a cache's figures (capacity, use, hit ratios), "
+                             "each a command run in its master (default 120)")
     parser.add_argument("--port-range", type=_port_range, default=_port_range(_env("PORT_RANGE", "20000-26000")),
                         help="host ports given to runtimes on the host network, FIRST-LAST (default 20000-26000)")
     parser.add_argument("--watch-secrets", action=argparse.BooleanOptionalAction,

@@ -44,6 +44,7 @@ FLAGS: tuple[tuple[str, str, Any], ...] = (
     ("--lease-seconds", "leaderElection.leaseSeconds", 15),
     ("--stall-seconds", "stallSeconds", 120),
     ("--rollout-deadline", "rolloutDeadline", 600),
+    ("--cache-report-interval", "cacheReportInterval", 120),
     ("--port-range", "portRange", "20000-26000"),
     ("--log-format", "logFormat", "json"),
 )

@@ -50,9 +50,9 @@ def cluster_rules(registry: Registry, watch_secrets: bool = True) -> list[dict[s
         # Workloads: watched, created, then applied server-side (a patch), deleted on shutdown.
         {"apiGroups": ["apps"], "resources": ["statefulsets", "daemonsets"],
          "verbs": [*READ, "create", "patch", "delete"]},
-        # Config and services of the cache, read directly (not watched); the same writes.
+        # Config and services of the cache: watched (read from the cache), created, applied, deleted.
         {"apiGroups": [""], "resources": ["configmaps", "services"],
-         "verbs": ["get", "list", "create", "patch", "delete"]},
+         "verbs": [*READ, "create", "patch", "delete"]},
         # The PV and PVC of each Dataset.
         {"apiGroups": [""], "resources": ["persistentvolumes", "persistentvolumeclaims"],
          "verbs": [*READ, "create", "delete"]},

@@ -201,10 +201,13 @@ class KubeGateway(KnownResources):
         own = client.ApiClient(self.api.configuration)
         try:
             result = exec_in_pod(own, namespace, pod, argv, container=container, timeout=timeout)
+            self.on_response("EXEC", 101)  # counted with the other requests (the upgrade's status)
         except PodExecError as exc:
+            self.on_response("EXEC", 101)
             raise ApiError(str(exc)) from exc
         except Exception as exc:  # the websocket handshake reports HTTP errors as exceptions
             status = int(getattr(exc, "status", 0) or 0)
+            self.on_response("EXEC", status)
             if status == 404:
                 raise NotFound(f"exec in pod {namespace}/{pod}: pod not found") from exc
             raise ApiError(f"exec in pod {namespace}/{pod}: {exc}", status) from exc

@@ -60,6 +60,30 @@ def _dropped(previous: Obj, config: Obj) -> Obj:
     return out
 
 
+class _Store(dict[Key, Obj]):
+    """The objects by key, with an index by resource and namespace, so a list reads only the
+    objects of its kind (its cost does not grow with the other kinds, nor the other namespaces)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index: dict[str, dict[str, set[str]]] = {}
+
+    def __setitem__(self, key: Key, value: Obj) -> None:
+        super().__setitem__(key, value)
+        self.index.setdefault(key[0], {}).setdefault(key[1], set()).add(key[2])
+
+    def pop(self, key: Key, *default: Any) -> Any:
+        if key in self:
+            names = self.index[key[0]][key[1]]
+            names.discard(key[2])
+        return super().pop(key, *default)
+
+    def keys_of(self, plural: str, namespace: str | None) -> list[Key]:
+        by_ns = self.index.get(plural, {})
+        spaces = sorted(by_ns) if namespace is None else [namespace]
+        return [(plural, ns, name) for ns in spaces for name in sorted(by_ns.get(ns, ()))]
+
+
 @attrs.define
 class RecordedEvent:
     kind: str
@@ -73,7 +97,7 @@ class RecordedEvent:
 class MemoryGateway(KnownResources):
     def __init__(self, resources: tuple[Resource, ...] = (), clock: Callable[[], str] | None = None):
         super().__init__(resources)
-        self._objects: dict[Key, Obj] = {}
+        self._objects = _Store()
         self._applied: dict[Key, Obj] = {}  # the last configuration applied to each object
         self._rv = itertools.count(1)
         self._uid = itertools.count(1)
@@ -100,9 +124,8 @@ class MemoryGateway(KnownResources):
     def list(self, res: Resource, namespace: str | None = None,
              labels: dict[str, str] | None = None) -> Objs:
         out = []
-        for (plural, ns, _), obj in sorted(self._objects.items()):
-            if plural != res.plural or (namespace is not None and ns != namespace):
-                continue
+        for key in self._objects.keys_of(res.plural, namespace):
+            obj = self._objects[key]
             have = obj["metadata"].get("labels") or {}
             if labels and any(have.get(k) != v for k, v in labels.items()):
                 continue

@@ -1,7 +1,7 @@
 """A gateway whose reads come from the informers' caches and whose writes go to the API server.
 
-Watched kinds are read locally (an idle operator sends no requests); others (ConfigMaps,
-Services, Secrets) are read from the API server. What we write is remembered at once, so the
+Watched kinds are read locally (an idle operator sends no requests); others (Secrets, whose
+values are never cached) are read from the API server. What we write is remembered at once, so the
 next pass does not read an object older than our own last write.
 """
 

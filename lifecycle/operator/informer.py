@@ -191,11 +191,17 @@ class Informer:
         self.last_activity = time.monotonic()
         return version
 
+    def server_timeout(self) -> int:
+        """The watch's ``timeoutSeconds``: the API server ends a quiet watch cleanly (it is then
+        resumed from the last version, no list) before the read would time out and take it for
+        stalled, whether or not bookmarks come in between."""
+        return max(1, min(self.watch_seconds, int(self.stall_seconds * 0.75)))
+
     def _notable(self, old: Obj, new: Obj) -> bool:
         return self.notify is None or self.notify(old, new)
 
     def _watch(self, version: str, stop: threading.Event) -> str:
-        for kind, obj in self.gateway.watch(self.res, version, self.namespace, self.watch_seconds,
+        for kind, obj in self.gateway.watch(self.res, version, self.namespace, self.server_timeout(),
                                             self.stall_seconds, metadata_only=self.metadata_only):
             self.last_activity = time.monotonic()
             version = (obj.get("metadata") or {}).get("resourceVersion") or version

@@ -19,7 +19,21 @@ import attrs
 
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.faults import CRASH_EXIT_CODE, EventDropper, FaultPlan, FaultyGateway
-from lifecycle.k8s.gateway import DAEMON_SET, DATASET, NODE, POD, PV, PVC, SECRET, STATEFUL_SET, Gateway, Obj, Objs
+from lifecycle.k8s.gateway import (
+    CONFIG_MAP,
+    DAEMON_SET,
+    DATASET,
+    NODE,
+    POD,
+    PV,
+    PVC,
+    SECRET,
+    SERVICE,
+    STATEFUL_SET,
+    Gateway,
+    Obj,
+    Objs,
+)
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.k8s.naming import DATASET_ID_LABEL
 from lifecycle.operator.cache import CachedGateway
@@ -52,13 +66,16 @@ class Settings:
     identity: str = attrs.field(factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     stall_seconds: float = 120.0  # a watch silent (no event, no bookmark) this long is restarted
     sync_intervals: dict[str, float] = attrs.field(factory=dict)
+    cache_report_seconds: float = 120.0  # a cache's figures (capacity, use) are refreshed by exec this often
     rollout_deadline: float = 600.0  # a changed spec's rollout may keep a component unready this long
     port_range: tuple[int, int] = (20000, 26000)  # host ports for runtimes on the host network
     watch_secrets: bool = True  # off: no list/watch on Secrets; a change is seen at the next resync
     faults: FaultPlan | None = None  # tests only ($FLUIDLC_FAULTS): crash, stale reads, dropped events
 
 
-CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE)
+# Every kind the reconciles read, so an idle pair reads nothing from the API server (ConfigMaps
+# and Services included: an engine's health check reads its own on every pass).
+CACHED_BUILTINS = (STATEFUL_SET, DAEMON_SET, PVC, PV, POD, NODE, CONFIG_MAP, SERVICE)
 # Watched only to wake the pairs that read them (a Secret created or rotated), and as metadata only:
 # their values never leave the API server for the watch, and are read with ``get`` when needed.
 NOTIFY_ONLY = (SECRET,)
@@ -160,7 +177,8 @@ class Operator:
             self.gateway = FaultyGateway(self.gateway, settings.faults, on_crash=_crash)
         self.reconciler = Reconciler(
             self.gateway, self.registry, settings={"resync": settings.resync_seconds,
-                                                   "sync_intervals": settings.sync_intervals,
+                                                   "sync_intervals": {"cache_report": settings.cache_report_seconds,
+                                                                      **settings.sync_intervals},
                                                    "rollout_deadline": settings.rollout_deadline,
                                                    "port_range": settings.port_range},
             on_move=lambda m: self.metrics.transitions.labels(m.machine, m.source, m.dest).inc())

@@ -46,6 +46,17 @@ def read_pair(gateway: Gateway, registry: Registry, namespace: str, name: str) -
     return PairRead(dataset, runtime, kind if runtime is not None else None, problems, ds_repaired, rt_repaired)
 
 
+_STATUS_TYPES: dict[type[Any], Any] = {}
+
+
+def _status_type(model: type[Any]) -> Any:
+    """The model's status type: resolving the annotations costs milliseconds, so once per model."""
+    found = _STATUS_TYPES.get(model)
+    if found is None:
+        found = _STATUS_TYPES[model] = strip_optional(get_type_hints(model)["status"])
+    return found
+
+
 def _parse(gateway: Gateway, model: type[Any], raw: Obj, what: str, problems: list[str]) -> tuple[Any, bool]:
     """The object without its status, then the status on its own; (model or None, status dropped)."""
     try:
@@ -57,7 +68,7 @@ def _parse(gateway: Gateway, model: type[Any], raw: Obj, what: str, problems: li
     if raw.get("status") is None:
         return obj, False
     try:
-        obj.status = from_json(strip_optional(get_type_hints(model)["status"]), raw["status"], f"{what} status")
+        obj.status = from_json(_status_type(model), raw["status"], f"{what} status")
     except ParseError as exc:
         problems_seen = "; ".join(f"status.{problem}" for problem in exc.problems)
         gateway.event(raw, "Warning", "StatusRepaired",

@@ -44,6 +44,10 @@ class SyncClock:
         last = self._last.get((uid, hook))
         return last is None or now - last >= timedelta(seconds=interval)
 
+    def remaining(self, uid: str, hook: str, now: datetime, interval: float) -> float:
+        last = self._last.get((uid, hook))
+        return 0.0 if last is None else max(0.0, interval - (now - last).total_seconds())
+
     def ran(self, uid: str, hook: str, now: datetime) -> None:
         self._last[(uid, hook)] = now
 
@@ -74,6 +78,12 @@ class TemplateEngine:
         for step in SYNC_STEPS:
             interval = float(overrides.get(step.hook, step.interval or 0.0))
             if step.rate_limited and not self.sync_clock.due(uid, step.hook, now, interval):
+                # Skipped for its interval (an event woke the pair just after the last run): run
+                # it once it is due, if that comes before the resync, so what the event changed
+                # (a scaled or lost workload) is recorded within seconds, not at the next resync.
+                wait = self.sync_clock.remaining(uid, step.hook, now, interval)
+                if wait < float(self.ctx.settings.get("resync", 60.0)):
+                    self.ctx.requeue_after(wait)
                 continue
             if step.should and not self._call(step.should) and not (step.also and getattr(self, step.also)()):
                 continue

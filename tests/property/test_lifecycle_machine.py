@@ -26,7 +26,7 @@ from lifecycle.testing import scripted
 NS, NAME = "default", "demo"
 RUNTIME = scripted.KIND.resource
 NO_RATE_LIMITS = {"sync_intervals": {"sync_metadata": 0, "check_and_update_runtime_status": 0,
-                                     "update_on_ufs_change": 0}}
+                                     "update_on_ufs_change": 0, "cache_report": 0}}
 FAULTABLE = ("setup_master", "prepare_ufs", "setup_workers", "check_and_update_runtime_status", "create_volume",
              "bind_to_dataset", "sync_replicas", "sync_dataset_mounts", "sync_schedule_info_to_cache_nodes",
              "shutdown", "delete_volume", "check_runtime_healthy")

@@ -55,7 +55,7 @@ from lifecycle.reconcile.reconciler import Outcome, Reconciler
 NS, NAME = "team", "imagenet"
 SECRET_VALUE = "s3cr3t-Key/value+42"
 NO_RATE_LIMITS = {"sync_intervals": {"sync_metadata": 0, "check_and_update_runtime_status": 0,
-                                     "update_on_ufs_change": 0}}
+                                     "update_on_ufs_change": 0, "cache_report": 0}}
 TOOLS = {"alluxio": standin_alluxio.resolve, "jindocache": standin_jindo.resolve, "jindo": standin_jindo.resolve_fs}
 T0 = datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)
 
@@ -510,6 +510,22 @@ def test_cache_states_come_from_the_report_in_the_reference_formats(bound: FakeC
         "cacheThroughputRatio": "75.0%", "localThroughputRatio": "75.0%", "remoteThroughputRatio": "0.0%",
     }
     assert bound.get(ALLUXIO.resource, NAME)["status"]["cacheStates"] == states
+
+
+def test_cache_reports_run_once_per_interval_and_the_figures_stand_between(bound: FakeCluster) -> None:
+    bound.reconciler.settings["sync_intervals"]["cache_report"] = 120
+    bound.settle(passes=1)
+    reports = [argv for _, _, argv in bound.execs if argv[:3] == ["alluxio", "fsadmin", "report"]]
+    standin.set_cached(bound.state_dir("imagenet-master-0"), {"/train/a.jpg": 3000})
+    before = bound.dataset()["status"]["cacheStates"]["cached"]
+    for _ in range(5):
+        bound.time += timedelta(seconds=20)
+        bound.reconcile()
+    assert [argv for _, _, argv in bound.execs if argv[:3] == ["alluxio", "fsadmin", "report"]] == reports
+    assert bound.dataset()["status"]["cacheStates"]["cached"] == before
+    bound.time += timedelta(seconds=21)
+    bound.reconcile()
+    assert bound.dataset()["status"]["cacheStates"]["cached"] == "2.93KiB"
 
 
 def test_an_idle_pass_writes_nothing(bound: FakeCluster) -> None:

@@ -23,6 +23,7 @@ class ScriptedServer:
         self.stop, self.lists, self.watches = stop, lists, watches
         self.listed = 0
         self.watched_from: list[str] = []
+        self.timeouts: list[tuple[int, float]] = []
 
     def list_with_version(self, res: Any, namespace: Any = None, labels: Any = None,
                           metadata_only: bool = False) -> tuple[list[Any], str]:
@@ -33,6 +34,7 @@ class ScriptedServer:
     def watch(self, res: Any, version: str, namespace: Any, timeout: int, stall: float,
               metadata_only: bool = False) -> Iterator[Any]:
         self.watched_from.append(version)
+        self.timeouts.append((timeout, stall))
         if not self.watches:
             self.stop.set()
             return
@@ -70,6 +72,16 @@ def test_a_stalled_or_dropped_watch_resumes_from_the_last_version_seen() -> None
     informer, seen = run(server, stop)
     assert server.watched_from[:2] == ["1", "9"]  # the bookmark's version is where it resumes
     assert server.listed == 2 and seen[-1] == ("DELETED", "a") and informer.cached_keys() == []
+
+
+def test_a_quiet_watch_is_ended_by_the_server_before_it_could_look_stalled() -> None:
+    stop = threading.Event()
+    server = ScriptedServer(stop, lists=[[obj("a", 1)]], watches=[[], [("MODIFIED", obj("a", 2))]])
+    informer, seen = run(server, stop)
+    # A watch that ends with nothing in it is resumed from the same version, without a list.
+    assert server.listed == 1 and server.watched_from[:2] == ["1", "1"] and seen[-1] == ("MODIFIED", "a")
+    assert all(timeout < stall for timeout, stall in server.timeouts)
+    assert [k[1] for k in informer.cached_keys()] == ["a"]
 
 
 def test_the_cache_keeps_objects_without_their_managed_fields() -> None:

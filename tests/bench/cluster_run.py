@@ -1,0 +1,187 @@
+"""One bench run on a fresh local control plane: the operator as a process of its own, N pairs of
+one engine, then an idle window, then the floor (``tests.bench.floor``) in the same cluster."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from lifecycle.cli.run import install_crds
+from lifecycle.k8s.gateway import DATASET, ApiError
+from lifecycle.k8s.kube import KubeGateway
+from lifecycle.local import LocalCluster, ufs
+from tests.bench.floor import made_objects, run_floor
+from tests.bench.watchers import Sampler, WriteWatch, cpu_seconds, platform_cpu, rss_mib
+from tests.bench.workload import Workload
+from tests.cluster.operator_harness import (
+    OperatorProcess,
+    apiserver_writes,
+    fresh_namespace,
+    scripted_crds_on,
+    unbound_volumes,
+    wait_for,
+)
+
+NAMESPACE, FLOOR_NAMESPACE = "bench", "floor"
+Figures = dict[str, Any]
+
+
+def pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, max(0, int(len(values) * q + 0.5) - 1))] if values else float("nan")
+
+
+def requests_by_method(op: OperatorProcess) -> dict[str, float]:
+    """The operator's own requests so far, by method (its rest_client_requests_total)."""
+    own: dict[str, float] = {}
+    for k, v in op.metrics().items():
+        if k.startswith("rest_client_requests_total{"):
+            method = k.split('method="', 1)[1].split('"', 1)[0]
+            own[method] = own.get(method, 0) + v
+    return own
+
+
+def _minus(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+
+def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps: int | None = None,
+               floor: bool = True) -> Figures:
+    limited = {"kube-controller-manager": (f"--kube-api-qps={manager_qps}", f"--kube-api-burst={2 * manager_qps}")
+               } if manager_qps else None
+    with tempfile.TemporaryDirectory(prefix="fluidlc-bench-") as tmp:
+        cluster = LocalCluster("bench", Path(tmp) / "cluster", tie_to_caller=True, extra_args=limited)
+        cluster.up(nodes=3)
+        try:
+            with cluster.api_client() as api:
+                gw = KubeGateway(api, (workload.runtime,))
+                if workload.engine == "scripted":
+                    scripted_crds_on(gw)
+                else:
+                    install_crds(gw)
+                if workload.ufs:
+                    ufs.add(cluster.layout.ufs, workload.ufs, ufs.parse_size("1Mi"), 4)
+                fresh_namespace(gw, NAMESPACE)
+                fresh_namespace(gw, FLOOR_NAMESPACE)
+                op = OperatorProcess(cluster, NAMESPACE, Path(tmp), "bench", extra=("--workers", "8"),
+                                     env=workload.operator_env)
+                try:
+                    return _run(cluster, gw, op, workload, pairs, idle_seconds, floor)
+                finally:
+                    try:
+                        op.stop()
+                    except subprocess.TimeoutExpired:
+                        op.kill()
+        finally:
+            cluster.down()
+
+
+def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: Workload, pairs: int,
+         idle_seconds: float, floor: bool) -> Figures:
+    f: Figures = {"pairs": pairs}
+    wait_for("the operator", op.leading, 60)
+    pid = op.process.pid
+    f["rss_start"], cpu_start = rss_mib(pid), cpu_seconds(pid)
+    sampler, watch = Sampler(pid), WriteWatch(cluster, workload.runtime, NAMESPACE)
+    platform_before, requests_before = platform_cpu(cluster), requests_by_method(op)
+    reconciles_before = op.reconciles()
+    created: dict[str, float] = {}
+    started = time.monotonic()
+
+    def create(i: int) -> None:
+        name = f"pair-{i:05d}"
+        for obj in workload.pair(name, NAMESPACE):
+            gw.create(obj)
+        created[name] = time.monotonic()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(pairs)))
+    bound: dict[str, float] = {}
+    deadline = time.monotonic() + 120 + pairs * 3
+    while len(bound) < pairs and time.monotonic() < deadline:
+        for ds in gw.list(DATASET, NAMESPACE):
+            name = ds["metadata"]["name"]
+            if name not in bound and (ds.get("status") or {}).get("phase") == "Bound":
+                bound[name] = time.monotonic()
+        time.sleep(0.25)
+    f["bound"], f["total"] = len(bound), time.monotonic() - started
+    f["latencies"] = sorted(bound[n] - created[n] for n in bound)
+    f["cpu"] = cpu_seconds(pid) - cpu_start
+    f["reconciles"] = op.reconciles() - reconciles_before
+    f["requests"] = _minus(requests_by_method(op), requests_before)
+    f["platform_cpu"] = _minus(platform_cpu(cluster), platform_before)
+    f["rss_end_setup"] = rss_mib(pid)
+    watch.stop.set()
+    f["event_to_write"] = watch.latencies()
+    # The controller-manager binds each PV to its claim at its own pace after the pair is Bound;
+    # the idle window starts once that is done, so it counts only what is idle.
+    volumes_deadline = time.monotonic() + 60 + pairs
+    while unbound_volumes(gw, NAMESPACE, list(created)) and time.monotonic() < volumes_deadline:
+        time.sleep(1)
+    time.sleep(5)
+    writes_before, requests_before = apiserver_writes(gw), requests_by_method(op)
+    cpu_before = cpu_seconds(pid)
+    time.sleep(idle_seconds)
+    f["idle_seconds"] = idle_seconds
+    f["idle_writes"] = _minus(apiserver_writes(gw), writes_before)
+    f["idle_requests"] = _minus(requests_by_method(op), requests_before)
+    f["idle_cpu"] = cpu_seconds(pid) - cpu_before
+    sampler.stop.set()
+    f["rss_peak"], f["rss_end"] = max(sampler.peak, rss_mib(pid)), rss_mib(pid)
+    if floor and bound:
+        per_pair = {k: v / pairs for k, v in f["requests"].items()}
+        templates = made_objects(gw, NAMESPACE, "pair-00000")
+        f["floor_objects"] = sorted(f"{o['kind']}" for o in templates)
+        try:
+            f["floor"] = run_floor(gw, workload, pairs, FLOOR_NAMESPACE, templates, per_pair, NAMESPACE,
+                                   "pair-00000")
+        except ApiError as exc:  # the operator's figures stand without it
+            print(f"the floor failed: {exc}")
+    f["load"] = os.getloadavg()
+    return f
+
+
+def summary(f: Figures) -> list[tuple[str, str]]:
+    """Rows of figures, each beside the floor's where it has one."""
+    pairs, lat, floor = f["pairs"], f["latencies"], f.get("floor")
+    floor_s = floor["seconds"] if floor else None
+    ratio = (lambda v, base: f"  ({v / base:.2f}x the floor)" if base else "")  # noqa: E731
+    reqs = sum(f["requests"].values())
+    floor_reqs = sum(floor["requests"].values()) if floor else 0
+    writes = sum(v for k, v in f["requests"].items() if k in ("POST", "PUT", "PATCH", "DELETE"))
+    e2w = f["event_to_write"]
+    rows = [
+        ("all Bound after", f"{f['total']:.1f} s ({f['bound']}/{pairs})" + ratio(f["total"], floor_s)),
+        ("the floor's writes took", f"{floor_s:.1f} s for {floor_reqs / max(1, pairs):.1f} requests per pair "
+                                    f"({', '.join(f'{k} {v / pairs:.1f}' for k, v in floor['requests'].items())}); "
+                                    f"objects per pair: {', '.join(f['floor_objects'])}" if floor else "not run"),
+        ("per-pair create -> Bound",
+         f"p50 {pct(lat, .5):.1f} s, p95 {pct(lat, .95):.1f} s, max {max(lat, default=0):.1f} s"),
+        ("workload ready -> next status write", f"p50 {pct(e2w, .5) * 1000:.0f} ms, p95 {pct(e2w, .95) * 1000:.0f} ms "
+                                                f"({len(e2w)} readiness events)"),
+        ("operator CPU (setup)", f"{f['cpu']:.1f} s: {f['cpu'] * 1000 / max(1, pairs):.0f} ms per pair, "
+                                 f"{f['cpu'] * 1000 / max(1, f['reconciles']):.1f} ms per reconcile "
+                                 f"({f['reconciles'] / max(1, pairs):.1f} reconciles per pair)"),
+        ("control plane CPU (setup)", ", ".join(f"{k} {v:.1f} s" for k, v in sorted(f["platform_cpu"].items()))),
+        ("operator RSS", f"start {f['rss_start']:.0f}, peak {f['rss_peak']:.0f}, end {f['rss_end']:.0f} MiB "
+                         f"({(f['rss_end_setup'] - f['rss_start']) * 1024 / max(1, pairs):.0f} KiB per pair)"),
+        ("operator requests per pair (setup)", f"{reqs / max(1, pairs):.1f}" + ratio(reqs, floor_reqs) + ": "
+         + ", ".join(f"{k} {v / pairs:.2f}" for k, v in sorted(f["requests"].items(), key=lambda kv: -kv[1]))),
+        ("operator writes per pair (setup)", f"{writes / max(1, pairs):.1f}"),
+        (f"idle {f['idle_seconds']:.0f} s after Bound: writes (all clients)", f"{sum(f['idle_writes'].values()):.0f}"
+         + "".join(f"; {k} {v:.0f}" for k, v in sorted(f["idle_writes"].items(), key=lambda kv: -kv[1])[:5])),
+        (f"idle {f['idle_seconds']:.0f} s: operator requests / execs / CPU",
+         f"{sum(f['idle_requests'].values()):.0f} / {f['idle_requests'].get('EXEC', 0):.0f} / {f['idle_cpu']:.2f} s"
+         + "".join(f"; {k} {v:.0f}" for k, v in sorted(f["idle_requests"].items()))),
+        ("load average (1, 5, 15 min) at the end", ", ".join(f"{x:.2f}" for x in f["load"])),
+    ]
+    return rows
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

@@ -1,0 +1,92 @@
+"""What the bench samples while a run goes on: the operator's memory, and when each workload
+became ready and each runtime's status was next written (event-to-next-write latency)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from lifecycle.k8s.gateway import STATEFUL_SET, Resource
+from lifecycle.k8s.kube import KubeGateway
+from lifecycle.local import LocalCluster
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def platform_cpu(cluster: LocalCluster) -> dict[str, float]:
+    """CPU seconds so far of the control plane's processes, by component."""
+    return {s.name: cpu_seconds(s.pid) for s in cluster.status() if s.running and s.pid}
+
+
+class Sampler:
+    """The operator's RSS every half second: the peak of a run."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self.stop = pid, rss_mib(pid), threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.5):
+            try:
+                self.peak = max(self.peak, rss_mib(self.pid))
+            except OSError:
+                return
+
+
+class WriteWatch:
+    """Watches the namespace's StatefulSets and runtimes: when a workload becomes ready, and when
+    its runtime's status is written next. Each latency is one readiness -> the write after it."""
+
+    def __init__(self, cluster: LocalCluster, runtime: Resource, namespace: str):
+        self.ready: list[tuple[str, float]] = []  # (runtime name, when a workload of it became ready)
+        self.writes: dict[str, list[float]] = {}
+        self.stop = threading.Event()
+        for res, handle in ((STATEFUL_SET, self._sts), (runtime, self._runtime)):
+            threading.Thread(target=self._watch, args=(cluster, res, namespace, handle), daemon=True).start()
+
+    def _watch(self, cluster: LocalCluster, res: Resource, namespace: str, handle: object) -> None:
+        with cluster.api_client() as api:
+            gw = KubeGateway(api, (res,))
+            _, version = gw.list_with_version(res, namespace)
+            seen: dict[str, int] = {}
+            while not self.stop.is_set():
+                try:
+                    for kind, obj in gw.watch(res, version, namespace, 30, 60.0):
+                        version = obj.get("metadata", {}).get("resourceVersion") or version
+                        if kind in ("ADDED", "MODIFIED"):
+                            handle(obj, seen)  # type: ignore[operator]
+                        if self.stop.is_set():
+                            return
+                except Exception:
+                    time.sleep(0.2)
+
+    def _sts(self, obj: dict, seen: dict[str, int]) -> None:  # type: ignore[type-arg]
+        name, status = obj["metadata"]["name"], obj.get("status") or {}
+        ready, wanted = int(status.get("readyReplicas") or 0), int((obj.get("spec") or {}).get("replicas") or 0)
+        owners = [r["name"] for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")]
+        if owners and ready >= wanted > 0 and seen.get(name, 0) < wanted:
+            self.ready.append((owners[0], time.monotonic()))
+        seen[name] = ready
+
+    def _runtime(self, obj: dict, seen: dict[str, int]) -> None:  # type: ignore[type-arg]
+        self.writes.setdefault(obj["metadata"]["name"], []).append(time.monotonic())
+
+    def latencies(self) -> list[float]:
+        found = []
+        for name, at in self.ready:
+            after = [t for t in self.writes.get(name, []) if t >= at]
+            if after:
+                found.append(min(after) - at)
+        return sorted(found)
