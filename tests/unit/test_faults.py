@@ -5,23 +5,17 @@ the operator process on the real API server."""
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.faults import Crash, EventDropper, FaultPlan, FaultyGateway
-from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, PV, PVC, SERVICE, STATEFUL_SET, Obj, Resource
+from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, PV, PVC, STATEFUL_SET, Obj, Resource
 from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.reconcile.reconciler import Reconciler
 from lifecycle.testing import scripted
 from tests.tally import TALLY
-from tests.unit.test_alluxio_engine import NAME as ANAME
-from tests.unit.test_alluxio_engine import NO_RATE_LIMITS, FakeCluster, alluxio_manifest, dataset_manifest, seed
-from tests.unit.test_alluxio_engine import NS as ANS
 
 NS, NAME = "team", "demo"
 RT = scripted.KIND.resource
@@ -169,53 +163,3 @@ def test_a_view_two_passes_stale_still_binds_and_deletes_leaving_nothing() -> No
     clean.live()
     stale.live()
     assert stale.bound == clean.bound and stale.world() == clean.world()
-
-
-# -- the same, for the Alluxio engine (execs into the master, Secrets, ports, metadata) ----------
-
-
-def alluxio_life(tmp: Path, plan: FaultPlan) -> tuple[FaultyGateway, int, dict[str, Any], dict[str, Any]]:
-    """The Alluxio pair of tests/unit/test_alluxio_engine.py, created, Bound and deleted."""
-    cluster = FakeCluster(tmp)
-    seed(cluster)
-    gw = FaultyGateway(cluster.gw, plan)
-    crashes = 0
-
-    def restart() -> None:
-        cluster.reconciler = Reconciler(gw, cluster.reconciler.registry, now=cluster.now,
-                                        settings=copy.deepcopy(NO_RATE_LIMITS))
-
-    def until(done: Any) -> None:
-        nonlocal crashes
-        for _ in range(PASSES):
-            if done():
-                return
-            cluster.kubelet()
-            try:
-                cluster.reconcile()
-            except Crash:
-                crashes += 1
-                restart()
-        assert done(), f"not converged after {PASSES} passes"
-
-    restart()
-    cluster.gw.create(dataset_manifest())
-    cluster.gw.create(alluxio_manifest(replicas=1))
-    until(lambda: ((cluster.gw.get(DATASET, ANS, ANAME) or {}).get("status") or {}).get("phase") == "Bound")
-    bound = seen_by_user(cluster.gw, ANS, (SERVICE, ALLUXIO.resource))
-    cluster.gw.delete(DATASET, ANS, ANAME)
-    until(lambda: cluster.gw.get(DATASET, ANS, ANAME) is None and cluster.gw.get(ALLUXIO.resource, ANS, ANAME) is None)
-    return gw, crashes, bound, seen_by_user(cluster.gw, ANS, (SERVICE, ALLUXIO.resource))
-
-
-@pytest.mark.deep
-def test_alluxio_survives_a_crash_after_any_write_of_its_life(tmp_path: Path) -> None:
-    clean, _, bound, end = alluxio_life(tmp_path / "clean", FaultPlan())
-    diverged = []
-    for n in range(1, clean.writes + 1):
-        _, crashes, bound_n, end_n = alluxio_life(tmp_path / str(n), FaultPlan(crash_after_write=n))
-        if crashes != 1 or bound_n != bound or end_n != end:
-            diverged.append(n)
-    assert diverged == [], f"crashing after these writes changed the outcome: {diverged}"
-    TALLY["crash points run in memory"] += clean.writes
-    TALLY["crash points that diverged in memory"] += len(diverged)
