@@ -278,3 +278,19 @@ def test_a_new_pair_goes_through_every_setup_stage_once_in_order() -> None:
         "ClaimDataset", "MasterReady", "MasterLost", "UfsPrepared", "WorkersReady", "VolumeCreated", "Bound",
         "HealthLost", "VolumeLost")]
     assert moves == ["ClaimDataset", "MasterReady", "UfsPrepared", "WorkersReady", "VolumeCreated", "Bound"], moves
+
+
+def test_a_failed_dataset_recovers_straight_to_bound(bound: World) -> None:
+    """A Dataset whose runtime is repaired says Recover and nothing else: it does not pass through
+    NotBound, New, Updating or DataMigrating on its way back (each would send its own event, and
+    a watcher would see a phase that is not true)."""
+    bound.gw.delete(STATEFUL_SET, NS, f"{NAME}-worker")
+    bound.reconciler.reconcile(NS, NAME)
+    assert bound.ds()["status"]["phase"] == "Failed"
+    bound.gw.events.clear()
+    bound.settle()
+    assert bound.ds()["status"]["phase"] == "Bound"
+    dataset_moves = [e.reason for e in bound.gw.events
+                     if e.reason in ("Recover", "Bind", "Initialize", "Unbind", "Update", "Updated", "Migrate",
+                                     "Migrated", "Fail")]
+    assert dataset_moves == ["Recover"], dataset_moves
