@@ -55,8 +55,9 @@ T = TypeVar("T")
 SAMPLES = Path(__file__).resolve().parents[2] / "lifecycle" / "deploy" / "samples"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 # The cache report runs every pass; metadata and drift checks every few seconds.
+# Short intervals, so that a test sees a change within seconds: the operator's defaults are minutes.
 SETTINGS = {"sync_intervals": {"sync_metadata": 2.0, "check_and_update_runtime_status": 0.0,
-                               "update_on_ufs_change": 2.0}}
+                               "update_on_ufs_change": 2.0, "cache_report": 2.0}}
 WRITE_VERBS = ("create", "apply", "patch", "replace_status", "delete", "event")
 SECRET_VALUE = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
