@@ -9,7 +9,7 @@ restored from ``phase`` and the few fields this project adds (``lifecycle``, ``p
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import attrs
 
@@ -122,6 +122,13 @@ class TargetDataset:
     extra: dict[str, Any] = extra_field()
 
 
+class OperationSpec(Protocol):
+    """What every kind's spec has: its predecessor and how long it stays once finished."""
+
+    run_after: OperationRef | None
+    ttl_seconds_after_finished: int | None
+
+
 class Operation:
     """What the operation machine reads of any of the four kinds (each kind's class provides it)."""
 
@@ -129,6 +136,7 @@ class Operation:
     SHORT_NAME: ClassVar[str] = ""
     PLURAL: ClassVar[str] = ""
     metadata: ObjectMeta
+    spec: OperationSpec
     status: OperationStatus | None
     api_version: str
     kind: str
@@ -160,11 +168,11 @@ class Operation:
 
     @property
     def run_after(self) -> OperationRef | None:
-        return None
+        return self.spec.run_after
 
     @property
     def ttl_seconds_after_finished(self) -> int | None:
-        return None
+        return self.spec.ttl_seconds_after_finished
 
 
 __all__ = [
@@ -179,6 +187,7 @@ __all__ = [
     "OperationCondition",
     "OperationLifecycle",
     "OperationRef",
+    "OperationSpec",
     "OperationStatus",
     "Prefer",
     "Require",

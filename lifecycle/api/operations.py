@@ -96,14 +96,6 @@ class DataLoad(Operation):
     def schedule(self) -> str | None:
         return self.spec.schedule
 
-    @property
-    def run_after(self) -> OperationRef | None:
-        return self.spec.run_after
-
-    @property
-    def ttl_seconds_after_finished(self) -> int | None:
-        return self.spec.ttl_seconds_after_finished
-
 
 # -- DataBackup -------------------------------------------------------------------------------
 
@@ -135,14 +127,6 @@ class DataBackup(Operation):
     @property
     def dataset_name(self) -> str | None:
         return self.spec.dataset
-
-    @property
-    def run_after(self) -> OperationRef | None:
-        return self.spec.run_after
-
-    @property
-    def ttl_seconds_after_finished(self) -> int | None:
-        return self.spec.ttl_seconds_after_finished
 
 
 # -- DataMigrate ------------------------------------------------------------------------------
@@ -235,14 +219,6 @@ class DataMigrate(Operation):
     def schedule(self) -> str | None:
         return self.spec.schedule
 
-    @property
-    def run_after(self) -> OperationRef | None:
-        return self.spec.run_after
-
-    @property
-    def ttl_seconds_after_finished(self) -> int | None:
-        return self.spec.ttl_seconds_after_finished
-
 
 # -- DataProcess ------------------------------------------------------------------------------
 
@@ -316,14 +292,6 @@ class DataProcess(Operation):
     @property
     def dataset_namespace(self) -> str | None:
         return self.spec.dataset.namespace if self.spec.dataset else None
-
-    @property
-    def run_after(self) -> OperationRef | None:
-        return self.spec.run_after
-
-    @property
-    def ttl_seconds_after_finished(self) -> int | None:
-        return self.spec.ttl_seconds_after_finished
 
 
 OPERATION_MODELS: tuple[type[DataLoad] | type[DataBackup] | type[DataMigrate] | type[DataProcess], ...] = (
