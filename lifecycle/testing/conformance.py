@@ -33,7 +33,19 @@ import attrs
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.faults import Crash, FaultPlan, FaultyGateway
-from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, POD, PV, PVC, SERVICE, STATEFUL_SET, Obj
+from lifecycle.k8s.gateway import (
+    CONFIG_MAP,
+    DAEMON_SET,
+    DATASET,
+    NODE,
+    POD,
+    PV,
+    PVC,
+    SERVICE,
+    STATEFUL_SET,
+    Obj,
+    Resource,
+)
 from lifecycle.k8s.memory import ExecHandler, MemoryGateway
 from lifecycle.k8s.naming import pv_name, reference_key
 from lifecycle.testing.world import SimulatedCluster
@@ -115,10 +127,10 @@ class Kit:
         cluster = self.world(plan)
         self.create(cluster)
         crashes = self.bound(cluster)
-        at_bound = seen_by_user(cluster.api, self.kind)
+        at_bound = seen_by_user(cluster.api, NS, (self.kind.resource,))
         cluster.api.delete(DATASET, NS, NAME)
         crashes += self.gone(cluster)
-        return cluster, crashes, at_bound, seen_by_user(cluster.api, self.kind)
+        return cluster, crashes, at_bound, seen_by_user(cluster.api, NS, (self.kind.resource,))
 
     # -- the checks ------------------------------------------------------------------------------
 
@@ -224,17 +236,18 @@ def bound_means_ready_with_volume(api: MemoryGateway, kind: RuntimeKind) -> None
     assert api.get(PV, None, pv_name(reference_key(NS, NAME))) is not None, "Dataset Bound without its PV"
 
 
-def seen_by_user(api: MemoryGateway, kind: RuntimeKind) -> dict[str, Any]:
-    """What a user can see of the pair, without what differs between any two runs (UIDs, times)."""
+def seen_by_user(api: MemoryGateway, namespace: str, kinds: tuple[Resource, ...]) -> dict[str, Any]:
+    """What a user can see of a namespace's pairs, without what differs between any two runs (UIDs, times)."""
     seen: dict[str, Any] = {}
-    for res in (STATEFUL_SET, DAEMON_SET, CONFIG_MAP, SERVICE, PVC, kind.resource, DATASET):
-        for obj in api.list(res, NS):
+    for res in (STATEFUL_SET, DAEMON_SET, CONFIG_MAP, SERVICE, PVC, *kinds, DATASET):
+        for obj in api.list(res, namespace):
             meta: Obj = obj["metadata"]
             status = obj.get("status") or {}
             seen[f"{obj['kind']} {meta['name']}"] = (
                 sorted((meta.get("labels") or {}).items()), sorted(meta.get("finalizers") or []),
                 sorted(r["kind"] + "/" + r["name"] for r in meta.get("ownerReferences") or []),
                 status.get("phase"), (status.get("lifecycle") or {}).get("state"),
+                # What holds now; a condition that went back to False records a past failure.
                 sorted(c["type"] for c in status.get("conditions") or [] if c["status"] == "True"))
     seen["PVs"] = sorted(pv["metadata"]["name"] for pv in api.list(PV))
     seen["node labels"] = sorted(k for n in api.list(NODE) for k in (n["metadata"].get("labels") or {})

@@ -11,10 +11,11 @@ import pytest
 
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.faults import Crash, EventDropper, FaultPlan, FaultyGateway
-from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, PV, PVC, STATEFUL_SET, Obj, Resource
+from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, STATEFUL_SET, Obj
 from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.reconcile.reconciler import Reconciler
 from lifecycle.testing import scripted
+from lifecycle.testing.conformance import seen_by_user
 from tests.tally import TALLY
 
 NS, NAME = "team", "demo"
@@ -121,25 +122,6 @@ class Life:
 
     def world(self) -> dict[str, Any]:
         return seen_by_user(self.api, NS, (RT,))
-
-
-def seen_by_user(api: MemoryGateway, namespace: str, kinds: tuple[Resource, ...]) -> dict[str, Any]:
-    """What a user can see of a namespace's pairs, without what differs between any two runs."""
-    seen: dict[str, Any] = {}
-    for res in (STATEFUL_SET, DAEMON_SET, CONFIG_MAP, PVC, *kinds, DATASET):
-        for obj in api.list(res, namespace):
-            meta = obj["metadata"]
-            status = obj.get("status") or {}
-            seen[f"{obj['kind']} {meta['name']}"] = (
-                sorted((meta.get("labels") or {}).items()), sorted(meta.get("finalizers") or []),
-                sorted(r["kind"] + "/" + r["name"] for r in meta.get("ownerReferences") or []),
-                status.get("phase"), (status.get("lifecycle") or {}).get("state"),
-                # What holds now; a condition that went back to False records a past failure.
-                sorted(c["type"] for c in status.get("conditions") or [] if c["status"] == "True"))
-    seen["PVs"] = sorted(pv["metadata"]["name"] for pv in api.list(PV))
-    seen["node labels"] = sorted(k for n in api.list(NODE) for k in (n["metadata"].get("labels") or {})
-                                 if k != "kubernetes.io/hostname")
-    return seen
 
 
 def test_a_crash_after_any_write_of_a_pairs_life_ends_where_a_run_without_faults_ends() -> None:
