@@ -13,7 +13,6 @@ state, the world is made good and left alone, and the passes must reach the goal
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from lifecycle.machine import tables
 from lifecycle.machine.check.interpret import Compiled
 from lifecycle.machine.check.invariants import LIVENESS, SAFETY, goal_of
 from lifecycle.machine.check.passes import Model, Pass
+from lifecycle.machine.check.search import layered, path_to
 from lifecycle.machine.check.world import World, cluster_moves, describe, env_moves
 from lifecycle.machine.table import MachineTable, SyncStep
 
@@ -117,23 +117,7 @@ class Checker:
 
     def explore(self, depth: int, initial: World) -> list[World]:
         """Every state within ``depth`` environment moves, in the order found; raises _Found."""
-        cost: dict[World, int] = {initial: 0}
-        self.parent = {initial: None}
-        order, layer = [], [initial]
-        for k in range(depth + 1):
-            queue, later = deque(s for s in layer if cost[s] == k), []
-            while queue:
-                s = queue.popleft()
-                order.append(s)
-                for env, step, t in self.successors(s, env=k < depth):
-                    if not env and (t not in cost or cost[t] > k):
-                        cost[t], self.parent[t] = k, (s, step)
-                        queue.append(t)
-                    elif env and t not in cost:
-                        cost[t], self.parent[t] = k + 1, (s, step)
-                        later.append(t)
-            layer = later
-        return order
+        return layered(initial, depth, lambda s, env: self.successors(s, env=env), self.parent)
 
     def settle(self, w: World) -> tuple[World | None, list[World]]:
         """Passes (and Kubernetes' own moves) from ``w`` until nothing changes; None for a loop."""
@@ -177,13 +161,7 @@ class Checker:
     # -- traces --------------------------------------------------------------------------------
 
     def trace_to(self, w: World) -> list[str]:
-        steps: list[str] = []
-        at = self.parent.get(w)
-        while at is not None:
-            before, step = at
-            steps.append(self.describe_step(before, step))
-            at = self.parent.get(before)
-        return steps[::-1]
+        return [self.describe_step(before, step) for before, step in path_to(self.parent, w)]
 
     def describe_step(self, before: World, step: Step) -> str:
         kind, arg, quick = step

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +35,7 @@ from lifecycle.machine.check.opworld import (
     env_moves,
     restored,
 )
+from lifecycle.machine.check.search import layered, path_to
 from lifecycle.machine.table import MachineTable
 
 CONFIGS = (Config("Once"), Config("Once", "after"), Config("Once", "cycle"), Config("Cron"), Config("OnEvent"))
@@ -198,21 +198,8 @@ class OpChecker:
     def explore(self, depth: int, initial: OpWorld) -> list[OpWorld]:
         """Every state within ``depth`` environment moves, fewest moves first; raises _Found."""
         self.safe(initial, initial, [])
-        cost, order, layer = {initial: 0}, [], [initial]
-        self.parent = {initial: None}
-        for k in range(depth + 1):
-            queue, later = deque(s for s in layer if cost[s] == k), list[OpWorld]()
-            while queue:
-                s = queue.popleft()
-                order.append(s)
-                for env, step, t in self.successors(s, env=k < depth):
-                    if t in cost and (env or cost[t] <= k):
-                        continue
-                    self.safe(t, s, [self.describe_step(s, step)])
-                    cost[t], self.parent[t] = k + int(env), (s, step)
-                    (later if env else queue).append(t)
-            layer = later
-        return order
+        return layered(initial, depth, self.successors, self.parent,
+                       lambda s, step, t: self.safe(t, s, [self.describe_step(s, step)]))
 
     def settle(self, w: OpWorld, steps: list[str] | None = None) -> OpWorld | None:
         """Rounds of a pass of each operation (running Jobs succeeding first) until nothing changes;
@@ -265,12 +252,7 @@ class OpChecker:
     # -- traces --------------------------------------------------------------------------------
 
     def trace_to(self, w: OpWorld) -> list[str]:
-        steps, at = [], self.parent.get(w)
-        while at is not None:
-            before, step = at
-            steps.append(self.describe_step(before, step))
-            at = self.parent.get(before)
-        return steps[::-1]
+        return [self.describe_step(before, step) for before, step in path_to(self.parent, w)]
 
     def describe_step(self, before: OpWorld, step: Step) -> str:
         kind, arg = step
