@@ -36,6 +36,7 @@ from lifecycle.k8s.gateway import (
 )
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.k8s.naming import DATASET_ID_LABEL
+from lifecycle.operator.attempt import reconcile_key
 from lifecycle.operator.cache import CachedGateway
 from lifecycle.operator.informer import Informer, Key, slim
 from lifecycle.operator.leader import LeaderElector
@@ -247,28 +248,10 @@ class Operator:
 
     def _reconcile(self, key: Key) -> None:
         ns, name = key
-        started = time.perf_counter()
-        try:
-            outcome = self.reconciler.reconcile(ns, name)
-        except Exception:
-            log.exception("reconcile of %s/%s crashed", ns, name, extra={"key": f"{ns}/{name}"})
-            self.metrics.reconcile_total.labels(CONTROLLER, "error").inc()
-            self.queue.add_rate_limited(key)
-            return
-        finally:
-            self.metrics.reconcile_time.labels(CONTROLLER).observe(time.perf_counter() - started)
-        if outcome.failed:
-            delay = self.queue.add_rate_limited(key)
-            log.info("retry in %.3fs: %s", delay, outcome.failure, extra={"key": f"{ns}/{name}"})
-            self.metrics.reconcile_total.labels(CONTROLLER, "error").inc()
-            return
-        self.queue.forget(key)
-        self.operations.dataset_changed(ns, name)
-        if outcome.requeue_after is not None:
-            self.queue.add_after(key, outcome.requeue_after)
-            self.metrics.reconcile_total.labels(CONTROLLER, "requeue_after").inc()
-        else:
-            self.metrics.reconcile_total.labels(CONTROLLER, "success").inc()
+        outcome = reconcile_key(CONTROLLER, self.metrics, self.queue, key, f"{ns}/{name}", f"{ns}/{name}",
+                                lambda: self.reconciler.reconcile(ns, name))
+        if outcome is not None and not outcome.failed:
+            self.operations.dataset_changed(ns, name)
 
     def _start_workers(self) -> None:
         self.metrics.leader.labels(self.settings.lease_name).set(1)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Hashable
 
 from lifecycle.api.operations import MODEL_OF
 from lifecycle.k8s.gateway import JOB, Gateway, Obj
+from lifecycle.operator.attempt import reconcile_key
 from lifecycle.operator.metrics import Metrics
 from lifecycle.operator.workqueue import ShutDown, WorkQueue
 from lifecycle.reconcile.operations import OperationReconciler
@@ -105,27 +106,8 @@ class OperationsController:
 
     def _reconcile(self, key: OpKey) -> None:
         kind, ns, name = key
-        started = time.perf_counter()
-        try:
-            outcome = self.reconciler.reconcile(kind, ns, name)
-        except Exception:
-            log.exception("reconcile of %s %s/%s crashed", kind, ns, name, extra={"key": f"{ns}/{name}"})
-            self.metrics.reconcile_total.labels(CONTROLLER, "error").inc()
-            self.queue.add_rate_limited(key)
-            return
-        finally:
-            self.metrics.reconcile_time.labels(CONTROLLER).observe(time.perf_counter() - started)
-        if outcome.dataset:
+        outcome = reconcile_key(CONTROLLER, self.metrics, self.queue, key, f"{kind} {ns}/{name}", f"{ns}/{name}",
+                                lambda: self.reconciler.reconcile(kind, ns, name))
+        if outcome is not None and outcome.dataset:
             namespace, _, dataset = outcome.dataset.partition("/")
             self.wake_pair((namespace, dataset))
-        if outcome.failed:
-            delay = self.queue.add_rate_limited(key)
-            log.info("retry in %.3fs: %s", delay, outcome.failure, extra={"key": f"{ns}/{name}"})
-            self.metrics.reconcile_total.labels(CONTROLLER, "error").inc()
-            return
-        self.queue.forget(key)
-        if outcome.requeue_after is not None:
-            self.queue.add_after(key, outcome.requeue_after)
-            self.metrics.reconcile_total.labels(CONTROLLER, "requeue_after").inc()
-        else:
-            self.metrics.reconcile_total.labels(CONTROLLER, "success").inc()
