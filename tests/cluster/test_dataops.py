@@ -16,6 +16,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.cli.run import install_crds
 from lifecycle.k8s.gateway import DATASET, JOB, ApiError, NotFound
 from lifecycle.k8s.kube import KubeGateway
@@ -95,6 +96,9 @@ def bound(kube: client.ApiClient, cluster: LocalCluster) -> Iterator[Ops]:
     try:
         yield Ops(d)
     finally:
+        # The pair goes first, while its reconciler still runs: a namespace deleted under a live
+        # pair keeps its finalizer and leaves the pair's labels on the shared nodes.
+        d.delete_pair(NAME, ALLUXIO.resource)
         core.delete_namespace(created.metadata.name)
 
 

@@ -94,6 +94,11 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
     dataset["spec"]["mounts"][0]["options"]["alluxio.underfs.s3.connection.ttl"] = hostile
     ufs_total = d.ufs_files({"s3://imagenet/train/part-0": 3 << 20, "s3://imagenet/train/part-1": 5 << 20,
                              "s3://imagenet/val/part-0": 1 << 20})
+    def dataset_counts() -> dict[str, str | None]:
+        return {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(DATASET_NUM_LABEL)
+                for n in d.gw.list(NODE)}
+
+    counts_before = dataset_counts()  # other tests' pairs may share the cluster's nodes
     d.apply_manifests([secret, dataset, fast_start(runtime)])
 
     started = last = time.monotonic()
@@ -212,8 +217,9 @@ def test_alluxio_pair_binds_scales_rolls_heals_and_leaves_nothing(driver: Driver
         hosts = sorted(p["spec"]["nodeName"] for p in d.running_pods(selector))
         assert seen[3] == hosts
         lap(f"scaled to {replicas}")
-    counts = [(n["metadata"].get("labels") or {}).get(DATASET_NUM_LABEL) for n in d.gw.list(NODE)]
-    assert sorted(c for c in counts if c) == ["1"]
+    # Only the one node left counts this Dataset; the four it left are as they were before.
+    changed = {n: c for n, c in dataset_counts().items() if c != counts_before.get(n)}
+    assert changed == {n: str(int(counts_before.get(n) or 0) + 1) for n in d.labelled_nodes(storage_key)}
     assert d.phase(name) == "Bound"
 
     # A rotated Secret: the mount that reads it is made again with the new key, the other stays.
