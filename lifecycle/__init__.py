@@ -43,7 +43,7 @@ from lifecycle.api.validation import FieldError, InvalidSpec, scheme_of
 from lifecycle.engine.background import Background
 from lifecycle.engine.contract import IMPLEMENT_HOOKS, BuildImplement, EngineContext, Implement, ImplementBase
 from lifecycle.engine.kind import RuntimeKind
-from lifecycle.engine.operations import TOOL_POD_ANNOTATION, OperationWork, Unsupported, job_manifest
+from lifecycle.engine.operations import TOOL_POD_ANNOTATION, OperationWork, Unsupported, job_manifest, job_state
 from lifecycle.engine.registry import ENTRY_POINT_GROUP, Registry, UnknownRuntimeKind, entry_point
 from lifecycle.engine.settings import DEFAULT_PORT_RANGE, parse_port_range
 from lifecycle.k8s.gateway import (
@@ -219,6 +219,7 @@ __all__ = [
     "fuse_label",
     "is_ours",
     "job_manifest",
+    "job_state",
     "marked",
     "marker",
     "owner_reference",

@@ -224,6 +224,9 @@ class AlluxioEngine(CacheOperations, CacheEngine[AlluxioRuntimeSpec, AlluxioComp
     def operation_commands(self, op: Operation) -> list[list[str]]:
         return operations.commands(op)
 
+    def operation_volumes(self, op: Operation) -> tuple[list[Obj], list[Obj]]:
+        return operations.volumes(op)
+
     def _fuse_image(self) -> str:
         fuse, version = self.spec.fuse, self.spec.alluxio_version
         image = (fuse.image if fuse and fuse.image else None) or (version.image if version and version.image

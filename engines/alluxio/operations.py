@@ -2,14 +2,15 @@
 
 DataLoad: ``alluxio fs loadMetadata -R`` (when asked) and ``alluxio fs distributedLoad
 --replication N`` per target path (the Dataset's root when none is given). DataBackup: ``alluxio
-fsadmin backup <dir> --local``, the master's metadata journal written where the backup path points.
+fsadmin backup <dir> --local``, the master's metadata journal written where the backup path points
+(a ``pvc://`` path's claim is mounted in the Job's pod).
 DataMigrate: ``alluxio fs distributedCp`` from one end to the other (an external URI is read through
 Alluxio's root mount or written to it).
 """
 
 from __future__ import annotations
 
-from lifecycle import DataBackup, DataLoad, DataMigrate, Operation, Unsupported
+from lifecycle import DataBackup, DataLoad, DataMigrate, Obj, Operation, Unsupported
 
 KINDS = ("DataLoad", "DataBackup", "DataMigrate")
 BACKUP_MOUNT = "/alluxio-backups"
@@ -30,6 +31,16 @@ def commands(op: Operation) -> list[list[str]]:
         src, dst = _end(op.spec.from_), _end(op.spec.to)
         return [["alluxio", "fs", "distributedCp", src, dst]]
     raise Unsupported(f"Alluxio cannot run {op.KIND}")
+
+
+def volumes(op: Operation) -> tuple[list[Obj], list[Obj]]:
+    """A backup to ``pvc://<claim>/<path>`` writes into that claim, mounted where ``backup_dir`` points."""
+    path = op.spec.backup_path if isinstance(op, DataBackup) else None
+    if not path or not path.startswith("pvc://"):
+        return [], []
+    claim = path.removeprefix("pvc://").partition("/")[0]
+    return ([{"name": "backup", "persistentVolumeClaim": {"claimName": claim}}],
+            [{"name": "backup", "mountPath": BACKUP_MOUNT}])
 
 
 def backup_dir(path: str | None) -> str:

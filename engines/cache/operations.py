@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, ClassVar
 
-from lifecycle import TOOL_POD_ANNOTATION, Obj, Operation, Unsupported, job_manifest
+from lifecycle import TOOL_POD_ANNOTATION, Obj, Operation, Unsupported, job_manifest, job_state
 
 
 class CacheOperations:
@@ -38,17 +38,17 @@ class CacheOperations:
         if op.KIND not in self.OPERATION_KINDS:
             raise Unsupported(f"{self.ref} cannot run {op.KIND}; it runs {', '.join(self.OPERATION_KINDS) or 'none'}")
         script = " && ".join(shlex.join(argv) for argv in self.operation_commands(op))
-        pod_meta = getattr(getattr(op, "spec", None), "pod_metadata", None)
+        volumes, mounts = self.operation_volumes(op)
         return job_manifest(name, self.ns, self.operation_image(), ["/bin/sh", "-c", script],
-                            labels=dict(pod_meta.labels or {}) if pod_meta else None,
-                            annotations={**((pod_meta.annotations or {}) if pod_meta else {}),
-                                         TOOL_POD_ANNOTATION: self.master_pod})
+                            annotations={TOOL_POD_ANNOTATION: self.master_pod},
+                            extra_pod={"volumes": volumes} if volumes else None, volume_mounts=mounts)
+
+    def operation_volumes(self, op: Operation) -> tuple[list[Obj], list[Obj]]:
+        """The pod volumes a run needs, and where its container mounts them (none by default)."""
+        return [], []
 
     def operation_progress(self, op: Operation, job: Obj) -> str | None:
-        status = job.get("status") or {}
-        conditions = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
-        run = ("succeeded" if "Complete" in conditions or status.get("succeeded") else
-               "failed" if "Failed" in conditions else "running" if status.get("active") else "starting")
+        run = job_state(job)
         runtime_status = self.ctx.runtime.status
         cached = (runtime_status.cache_states or {}).get("cachedPercentage") if runtime_status else None
         return f"{run}; {cached} of the Dataset cached" if cached else run

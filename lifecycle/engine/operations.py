@@ -38,21 +38,16 @@ class OperationWork(Protocol):
     def operation_progress(self, op: Operation, job: Obj) -> str | None: ...
 
 
-def kinds_of(engine: Any) -> tuple[str, ...]:
-    """The operation kinds an engine says it can run (none for an engine without the methods)."""
-    if not isinstance(engine, OperationWork):
-        return ()
-    return tuple(engine.operation_kinds())
-
-
 def job_manifest(name: str, namespace: str, image: str, command: list[str], *,
                  env: dict[str, str] | None = None, labels: dict[str, str] | None = None,
                  annotations: dict[str, str] | None = None, extra_pod: dict[str, Any] | None = None,
-                 backoff_limit: int = 3) -> Obj:
+                 volume_mounts: list[Obj] | None = None, backoff_limit: int = 3) -> Obj:
     """A plain one-pod Job running ``command``: what most engines' operations need."""
     container: dict[str, Any] = {"name": "operation", "image": image, "command": command}
     if env:
         container["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    if volume_mounts:
+        container["volumeMounts"] = list(volume_mounts)
     pod_meta: dict[str, Any] = {"labels": dict(labels or {})}
     if annotations:
         pod_meta["annotations"] = dict(annotations)
@@ -65,4 +60,15 @@ def job_manifest(name: str, namespace: str, image: str, command: list[str], *,
     }
 
 
-__all__ = ["TOOL_POD_ANNOTATION", "OperationWork", "Unsupported", "job_manifest", "kinds_of"]
+def job_state(job: Obj) -> str:
+    """How a run's Job stands: succeeded, failed, running or starting."""
+    status = job.get("status") or {}
+    conditions = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
+    if "Complete" in conditions or status.get("succeeded"):
+        return "succeeded"
+    if "Failed" in conditions:
+        return "failed"
+    return "running" if status.get("active") else "starting"
+
+
+__all__ = ["TOOL_POD_ANNOTATION", "OperationWork", "Unsupported", "job_manifest", "job_state"]

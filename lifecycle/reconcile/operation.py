@@ -23,6 +23,7 @@ from lifecycle.engine.admission import operation_problems
 from lifecycle.k8s.gateway import JOB, Conflict, NotFound, Obj, owner_reference
 from lifecycle.k8s.naming import shortened
 from lifecycle.k8s.ownership import is_ours, marked
+from lifecycle.reconcile.opjob import dress, duration, job_condition, job_message, node_labels
 from lifecycle.reconcile.oppass import (
     FINALIZER_OF,
     MIGRATE,
@@ -210,6 +211,7 @@ class OperationHooks:
         run = (record.run or 0) + 1
         name = self._job_name(run)
         job = self.p.engine.operation_job(self.op, name)
+        dress(job, self.op, self._predecessor_labels())
         uid = self.op.metadata.uid or self.op.ref
         marked(job, uid)
         job["metadata"].update(name=name, namespace=self.p.namespace)
@@ -233,6 +235,13 @@ class OperationHooks:
         if self._tick is not None:
             self.status.last_schedule_time = iso(self._tick)
 
+    def _predecessor_labels(self) -> dict[str, str] | None:
+        after = self.op.run_after
+        if after is None or after.affinity_strategy is None or not after.affinity_strategy.policy:
+            return None
+        before = self.p.read_operation(after.kind, after.name)
+        return before.status.node_labels if before is not None and before.status is not None else None
+
     def _job(self) -> Obj | None:
         name = self.record.job
         return self.p.gateway.get(JOB, self.p.namespace, name) if name else None
@@ -241,16 +250,16 @@ class OperationHooks:
         return self.p.created_job is not None or self._job() is not None
 
     def job_succeeded(self) -> bool:
-        return _job_condition(self._job(), "Complete") or ((self._job() or {}).get("status") or {}).get(
+        return job_condition(self._job(), "Complete") or ((self._job() or {}).get("status") or {}).get(
             "succeeded", 0) >= 1
 
     def job_failed(self) -> bool:
-        return _job_condition(self._job(), "Failed")
+        return job_condition(self._job(), "Failed")
 
     def record_progress(self) -> None:
         started = parse_time(self.record.started)
         if started is not None:
-            self.status.duration = _duration(self.p.now() - started)
+            self.status.duration = duration(self.p.now() - started)
         job = self._job()
         if job is not None and self.p.engine is not None:
             progress = self.p.engine.operation_progress(self.op, job)
@@ -264,10 +273,11 @@ class OperationHooks:
         job = self._job()
         now = self.p.now()
         self.record.finished = iso(now)
-        if _job_condition(job, "Failed"):
-            message = _job_message(job, "Failed") or "the Job failed"
+        if job_condition(job, "Failed"):
+            message = job_message(job, "Failed") or "the Job failed"
             self._condition("Failed", "JobFailed", f"{self.op.ref}: Job {self.record.job}: {message}")
         else:
+            self.status.node_labels = node_labels(self.p.gateway, self.p.namespace, self.record.job or "", self.op)
             self.status.last_successful_time = iso(now)
             self._condition("Complete", "JobSucceeded", f"{self.op.ref}: Job {self.record.job} succeeded")
 
@@ -346,25 +356,6 @@ class OperationHooks:
         now = iso(self.p.now())
         self.status.conditions = [OperationCondition(type=type_, status="True", reason=reason, message=message,
                                                      last_probe_time=now, last_transition_time=now)]
-
-
-def _job_condition(job: Obj | None, type_: str) -> bool:
-    return any(c.get("type") == type_ and c.get("status") == "True"
-               for c in ((job or {}).get("status") or {}).get("conditions") or [])
-
-
-def _job_message(job: Obj | None, type_: str) -> str | None:
-    for c in ((job or {}).get("status") or {}).get("conditions") or []:
-        if c.get("type") == type_:
-            return str(c.get("message") or c.get("reason") or "") or None
-    return None
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes or hours else "") + f"{seconds}s"
 
 
 def read_model(raw: Obj) -> Operation:

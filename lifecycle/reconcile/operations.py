@@ -19,7 +19,7 @@ import attrs
 from lifecycle.api import ParseError, to_json
 from lifecycle.api.operation import OperationLifecycle, OperationStatus
 from lifecycle.engine.contract import EngineContext
-from lifecycle.engine.operations import OperationWork, kinds_of
+from lifecycle.engine.process import work_of
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import Conflict, Gateway, NotFound
 from lifecycle.machine.runner import Failure, Move, Runner
@@ -88,8 +88,8 @@ class OperationReconciler:
                                     now=self.now, log=logging.LoggerAdapter(log, {"key": op.key}),
                                     settings=self.settings, shared=self.shared)
                 engine = self.registry.implement(read.kind.kind, ctx)
-                p.engine_kinds = kinds_of(engine)
-                p.engine = engine if isinstance(engine, OperationWork) else None
+                p.engine = work_of(engine, namespace)
+                p.engine_kinds = p.engine.operation_kinds()
         return p
 
     def _pass(self, kind: str, namespace: str, name: str) -> OperationOutcome:

@@ -44,6 +44,8 @@ class Script:
     """What the test wants the engine to do, and what the engine observed."""
 
     failing: set[str] = attrs.field(factory=set)
+    # the data operations the engine runs itself (DataProcess, the lifecycle's own, runs on any runtime)
+    kinds: tuple[str, ...] = ("DataLoad", "DataBackup", "DataMigrate")
     calls: list[str] = attrs.field(factory=list)
     # (master ready, UFS prepared for the current mounts) each time setup_workers ran
     worker_setups: list[tuple[bool, bool]] = attrs.field(factory=list)
@@ -276,10 +278,10 @@ class ScriptedEngine(ImplementBase):
     def total_file_nums(self) -> int:
         return 0
 
-    # -- data operations: a one-pod Job per run; DataProcess is what this engine cannot do ---------
+    # -- data operations: a one-pod Job per run, of the kinds the script says --------------------
 
     def operation_kinds(self) -> tuple[str, ...]:
-        return ("DataLoad", "DataBackup", "DataMigrate")
+        return self.script.kinds
 
     def operation_job(self, op: Operation, name: str) -> Obj:
         return job_manifest(name, self.ns, "scripted:latest", ["scripted", op.KIND.lower(), self.name])

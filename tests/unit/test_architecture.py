@@ -22,7 +22,7 @@ PUBLIC_API = [
     "REDACTED", "redact",
     # data operations: the models engines build Jobs for, and the optional contract
     "JOB", "TOOL_POD_ANNOTATION", "DataBackup", "DataLoad", "DataMigrate", "DataProcess", "Operation",
-    "OperationWork", "Unsupported", "job_manifest",
+    "OperationWork", "Unsupported", "job_manifest", "job_state",
     "APIGatewayStatus", "ApiError", "Background", "BuildImplement", "CONFIG_MAP", "CREATED_BY", "CleanCachePolicy",
     "ComponentPhase", "Condition", "Conflict", "DAEMON_SET", "DATASET", "DATASET_ID_LABEL", "DATASET_LABEL",
     "DATASET_NUM_LABEL", "DEFAULT_PORT_RANGE", "Dataset", "DatasetSpec", "DatasetStatus", "ENTRY_POINT_GROUP",

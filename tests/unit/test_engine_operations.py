@@ -1,5 +1,6 @@
-"""Engines supply the work of data operations: the Alluxio and Jindo Jobs, their commands run by the
-stand-in CLIs against the master's cache, and "this runtime cannot do that" as a Failed reason."""
+"""Engines supply the work of data operations: the Alluxio Jobs and their commands, run by the
+stand-in CLIs against the master's cache (Jindo's, DataProcess and "this runtime cannot do that" are
+in test_operation_jobs.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.engine.operations import TOOL_POD_ANNOTATION
 from lifecycle.k8s.gateway import JOB
 from lifecycle.reconcile.operations import OperationReconciler
@@ -85,14 +85,3 @@ def test_alluxio_backup_and_migrate_commands(tmp_path: Path) -> None:
     copied = tmp_path / "ufs" / "s3" / "imagenet" / "train" / "new.bin"
     assert copied.stat().st_size == 700
     assert list((cluster.state_dir(master) / "backups" / "alluxio-backups" / "imagenet").glob("alluxio-backup-*.gz"))
-
-
-def test_what_a_runtime_cannot_do_fails_with_the_runtime_and_kind_named(tmp_path: Path) -> None:
-    cluster, ops = bound(tmp_path)
-    create(cluster, "DataProcess", "count", {"dataset": {"name": NAME, "namespace": NS, "mountPath": "/data"},
-                                             "processor": {"script": {"image": "bash", "source": "ls"}}})
-    assert ops.reconcile("DataProcess", NS, "count").state == "Failed"
-    (condition,) = cluster.get(operation_resource("DataProcess"), "count")["status"]["conditions"]
-    assert condition["reason"] == "NotSupported"
-    assert condition["message"].startswith(f"DataProcess {NS}/count: {ALLUXIO.kind} {NS}/{NAME} cannot run DataProcess")
-    assert cluster.gw.list(JOB, NS) == []

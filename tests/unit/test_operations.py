@@ -167,12 +167,19 @@ def test_invalid_and_unsupported_operations_fail_with_a_reason(world: World) -> 
     world.create("DataLoad", "bad", policy="Cron")
     assert world.run("DataLoad", "bad") == "Failed"
     assert world.status("DataLoad", "bad")["conditions"][0]["reason"] == "InvalidSpec"
-    world.create("DataProcess", "count")
-    assert world.run("DataProcess", "count") == "Failed"
-    (condition,) = world.status("DataProcess", "count")["conditions"]
+    world.script.kinds = ("DataLoad",)
+    world.create("DataBackup", "save")
+    assert world.run("DataBackup", "save") == "Failed"
+    (condition,) = world.status("DataBackup", "save")["conditions"]
     assert condition["reason"] == "NotSupported"
-    assert "ScriptedRuntime default/demo cannot run DataProcess (it runs DataLoad" in condition["message"]
+    assert "ScriptedRuntime default/demo cannot run DataBackup (it runs DataLoad, DataProcess)" in condition["message"]
     assert world.jobs() == [] and world.lock() == {}
+
+
+def test_a_dataprocess_runs_on_a_third_party_runtime_without_a_line_of_its_own(world: World) -> None:
+    world.create("DataProcess", "count")
+    assert world.run("DataProcess", "count") == "Executing"
+    assert world.jobs() == ["count-process-1"] and world.lock() == {"DataProcess": "count"}
 
 
 def test_deleting_an_executing_operation_releases_the_lock_and_removes_the_job(world: World) -> None:

@@ -7,6 +7,9 @@ An operation whose checks fail goes to ``Failed`` with these words (the operatio
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from lifecycle.api.cron import CronError, parse
 from lifecycle.api.operation import Operation
 from lifecycle.api.operations import DataBackup, DataLoad, DataMigrate, DataProcess, DataToMigrate
@@ -14,6 +17,8 @@ from lifecycle.api.validation.common import FieldError, InvalidSpec, name_errors
 from lifecycle.api.validation.declared import declared_errors
 
 BACKUP_SCHEMES = ("pvc://", "local://")
+DATASET_VOLUME = "fluid-dataset-vol"
+CLAIM = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # the Dataset's volume in a DataProcess pod
 
 
 def operation_errors(op: Operation) -> list[FieldError]:
@@ -69,19 +74,48 @@ def _kind_errors(op: Operation) -> list[FieldError]:
         if path and not path.startswith(BACKUP_SCHEMES):
             return [FieldError("spec.backupPath", f"{path!r} is neither pvc:// nor local://",
                                "use pvc://<claim>/<path> or local:///<path>")]
-        return _path_errors("spec.backupPath", path.partition("://")[2] if path else None, absolute=False)
+        errors = _path_errors("spec.backupPath", path.partition("://")[2] if path else None, absolute=False)
+        claim = path.partition("://")[2].partition("/")[0] if path and path.startswith("pvc://") else None
+        if claim is not None and not CLAIM.fullmatch(claim):
+            errors.append(FieldError("spec.backupPath", f"{claim!r} is not a PVC name",
+                                     "use pvc://<claim>/<path> with the name of a PVC in the backup's namespace"))
+        return errors
     if isinstance(op, DataMigrate):
         return _migrate_errors(op)
     if isinstance(op, DataProcess):
-        processor = op.spec.processor
-        errors = []
-        if op.spec.dataset is not None:
-            errors += _path_errors("spec.dataset.mountPath", op.spec.dataset.mount_path)
-        if processor is None or (processor.job is None) == (processor.script is None):
-            errors.append(FieldError("spec.processor", "give exactly one of job and script",
-                                     "set processor.script (image, command, source) or processor.job (podSpec)"))
-        return errors
+        return _process_errors(op)
     return []
+
+
+def _process_errors(op: DataProcess) -> list[FieldError]:
+    processor, target = op.spec.processor, op.spec.dataset
+    errors = _path_errors("spec.dataset.mountPath", target.mount_path) if target is not None else []
+    if processor is None or (processor.job is None) == (processor.script is None):
+        return [*errors, FieldError("spec.processor", "give exactly one of job and script",
+                                    "set processor.script (image, command, source) or processor.job (podSpec)")]
+    mounts: list[tuple[str, str, dict[str, Any]]] = []
+    if processor.script is not None:
+        if not processor.script.image:
+            errors.append(FieldError("spec.processor.script.image", "the script has no image to run in",
+                                     "set processor.script.image, e.g. bash"))
+        mounts = [("spec.processor.script.volumeMounts", "script", m) for m in processor.script.volume_mounts or []]
+    elif processor.job is not None:
+        pod = processor.job.pod_spec or {}
+        if not pod.get("containers"):
+            errors.append(FieldError("spec.processor.job.podSpec.containers", "the pod spec has no container",
+                                     "give the pod spec at least one container"))
+        mounts = [(f"spec.processor.job.podSpec.{group}", str(c.get("name")), m)
+                  for group in ("initContainers", "containers") for c in pod.get(group) or []
+                  for m in c.get("volumeMounts") or []]
+    for at, container, mount in mounts:
+        if target is not None and mount.get("mountPath") == target.mount_path:
+            errors.append(FieldError(at, f"volume {mount.get('name')!r} of {container} is mounted at "
+                                         f"{target.mount_path!r}, where the Dataset goes",
+                                     "mount it elsewhere or choose another spec.dataset.mountPath"))
+        if mount.get("name") == DATASET_VOLUME:
+            errors.append(FieldError(at, f"a volume of {container} is called {DATASET_VOLUME!r}, the Dataset's",
+                                     "rename the volume"))
+    return errors
 
 
 def _migrate_errors(op: DataMigrate) -> list[FieldError]:
