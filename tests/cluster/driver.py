@@ -77,9 +77,9 @@ class CountingGateway(KubeGateway):
         self.writes[f"apply {obj['kind']}"] += 1
         return super().apply(obj, dry_run)
 
-    def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
+    def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj, sub: str | None = None) -> Obj:
         self.writes[f"patch {res.kind}"] += 1
-        return super().patch(res, namespace, name, patch)
+        return super().patch(res, namespace, name, patch, sub)
 
     def replace_status(self, obj: Obj) -> Obj:
         self.writes[f"replace_status {obj['kind']}"] += 1

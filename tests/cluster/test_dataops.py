@@ -18,7 +18,7 @@ from kubernetes import client
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.cli.run import install_crds
-from lifecycle.k8s.gateway import DATASET, JOB, ApiError, NotFound
+from lifecycle.k8s.gateway import DATASET, JOB, POD, ApiError, NotFound
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster
 from lifecycle.reconcile.operations import OperationReconciler
@@ -47,6 +47,8 @@ class Ops:
     def create(self, kind: str, name: str, **spec: Any) -> None:
         if kind == "DataMigrate":
             spec.setdefault("to", {"dataset": {"name": NAME, "namespace": self.d.ns, "path": "/train"}})
+        elif kind == "DataProcess":  # its pod's metadata is the processor's
+            spec["processor"].setdefault("podMetadata", {"annotations": dict(IMMEDIATE_START)})
         else:
             spec.setdefault("dataset", {"name": NAME, "namespace": self.d.ns})
             spec.setdefault("podMetadata", {"annotations": dict(IMMEDIATE_START)})
@@ -157,6 +159,26 @@ def test_a_datamigrate_holds_the_dataset_in_datamigrating_and_releases_it(bound:
     copied = ops.d.cluster.dir / "ufs" / "s3" / "imagenet" / "train" / "part-9"
     assert copied.stat().st_size == 1 << 20
     copied.unlink()  # the session's UFS is shared: tests/cluster/test_engines.py counts this bucket's files
+
+
+def test_a_dataprocess_mounts_the_datasets_pvc_and_a_successor_requires_its_node(bound: Ops) -> None:
+    ops = bound
+    ops.create("DataProcess", "inventory", dataset={"name": NAME, "namespace": ops.d.ns, "mountPath": "/data"},
+               processor={"script": {"image": "bash", "imageTag": "5", "command": ["bash", "-c"],
+                                     "source": "ls -R /data"}})
+    ops.until(lambda: ops.phase("DataProcess", "inventory"), lambda p: p == "Complete", 60, "DataProcess Complete")
+    (pod,) = ops.d.gw.list(POD, ops.d.ns, labels={"batch.kubernetes.io/job-name": "inventory-process-1"})
+    assert {"name": "fluid-dataset-vol", "persistentVolumeClaim": {"claimName": NAME}} in pod["spec"]["volumes"]
+    assert {"name": "fluid-dataset-vol", "mountPath": "/data"} in [
+        {k: m[k] for k in ("name", "mountPath")} for m in pod["spec"]["containers"][0]["volumeMounts"]]
+    assert pod["spec"]["containers"][0]["image"] == "bash:5"
+    node = pod["spec"]["nodeName"]  # where the real scheduler put it
+    assert ops.status("DataProcess", "inventory")["nodeLabels"]["kubernetes.io/hostname"] == node
+    ops.create("DataLoad", "near", target=[{"path": "/val"}],
+               runAfter={"kind": "DataProcess", "name": "inventory", "affinityStrategy": {"policy": "Require"}})
+    ops.until(lambda: ops.phase("DataLoad", "near"), lambda p: p == "Complete", 60, "the successor Complete")
+    (successor,) = ops.d.gw.list(POD, ops.d.ns, labels={"batch.kubernetes.io/job-name": "near-load-1"})
+    assert successor["spec"]["nodeName"] == node
 
 
 def test_deleting_an_executing_operation_releases_the_lock_and_leaves_no_job(bound: Ops) -> None:
