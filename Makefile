@@ -87,9 +87,10 @@ ENGINE ?= scripted
 IDLE ?= 120
 MEMORY_PAIRS ?= 10000
 PARTS ?= memory,cluster,manager
+PROFILE ?=
 bench: setup controlplane
 	BENCH_PAIRS=$(PAIRS) BENCH_ENGINE=$(ENGINE) BENCH_IDLE=$(IDLE) BENCH_MEMORY_PAIRS=$(MEMORY_PAIRS) \
-	BENCH_PARTS=$(PARTS) $(PY) -m tests.bench
+	BENCH_PARTS=$(PARTS) BENCH_PROFILE=$(PROFILE) $(PY) -m tests.bench
 
 # Prints the score (killed by behaviour / total) and the survivors; fails below 95 %.
 mutants: setup

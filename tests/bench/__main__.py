@@ -1,5 +1,6 @@
-"""``make bench [PAIRS=N] [ENGINE=scripted|alluxio|jindo] [IDLE=seconds] [MEMORY_PAIRS=N]``: how
-fast pairs bind and what they cost, printed as figures (never asserted).
+"""``make bench [PAIRS=N] [ENGINE=scripted|alluxio|jindo] [IDLE=seconds] [MEMORY_PAIRS=N] [PROFILE=1]``:
+how fast pairs bind and what they cost, printed as figures (never asserted); with PROFILE=1, also
+where the operator's setup time goes (tests/bench/profile.py).
 
 1. In memory (no API server): the operator's own cost per pair as the pairs grow to MEMORY_PAIRS
    (default 10,000), in batches: it must not grow with N.
@@ -62,7 +63,15 @@ def main() -> int:
         title = f"{ENGINE_TITLE.get(engine, engine)}: {pairs} pairs on the local control plane" + (
             f", controller-manager at {qps} requests/s" if qps else "")
         console.print(f"[bold]{title} ...")
-        _table(title, summary(on_cluster(WORKLOADS[engine], pairs, idle, manager_qps=qps)))
+        figures = on_cluster(WORKLOADS[engine], pairs, idle, manager_qps=qps)
+        _table(title, summary(figures))
+        if figures.get("profile"):
+            profile = Table(title="where the operator's setup time goes (py-spy samples of all its threads)")
+            for column, justify in (("function (module)", "left"), ("own %", "right"), ("with callees %", "right")):
+                profile.add_column(column, justify=justify)
+            for name, own, inclusive in figures["profile"]:
+                profile.add_row(name, f"{own:.1f}", f"{inclusive:.1f}")
+            console.print(profile)
     return 0
 
 

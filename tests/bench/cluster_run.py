@@ -17,6 +17,7 @@ from lifecycle.k8s.gateway import DATASET, ApiError
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster, ufs
 from tests.bench.floor import made_objects, run_floor
+from tests.bench.profile import Profile
 from tests.bench.watchers import Sampler, WriteWatch, cpu_seconds, platform_cpu, rss_mib
 from tests.bench.workload import Workload
 from tests.cluster.operator_harness import (
@@ -87,6 +88,7 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     wait_for("the operator", op.leading, 60)
     pid = op.process.pid
     f["rss_start"], cpu_start = rss_mib(pid), cpu_seconds(pid)
+    profile = Profile(pid, Path(cluster.dir) / "profile.txt") if os.environ.get("BENCH_PROFILE") else None
     sampler, watch = Sampler(pid), WriteWatch(cluster, workload.runtime, NAMESPACE)
     platform_before, requests_before = platform_cpu(cluster), requests_by_method(op)
     reconciles_before = op.reconciles()
@@ -112,6 +114,9 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     f["bound"], f["total"] = len(bound), time.monotonic() - started
     f["latencies"] = sorted(bound[n] - created[n] for n in bound)
     f["cpu"] = cpu_seconds(pid) - cpu_start
+    if profile is not None:
+        profile.stop()
+        f["profile"] = profile.top()
     f["reconciles"] = op.reconciles() - reconciles_before
     f["requests"] = _minus(requests_by_method(op), requests_before)
     f["platform_cpu"] = _minus(platform_cpu(cluster), platform_before)

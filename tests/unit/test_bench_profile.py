@@ -1,0 +1,25 @@
+"""The bench's profile: py-spy's folded stacks added up per function, roots left out."""
+
+from __future__ import annotations
+
+from tests.bench.profile import fold
+
+
+def test_samples_add_up_per_function_by_own_and_inclusive_share() -> None:
+    lines = [
+        "_bootstrap (threading.py:1000);work (lifecycle/operator/manager.py:10);reconcile (lifecycle/reconcile/"
+        "reconciler.py:50);loads (json/__init__.py:346) 6",
+        "_bootstrap (threading.py:1000);work (lifecycle/operator/manager.py:12);reconcile (lifecycle/reconcile/"
+        "reconciler.py:61) 3",
+        "_bootstrap (threading.py:1000);watch (lifecycle/k8s/informer.py:80) 1",
+        "not a sample line",
+    ]
+    top = fold(lines, 10)
+    by_name = {name: (own, inclusive) for name, own, inclusive in top}
+    assert "_bootstrap (threading.py)" not in by_name  # every sample's root
+    assert by_name["reconcile (lifecycle/reconcile/reconciler.py)"] == (30.0, 90.0)  # lines of one function add up
+    assert by_name["loads (json/__init__.py)"] == (60.0, 60.0)
+    assert by_name["watch (lifecycle/k8s/informer.py)"] == (10.0, 10.0)
+    assert [name for name, _, _ in top][:2] == ["reconcile (lifecycle/reconcile/reconciler.py)",
+                                                "work (lifecycle/operator/manager.py)"]  # a tie: own time first
+    assert fold([], 5) == []
