@@ -95,11 +95,17 @@ def bound(kube: client.ApiClient, cluster: LocalCluster) -> Iterator[Ops]:
                  "s3://imagenet/val/part-0": 2 << 20, "s3://raw/new/part-9": 1 << 20})
     d.apply_manifests([secret, dataset, fast_start(runtime)])
     d.until(NAME, lambda: d.phase(NAME), lambda p: p == "Bound", 90, "Dataset Bound")
+    ops = Ops(d)
     try:
-        yield Ops(d)
+        yield ops
     finally:
-        # The pair goes first, while its reconciler still runs: a namespace deleted under a live
-        # pair keeps its finalizer and leaves the pair's labels on the shared nodes.
+        # The operations (their Jobs and pods) go first, then the pair, while their reconcilers
+        # still run: a namespace deleted under a live pair keeps its finalizer and leaves the
+        # pair's labels on the shared nodes.
+        for kind, name in sorted(ops.live):
+            d.gw.delete(operation_resource(kind), d.ns, name)
+        ops.until(lambda: [k for k in ops.live if d.get(operation_resource(k[0]), k[1]) is not None],
+                  lambda left: not left, 60, "every operation deleted")
         d.delete_pair(NAME, ALLUXIO.resource)
         core.delete_namespace(created.metadata.name)
 
@@ -179,6 +185,12 @@ def test_a_dataprocess_mounts_the_datasets_pvc_and_a_successor_requires_its_node
     ops.until(lambda: ops.phase("DataLoad", "near"), lambda p: p == "Complete", 60, "the successor Complete")
     (successor,) = ops.d.gw.list(POD, ops.d.ns, labels={"batch.kubernetes.io/job-name": "near-load-1"})
     assert successor["spec"]["nodeName"] == node
+    # A finished processor's pod still holds the PVC (Kubernetes keeps a PVC while a pod that names it
+    # exists): deleting the operation deletes its Job, and with it the pod, so the Dataset can go.
+    ops.d.gw.delete(operation_resource("DataProcess"), ops.d.ns, "inventory")
+    ops.until(lambda: ops.d.gw.list(POD, ops.d.ns, labels={"batch.kubernetes.io/job-name": "inventory-process-1"}),
+              lambda pods: not pods, 90, "the processor's pod gone with its operation")
+    ops.live.discard(("DataProcess", "inventory"))
 
 
 def test_deleting_an_executing_operation_releases_the_lock_and_leaves_no_job(bound: Ops) -> None:
