@@ -84,12 +84,9 @@ EQUIVALENT: dict[str, str] = {
     "operation.refuse:unless-spec_valid":
         "accept is tried before refuse from New and fires whenever spec_valid holds (a failing add_finalizer "
         "ends the pass before refuse is tried), so refuse is only reached when its guard is true anyway",
-    "operation.failed:swapped-with-job_lost":
-        "job_lost fires only when the run's Job cannot be read (and none was made in this pass), failed only on "
-        "a Job read with a Failed condition; both guards only read the same Job, so at most one can fire",
     "operation.succeeded:swapped-with-job_lost":
         "job_lost fires only when the run's Job cannot be read (and none was made in this pass), succeeded only on "
-        "a Job read as done; both guards only read the same Job, so at most one can fire",
+        "a Job read as done; both guards only read the same Job, so at most one can fire (failed stays first)",
     "operation.next_tick:swapped-with-changed":
         "repeats needs policy Cron and event_seen policy OnEvent, and both only read: never both true, and "
         "the row that fires does the same rearm to the same Pending",
