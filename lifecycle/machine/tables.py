@@ -298,8 +298,9 @@ OPERATION: MachineTable[OperationState, OperationHook] = MachineTable(
                       do="start_run", doc="The Job of this run is created under the lock."),
         operation_row("unsupported", OP.PENDING, OP.FAILED, when=("dataset_ready",), unless=("engine_supports",),
                       do="fail_unsupported", doc="The Dataset's runtime cannot run this kind of operation."),
-        operation_row("succeeded", OP.EXECUTING, OP.COMPLETE, when=("job_succeeded",), do="finish_run"),
+        # A Job that failed fails the run even if some of its pods succeeded (finish_run says JobFailed).
         operation_row("failed", OP.EXECUTING, OP.FAILED, when=("job_failed",), do="finish_run"),
+        operation_row("succeeded", OP.EXECUTING, OP.COMPLETE, when=("job_succeeded",), do="finish_run"),
         operation_row("job_lost", OP.EXECUTING, OP.PENDING, unless=("job_exists",), do="rearm",
                       doc="Its Job was deleted under it: the run starts again."),
         operation_row("progress", OP.EXECUTING, None, do="record_progress",

@@ -90,7 +90,8 @@ class OperationHooks:
         self._condition("Failed", "InvalidSpec", "; ".join(operation_problems(self.op)))
 
     def run_after_cycle(self) -> bool:
-        """The runAfter chain leads back to this operation (a missing link is not a cycle: it waits)."""
+        """The runAfter chain goes round before it reaches a Complete operation, so nothing in it can
+        ever start (a missing link is not a cycle: it waits; a Complete one lets its successor run)."""
         seen = [self.op.ref]
         current: Operation | None = self.op
         for _ in range(MAX_CHAIN):
@@ -98,7 +99,7 @@ class OperationHooks:
             if after is None:
                 return False
             current = self.p.read_operation(after.kind, after.name)
-            if current is None:
+            if current is None or (current.status is not None and current.status.phase == "Complete"):
                 return False
             if current.ref in seen:
                 self._chain = " -> ".join([*seen, current.ref])

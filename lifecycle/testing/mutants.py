@@ -78,6 +78,18 @@ EQUIVALENT: dict[str, str] = {
         "the Dataset goes first in every round and unbinds (in memory) as soon as its runtime is being deleted, "
         "so the guard is true whenever the runtime reaches the row; the finalizer write precedes the Dataset's "
         "status write in the same pass either way",
+    "operation.accept:swapped-with-refuse":
+        "accept needs spec_valid and refuse needs it false, and spec_valid only reads the spec: from one read "
+        "exactly one of the two can fire, whichever is tried first",
+    "operation.refuse:unless-spec_valid":
+        "accept is tried before refuse from New and fires whenever spec_valid holds (a failing add_finalizer "
+        "ends the pass before refuse is tried), so refuse is only reached when its guard is true anyway",
+    "operation.succeeded:swapped-with-job_lost":
+        "job_lost fires only when the run's Job cannot be read (and none was made in this pass), succeeded only on "
+        "a Job read as done; both guards only read the same Job, so at most one can fire (failed stays first)",
+    "operation.next_tick:swapped-with-changed":
+        "repeats needs policy Cron and event_seen policy OnEvent, and both only read: never both true, and "
+        "the row that fires does the same rearm to the same Pending",
 }
 
 
