@@ -26,7 +26,7 @@ def commands(op: Operation) -> list[list[str]]:
             out.append(["alluxio", "fs", "distributedLoad", "--replication", str(replicas or 1), path])
         return out
     if isinstance(op, DataBackup):
-        return [["alluxio", "fsadmin", "backup", backup_dir(op.spec.backup_path), "--local"]]
+        return [["alluxio", "fsadmin", "backup", backup_dir(op), "--local"]]
     if isinstance(op, DataMigrate):
         src, dst = _end(op.spec.from_), _end(op.spec.to)
         return [["alluxio", "fs", "distributedCp", src, dst]]
@@ -35,23 +35,19 @@ def commands(op: Operation) -> list[list[str]]:
 
 def volumes(op: Operation) -> tuple[list[Obj], list[Obj]]:
     """A backup to ``pvc://<claim>/<path>`` writes into that claim, mounted where ``backup_dir`` points."""
-    path = op.spec.backup_path if isinstance(op, DataBackup) else None
-    if not path or not path.startswith("pvc://"):
+    claim = op.spec.claim if isinstance(op, DataBackup) else None
+    if claim is None:
         return [], []
-    claim = path.removeprefix("pvc://").partition("/")[0]
-    return ([{"name": "backup", "persistentVolumeClaim": {"claimName": claim}}],
+    return ([{"name": "backup", "persistentVolumeClaim": {"claimName": claim[0]}}],
             [{"name": "backup", "mountPath": BACKUP_MOUNT}])
 
 
-def backup_dir(path: str | None) -> str:
+def backup_dir(op: DataBackup) -> str:
     """Where in the Job's pod the backup goes: a PVC's sub-path under the claim's mount, a local path as is."""
-    if not path:
-        return BACKUP_MOUNT
-    scheme, _, rest = path.partition("://")
-    if scheme == "pvc":
-        _, _, sub = rest.partition("/")
-        return f"{BACKUP_MOUNT}/{sub}".rstrip("/")
-    return rest or BACKUP_MOUNT
+    claim = op.spec.claim
+    if claim is not None:
+        return f"{BACKUP_MOUNT}/{claim[1]}".rstrip("/")
+    return (op.spec.backup_path or "").partition("://")[2] or BACKUP_MOUNT
 
 
 def _end(end: object) -> str:

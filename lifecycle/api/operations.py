@@ -110,6 +110,14 @@ class DataBackupSpec:
     ttl_seconds_after_finished: int | None = _ttl()
     extra: dict[str, Any] = extra_field()
 
+    @property
+    def claim(self) -> tuple[str, str] | None:
+        """A ``pvc://<claim>/<path>`` backup path as (claim, path inside it); None for any other."""
+        if not self.backup_path or not self.backup_path.startswith("pvc://"):
+            return None
+        claim, _, inside = self.backup_path.removeprefix("pvc://").partition("/")
+        return claim, inside
+
 
 @attrs.define
 class DataBackup(Operation):

@@ -17,8 +17,8 @@ from lifecycle.api.validation.common import FieldError, InvalidSpec, name_errors
 from lifecycle.api.validation.declared import declared_errors
 
 BACKUP_SCHEMES = ("pvc://", "local://")
-DATASET_VOLUME = "fluid-dataset-vol"
-CLAIM = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # the Dataset's volume in a DataProcess pod
+DATASET_VOLUME = "fluid-dataset-vol"  # the Dataset's volume in a DataProcess pod
+CLAIM = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 def operation_errors(op: Operation) -> list[FieldError]:
@@ -75,9 +75,9 @@ def _kind_errors(op: Operation) -> list[FieldError]:
             return [FieldError("spec.backupPath", f"{path!r} is neither pvc:// nor local://",
                                "use pvc://<claim>/<path> or local:///<path>")]
         errors = _path_errors("spec.backupPath", path.partition("://")[2] if path else None, absolute=False)
-        claim = path.partition("://")[2].partition("/")[0] if path and path.startswith("pvc://") else None
-        if claim is not None and not CLAIM.fullmatch(claim):
-            errors.append(FieldError("spec.backupPath", f"{claim!r} is not a PVC name",
+        claim = op.spec.claim
+        if claim is not None and not CLAIM.fullmatch(claim[0]):
+            errors.append(FieldError("spec.backupPath", f"{claim[0]!r} is not a PVC name",
                                      "use pvc://<claim>/<path> with the name of a PVC in the backup's namespace"))
         return errors
     if isinstance(op, DataMigrate):
