@@ -60,15 +60,20 @@ def job_manifest(name: str, namespace: str, image: str, command: list[str], *,
     }
 
 
+def job_condition(job: Obj | None, type_: str) -> bool:
+    """The Job has condition ``type_`` (Complete, Failed) with status True."""
+    return any(c.get("type") == type_ and c.get("status") == "True"
+               for c in ((job or {}).get("status") or {}).get("conditions") or [])
+
+
 def job_state(job: Obj) -> str:
     """How a run's Job stands: succeeded, failed, running or starting."""
     status = job.get("status") or {}
-    conditions = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
-    if "Complete" in conditions or status.get("succeeded"):
+    if job_condition(job, "Complete") or status.get("succeeded"):
         return "succeeded"
-    if "Failed" in conditions:
+    if job_condition(job, "Failed"):
         return "failed"
     return "running" if status.get("active") else "starting"
 
 
-__all__ = ["TOOL_POD_ANNOTATION", "OperationWork", "Unsupported", "job_manifest", "job_state"]
+__all__ = ["TOOL_POD_ANNOTATION", "OperationWork", "Unsupported", "job_condition", "job_manifest", "job_state"]

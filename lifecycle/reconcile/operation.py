@@ -20,10 +20,11 @@ from lifecycle.api.meta import ObjectMeta
 from lifecycle.api.operation import Operation, OperationCondition, OperationLifecycle, OperationStatus, WaitingStatus
 from lifecycle.api.operations import MODEL_OF
 from lifecycle.engine.admission import operation_problems
+from lifecycle.engine.operations import job_condition, job_state
 from lifecycle.k8s.gateway import JOB, Conflict, NotFound, Obj, owner_reference
 from lifecycle.k8s.naming import shortened
 from lifecycle.k8s.ownership import is_ours, marked
-from lifecycle.reconcile.opjob import dress, duration, job_condition, job_message, node_labels
+from lifecycle.reconcile.opjob import dress, duration, job_message, node_labels
 from lifecycle.reconcile.oppass import (
     FINALIZER_OF,
     MIGRATE,
@@ -251,8 +252,8 @@ class OperationHooks:
         return self.p.created_job is not None or self._job() is not None
 
     def job_succeeded(self) -> bool:
-        return job_condition(self._job(), "Complete") or ((self._job() or {}).get("status") or {}).get(
-            "succeeded", 0) >= 1
+        job = self._job()
+        return job is not None and job_state(job) == "succeeded"
 
     def job_failed(self) -> bool:
         return job_condition(self._job(), "Failed")

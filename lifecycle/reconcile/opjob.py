@@ -104,11 +104,6 @@ def _affinity_keys(affinity: dict[str, Any] | None) -> set[str]:
     return {e["key"] for t in terms for e in t.get("matchExpressions") or [] if e.get("key")}
 
 
-def job_condition(job: Obj | None, type_: str) -> bool:
-    return any(c.get("type") == type_ and c.get("status") == "True"
-               for c in ((job or {}).get("status") or {}).get("conditions") or [])
-
-
 def job_message(job: Obj | None, type_: str) -> str | None:
     for c in ((job or {}).get("status") or {}).get("conditions") or []:
         if c.get("type") == type_:
@@ -123,4 +118,4 @@ def duration(delta: timedelta) -> str:
     return (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes or hours else "") + f"{seconds}s"
 
 
-__all__ = ["HOSTNAME", "dress", "duration", "job_condition", "job_message", "node_labels"]
+__all__ = ["HOSTNAME", "dress", "duration", "job_message", "node_labels"]
