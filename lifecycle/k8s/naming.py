@@ -55,9 +55,19 @@ def distinct_key(namespace: str, name: str) -> str:
     return f"{reference_key(namespace, name)}-{digest(f'{namespace}/{name}')}"
 
 
+def key_rivals(namespace: str, name: str) -> list[tuple[str, str]]:
+    """The other (namespace, name) whose reference key is this pair's: ``<namespace>-<name>`` split
+    at each other ``-``. Only they can hold or claim that key (a distinct key carries a hash of its
+    own namespace and name), so a claim reads these few Datasets, not every Dataset in the cluster."""
+    base = reference_key(namespace, name)
+    splits = ((base[:i], base[i + 1:]) for i, c in enumerate(base) if c == "-")
+    return [(ns, n) for ns, n in splits if ns and n and (ns, n) != (namespace, name)]
+
+
 def choose_key(namespace: str, name: str, uid: str | None, created: str | None, datasets: Iterable[Any]) -> str:
     """The key a Dataset claims: the reference's unless another Dataset holds it (its recorded key)
-    or will (an older Dataset with the same reference key that has not claimed yet)."""
+    or will (an older Dataset with the same reference key that has not claimed yet). ``datasets``:
+    at least those of ``key_rivals`` that exist."""
     base = reference_key(namespace, name)
     mine = (created or "", uid or "")
     for other in datasets:

@@ -16,7 +16,7 @@ from lifecycle.api import to_json
 from lifecycle.engine.admission import judge_pair
 from lifecycle.engine.contract import EngineContext, Implement
 from lifecycle.k8s.gateway import DATASET
-from lifecycle.k8s.naming import DATASET_ID_LABEL, KEY_ANNOTATION, choose_key, dataset_id
+from lifecycle.k8s.naming import DATASET_ID_LABEL, KEY_ANNOTATION, choose_key, dataset_id, key_rivals
 from lifecycle.k8s.volume import find_volume
 from lifecycle.machine.tables import SYNC_STEPS
 from lifecycle.reconcile.pair import Pair
@@ -147,8 +147,9 @@ class TemplateEngine:
         runtime. The key is the Dataset's if it has one, else chosen so no other pair shares it."""
         pair, ds, rt = self.pair, self.ctx.dataset, self.ctx.runtime
         assert ds is not None
+        rivals = (pair.gateway.get(DATASET, ns, name) for ns, name in key_rivals(pair.namespace, pair.name))
         key = (ds.metadata.annotations or {}).get(KEY_ANNOTATION) or choose_key(
-            pair.namespace, pair.name, ds.metadata.uid, ds.metadata.creation_timestamp, pair.gateway.list(DATASET))
+            pair.namespace, pair.name, ds.metadata.uid, ds.metadata.creation_timestamp, filter(None, rivals))
         ident = dataset_id(key, ds.metadata.uid)
         ds_patch: dict[str, Any] = {}
         if (ds.metadata.labels or {}).get(DATASET_ID_LABEL) != ident:

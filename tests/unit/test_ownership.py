@@ -18,6 +18,7 @@ from lifecycle.k8s.naming import (
     common_label,
     distinct_key,
     exclusive_value,
+    key_rivals,
     reference_key,
     workload_name,
 )
@@ -141,6 +142,14 @@ def test_owner_creates_first_and_deletes_only_its_own_object(cluster: FakeCluste
 
 
 # -- names never shared ----------------------------------------------------------------------------
+
+
+def test_the_rivals_of_a_key_are_every_other_split_of_it() -> None:
+    assert key_rivals("team", "a-x") == [("team-a", "x")]
+    assert key_rivals("a-b", "c-d") == [("a", "b-c-d"), ("a-b-c", "d")]
+    assert key_rivals("team", "data") == []
+    for ns, name in key_rivals("a-b", "c-d"):
+        assert reference_key(ns, name) == reference_key("a-b", "c-d")
 
 
 def test_two_pairs_whose_reference_names_collide_get_their_own_pv_and_labels(cluster: FakeCluster) -> None:
