@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import attrs
@@ -29,6 +29,7 @@ from lifecycle.k8s.gateway import (
     clone,
     version_of,
 )
+from lifecycle.k8s.index import ObjectIndex
 
 ExecHandler = Callable[[str, str, str | None, list[str]], ExecResult]
 Key = tuple[str, str, str]  # (plural, namespace or "", name)
@@ -60,28 +61,31 @@ def _dropped(previous: Obj, config: Obj) -> Obj:
     return out
 
 
-class _Store(dict[Key, Obj]):
-    """The objects by key, with an index by resource and namespace, so a list reads only the
-    objects of its kind (its cost does not grow with the other kinds, nor the other namespaces)."""
+class _Store(MutableMapping[Key, Obj]):
+    """The objects by key, one ``ObjectIndex`` per resource, so a list reads only the objects of its
+    kind that its namespace and labels can match (its cost does not grow with the rest)."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.index: dict[str, dict[str, set[str]]] = {}
+        self.kinds: dict[str, ObjectIndex] = {}
+
+    def __getitem__(self, key: Key) -> Obj:
+        return self.kinds[key[0]][key[1:]]
 
     def __setitem__(self, key: Key, value: Obj) -> None:
-        super().__setitem__(key, value)
-        self.index.setdefault(key[0], {}).setdefault(key[1], set()).add(key[2])
+        self.kinds.setdefault(key[0], ObjectIndex())[key[1:]] = value
 
-    def pop(self, key: Key, *default: Any) -> Any:
-        if key in self:
-            names = self.index[key[0]][key[1]]
-            names.discard(key[2])
-        return super().pop(key, *default)
+    def __delitem__(self, key: Key) -> None:
+        del self.kinds[key[0]][key[1:]]
 
-    def keys_of(self, plural: str, namespace: str | None) -> list[Key]:
-        by_ns = self.index.get(plural, {})
-        spaces = sorted(by_ns) if namespace is None else [namespace]
-        return [(plural, ns, name) for ns in spaces for name in sorted(by_ns.get(ns, ()))]
+    def __iter__(self) -> Iterator[Key]:
+        return ((plural, *key) for plural, index in self.kinds.items() for key in index)
+
+    def __len__(self) -> int:
+        return sum(len(index) for index in self.kinds.values())
+
+    def select(self, plural: str, namespace: str | None, labels: dict[str, str] | None) -> Objs:
+        index = self.kinds.get(plural)
+        return index.select(namespace, labels) if index is not None else []
 
 
 @attrs.define
@@ -123,14 +127,7 @@ class MemoryGateway(KnownResources):
 
     def list(self, res: Resource, namespace: str | None = None,
              labels: dict[str, str] | None = None) -> Objs:
-        out = []
-        for key in self._objects.keys_of(res.plural, namespace):
-            obj = self._objects[key]
-            have = obj["metadata"].get("labels") or {}
-            if labels and any(have.get(k) != v for k, v in labels.items()):
-                continue
-            out.append(clone(obj))
-        return out
+        return clone(self._objects.select(res.plural, namespace, labels))
 
     def all_objects(self) -> Objs:
         return [clone(o) for _, o in sorted(self._objects.items())]

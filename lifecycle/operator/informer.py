@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lifecycle.k8s.gateway import Forbidden, NotFound, Obj, Objs, Resource, clone
+from lifecycle.k8s.index import ObjectIndex
 from lifecycle.k8s.kube import Gone, KubeGateway
 
 log = logging.getLogger("lifecycle.informer")
@@ -83,7 +84,7 @@ class Informer:
         self.available = True
         self.restarts = 0
         self.last_activity = time.monotonic()
-        self._cache: dict[Key, Obj] = {}
+        self._cache = ObjectIndex()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -96,11 +97,7 @@ class Informer:
 
     def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
         with self._lock:
-            found = [o for (ns, _), o in self._cache.items() if namespace is None or ns == namespace]
-            if labels:
-                found = [o for o in found if all(((o["metadata"].get("labels") or {}).get(k)) == v
-                                                 for k, v in labels.items())]
-            return clone(sorted(found, key=object_key))
+            return clone(self._cache.select(namespace, labels))
 
     def cached_keys(self) -> Keys:
         with self._lock:
@@ -177,7 +174,7 @@ class Informer:
         items, version = self.gateway.list_with_version(self.res, self.namespace, metadata_only=self.metadata_only)
         fresh = {object_key(o): self.transform(o) for o in items}
         with self._lock:
-            old, self._cache = self._cache, dict(fresh)
+            old, self._cache = self._cache, ObjectIndex(fresh)
         for key, obj in fresh.items():
             if key not in old:
                 self.handler("ADDED", obj)
