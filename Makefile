@@ -39,7 +39,7 @@ test: setup controlplane lint
 	$(PY) -m pytest -p no:cacheprovider tests
 
 test-fast: setup
-	$(PY) -m pytest -p no:cacheprovider -m "not cluster and not deep" -q tests/unit tests/property
+	$(PY) -m pytest -p no:cacheprovider -m "not cluster and not deep" -q -n 2 tests/unit tests/property
 
 test-cluster: setup controlplane
 	$(PY) -m pytest -p no:cacheprovider -m cluster tests

@@ -1,5 +1,6 @@
 """Test-wide settings: hypothesis profiles (``HYPOTHESIS_PROFILE=deep`` for a long search), and the
-counts of the exhaustive tests (tests/tally.py) printed at the end of a run that exercised them."""
+counts of the exhaustive tests (tests/tally.py) printed at the end of a run that exercised them,
+summed over the workers when pytest-xdist spreads the run (``make test-fast``)."""
 
 import os
 
@@ -18,3 +19,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "counts of this run")
         for key in sorted(TALLY):
             terminalreporter.write_line(f"{key}: {TALLY[key]}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)  # set on an xdist worker only
+    if output is not None:
+        output["tally"] = dict(TALLY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    TALLY.update(getattr(node, "workeroutput", {}).get("tally", {}))

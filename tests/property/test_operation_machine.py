@@ -63,7 +63,8 @@ class OperationMachine(RuleBasedStateMachine):
                         "spec": {"mounts": [{"mountPoint": "s3://bucket/demo", "name": "demo"}]}})
         self.gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "ScriptedRuntime",
                         "metadata": {"name": NAME, "namespace": NS}, "spec": {"replicas": 1}})
-        self.cron_created: dict[str, datetime] = {}
+        # Cron operations alive now: when each was created and the Jobs its name had before then
+        self.cron_created: dict[str, tuple[datetime, frozenset[str]]] = {}
         for _ in range(8):
             self._pair_pass()
         assert (self.gw.get(DATASET, NS, NAME) or {})["status"]["phase"] == "Bound"
@@ -85,9 +86,10 @@ class OperationMachine(RuleBasedStateMachine):
                                 {"from": {"externalStorage": {"uri": "s3://x/y"}},
                                  "to": {"dataset": {"name": NAME, "namespace": NS}}})
         spec["policy"] = policy
+        self.cron_created.pop(f"{kind}/{name}", None)  # an earlier operation of that name is gone
         if policy == "Cron":
             spec["schedule"] = CRON
-            self.cron_created[f"{kind}/{name}"] = self.now
+            self.cron_created[f"{kind}/{name}"] = (self.now, frozenset(self.gw.created_jobs))
         if after is not None:
             spec["runAfter"] = {"kind": kind, "name": after}
         self.gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": kind,
@@ -150,10 +152,10 @@ class OperationMachine(RuleBasedStateMachine):
     @invariant()
     def cron_runs_at_most_once_per_tick(self) -> None:
         cron = parse(CRON)
-        for key, created in self.cron_created.items():
+        for key, (created, before) in self.cron_created.items():
             kind, name = key.split("/")
             prefix = f"{name}-{'load' if kind == 'DataLoad' else 'migrate'}-"
-            runs = {j for j in self.gw.created_jobs if j.startswith(prefix)}
+            runs = {j for j in self.gw.created_jobs if j.startswith(prefix) and j not in before}
             ticks, tick = 0, cron.next_after(created)
             while tick <= self.now:
                 ticks += 1

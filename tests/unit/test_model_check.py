@@ -19,6 +19,7 @@ from lifecycle.machine.check import LIVENESS, SAFETY, World, check, describe_all
 from lifecycle.machine.check.explore import Report
 from lifecycle.machine.table import MachineTable
 from lifecycle.machine.tables import DATASET, RUNTIME, SYNC_STEPS, RuntimeState
+from tests.tally import TALLY
 
 Table = MachineTable[Any, Any]
 FAST_DEPTH = 2
@@ -50,6 +51,8 @@ def without_guard(table: Table, trigger: str, guard: str, nth: int = 0) -> Table
 
 
 def report(capsys: pytest.CaptureFixture[str], r: Report, what: str) -> None:
+    if r.held:  # the product's tables: their state count also reaches the run's summary (and xdist's)
+        TALLY[f"model check of {what}, depth {r.depth}: states"] = r.states
     with capsys.disabled():
         print(f"\n[model check] {what}: depth {r.depth}, {r.states} states, {r.passes} passes, {r.seconds:.1f}s, "
               + ("all invariants held" if r.held else f"violated {r.violation.invariant if r.violation else ''}"))

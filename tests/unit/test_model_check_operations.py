@@ -17,6 +17,7 @@ from lifecycle.machine.check.explore import Report
 from lifecycle.machine.check.operations import CONFIGS, LIVENESS, SAFETY, check_operations, describe_all
 from lifecycle.machine.table import MachineTable
 from lifecycle.machine.tables import OPERATION
+from tests.tally import TALLY
 
 Table = MachineTable[Any, Any]
 FAST_DEPTH = 2
@@ -37,6 +38,8 @@ def changed(table: Table, trigger: str, **fields: Any) -> Table:
 
 
 def report(capsys: pytest.CaptureFixture[str], r: Report, what: str) -> None:
+    if r.held:  # the product's tables: their state count also reaches the run's summary (and xdist's)
+        TALLY[f"model check of {what}, depth {r.depth}: states"] = r.states
     with capsys.disabled():
         print(f"\n[model check] {what}: depth {r.depth}, {r.states} states, {r.passes} passes, {r.seconds:.1f}s, "
               + ("all invariants held" if r.held else f"violated {r.violation.invariant if r.violation else ''}"))
