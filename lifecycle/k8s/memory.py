@@ -2,8 +2,8 @@
 
 It keeps the semantics the lifecycle depends on, and nothing more: resourceVersion and
 conflicts, generation bumps on spec changes, the status subresource, finalizers holding a
-deleted object with a deletionTimestamp, garbage collection of objects whose owner is gone, and
-the part of server-side apply the engines rely on: a field the last apply set and this one leaves
+deleted object with a deletionTimestamp (and refusing a new finalizer on it), garbage collection
+of objects whose owner is gone, and the part of server-side apply the engines rely on: a field the last apply set and this one leaves
 out is removed (lists are replaced whole, as for atomic lists).
 Every mutating call is counted, so a test can assert that an idle reconcile writes nothing.
 """
@@ -21,6 +21,7 @@ from lifecycle.k8s.gateway import (
     Argv,
     Conflict,
     ExecResult,
+    Invalid,
     KnownResources,
     NotFound,
     Obj,
@@ -208,6 +209,11 @@ class MemoryGateway(KnownResources):
             new.pop("status", None)
         if meta.get("deletionTimestamp"):
             new["metadata"]["deletionTimestamp"] = meta["deletionTimestamp"]
+            added = set(new["metadata"].get("finalizers") or ()) - set(meta.get("finalizers") or ())
+            if added:  # as the API server's validation of an update says
+                raise Invalid(f"{res.kind} {meta.get('namespace')}/{meta['name']}: metadata.finalizers: "
+                              f"Forbidden: no new finalizers can be added if the object is being deleted, "
+                              f"found new finalizers {sorted(added)}")
         if new == current:
             return clone(current)  # a no-op write is still a request, but changes nothing
         self.writes[verb] += 1

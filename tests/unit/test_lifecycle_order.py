@@ -294,3 +294,21 @@ def test_a_failed_dataset_recovers_straight_to_bound(bound: World) -> None:
                      if e.reason in ("Recover", "Bind", "Initialize", "Unbind", "Update", "Updated", "Migrate",
                                      "Migrated", "Fail")]
     assert dataset_moves == ["Recover"], dataset_moves
+
+
+def test_a_dataset_deleted_before_the_operator_saw_it_is_released_without_our_finalizer() -> None:
+    """Another controller's finalizer holds it; Kubernetes refuses a new finalizer on an object being
+    deleted, so adding ours first would fail every pass."""
+    world = World()
+    world.gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
+                     "metadata": {"name": NAME, "namespace": NS, "finalizers": ["example.com/hold"]},
+                     "spec": {"mounts": [{"mountPoint": "s3://bucket/demo", "name": "demo"}]}})
+    world.runtime()
+    world.gw.delete(DATASET, NS, NAME)
+    outcomes = [world.reconciler.reconcile(NS, NAME) for _ in range(3)]
+    assert [o.failure for o in outcomes] == [None] * 3
+    assert outcomes[0].moves[0].trigger == "delete" and outcomes[-1].dataset_state == "Deleted"
+    ds = world.ds()
+    assert ds["metadata"]["finalizers"] == ["example.com/hold"]
+    assert [c["type"] for c in ds["status"]["conditions"]] == ["Deleting"]
+    assert world.gw.get(RT, NS, NAME) is None
