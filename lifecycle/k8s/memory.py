@@ -3,8 +3,9 @@
 It keeps the semantics the lifecycle depends on, and nothing more: resourceVersion and
 conflicts, generation bumps on spec changes, the status subresource, finalizers holding a
 deleted object with a deletionTimestamp (and refusing a new finalizer on it), garbage collection
-of objects whose owner is gone, and the part of server-side apply the engines rely on: a field the last apply set and this one leaves
-out is removed (lists are replaced whole, as for atomic lists).
+of objects whose owner is gone, and the part of server-side apply the engines rely on: a field
+the last apply set and this one leaves out is removed (lists are replaced whole, as for atomic
+lists).
 Every mutating call is counted, so a test can assert that an idle reconcile writes nothing.
 """
 
