@@ -105,11 +105,15 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
         list(pool.map(create, range(pairs)))
     bound: dict[str, float] = {}
     deadline = time.monotonic() + 120 + pairs * 3
+    shown = time.monotonic()
     while len(bound) < pairs and time.monotonic() < deadline:
         for ds in gw.list(DATASET, NAMESPACE):
             name = ds["metadata"]["name"]
             if name not in bound and (ds.get("status") or {}).get("phase") == "Bound":
                 bound[name] = time.monotonic()
+        if time.monotonic() - shown >= 30:  # a long run shows it is alive
+            shown = time.monotonic()
+            print(f"  {len(bound)}/{pairs} Bound after {shown - started:.0f}s", flush=True)
         time.sleep(0.25)
     f["bound"], f["total"] = len(bound), time.monotonic() - started
     f["latencies"] = sorted(bound[n] - created[n] for n in bound)
