@@ -312,3 +312,41 @@ def test_a_dataset_deleted_before_the_operator_saw_it_is_released_without_our_fi
     assert ds["metadata"]["finalizers"] == ["example.com/hold"]
     assert [c["type"] for c in ds["status"]["conditions"]] == ["Deleting"]
     assert world.gw.get(RT, NS, NAME) is None
+
+
+def test_the_runtime_of_a_dataset_another_dataset_mounts_is_kept_until_that_one_goes(bound: World) -> None:
+    bound.gw.create({"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
+                     "metadata": {"name": "referrer", "namespace": NS},
+                     "spec": {"mounts": [{"mountPoint": f"dataset://{NS}/{NAME}", "name": "ref"}]}})
+    bound.gw.delete(DATASET, NS, NAME)
+    bound.settle(4)
+    assert not bound.rt()["metadata"].get("deletionTimestamp"), "the runtime was deleted while mounted"
+    deleting = [c for c in bound.ds()["status"]["conditions"] if c["type"] == "Deleting"]
+    assert deleting and deleting[0]["reason"] == "ReferencedByDatasets", bound.ds()["status"]
+    bound.gw.delete(DATASET, NS, "referrer")
+    bound.settle(4)
+    assert bound.gw.get(DATASET, NS, NAME) is None and bound.gw.get(RT, NS, NAME) is None
+
+
+def test_a_dataset_deleted_after_its_runtime_does_not_delete_the_runtime_again(bound: World) -> None:
+    bound.script.failing.add("shutdown")
+    bound.gw.delete(RT, NS, NAME)
+    bound.settle(4)
+    assert state(bound) == RuntimeState.SHUTTING_DOWN
+    bound.gw.delete(DATASET, NS, NAME)
+    deletes = bound.gw.writes["delete"]
+    bound.settle(4)
+    assert bound.gw.writes["delete"] == deletes, "a delete request for a runtime already being deleted"
+    bound.script.failing.clear()
+    bound.settle(4)
+    assert bound.gw.get(DATASET, NS, NAME) is None and bound.gw.get(RT, NS, NAME) is None
+
+
+def test_a_dataset_without_a_runtime_waits_quietly() -> None:
+    world = World()
+    world.dataset()
+    world.settle(2)
+    assert world.ds()["status"]["phase"] == "NotBound"
+    writes, events = sum(world.gw.writes.values()), len(world.gw.events)
+    outcome = world.settle(3)
+    assert outcome.moves == () and sum(world.gw.writes.values()) == writes and len(world.gw.events) == events
