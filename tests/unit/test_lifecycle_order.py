@@ -8,6 +8,8 @@ against the table mutants of ``make mutants`` that the rest of the suite let thr
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from lifecycle.k8s.gateway import DATASET, POD, PV, PVC, STATEFUL_SET
@@ -28,6 +30,10 @@ def bound() -> World:
 
 def state(world: World) -> str:
     return str(world.rt()["status"]["lifecycle"]["state"])
+
+
+def runtime_moves(outcome: Any) -> list[tuple[str, Any, Any]]:
+    return [(m.trigger, m.source, m.dest) for m in outcome.moves if m.machine == "Runtime"]
 
 
 def reader(world: World) -> None:
@@ -82,8 +88,9 @@ def test_a_master_lost_during_setup_sends_setup_back_to_the_master(stage: Runtim
     world.settle(4)
     assert state(world) == stage
     world.gw.delete(STATEFUL_SET, NS, f"{NAME}-master")
-    world.reconciler.reconcile(NS, NAME)
+    outcome = world.reconciler.reconcile(NS, NAME)
     assert state(world) == RuntimeState.SETTING_UP_MASTER
+    assert runtime_moves(outcome) == [("master_lost", stage, RuntimeState.SETTING_UP_MASTER)], "not straight back"
     assert all(master for master, _ in world.script.worker_setups), "workers set up without a master"
     world.script.failing.clear()
     world.settle()
@@ -350,3 +357,20 @@ def test_a_dataset_without_a_runtime_waits_quietly() -> None:
     writes, events = sum(world.gw.writes.values()), len(world.gw.events)
     outcome = world.settle(3)
     assert outcome.moves == () and sum(world.gw.writes.values()) == writes and len(world.gw.events) == events
+
+
+def test_a_lost_volume_is_made_again_without_setting_up_the_cache_again(bound: World) -> None:
+    bound.gw.delete(PVC, NS, NAME)
+    outcome = bound.reconciler.reconcile(NS, NAME)
+    R = RuntimeState
+    assert runtime_moves(outcome) == [("volume_lost", R.READY, R.CREATING_VOLUME),
+                                      ("volume_created", R.CREATING_VOLUME, R.BINDING), ("bound", R.BINDING, R.READY)]
+    assert bound.gw.get(PVC, NS, NAME) is not None and bound.ds()["status"]["phase"] == "Bound"
+
+
+def test_a_lost_master_sends_a_ready_runtime_back_to_the_master(bound: World) -> None:
+    bound.gw.delete(STATEFUL_SET, NS, f"{NAME}-master")
+    outcome = bound.reconciler.reconcile(NS, NAME)
+    assert runtime_moves(outcome)[0] == ("health_lost", RuntimeState.READY, RuntimeState.SETTING_UP_MASTER)
+    bound.settle()
+    assert state(bound) == RuntimeState.READY and bound.ds()["status"]["phase"] == "Bound"
