@@ -5,11 +5,13 @@ so two runtimes with the default ports cannot share a node: the scheduler refuse
 one's pods. As the reference does, each such runtime gets its own ports from a range
 (``settings['port_range']``, default 20000-26000: ``parse_port_range``), except the ports its spec sets.
 
-Nothing is kept in memory across passes: a runtime's ports are recorded in its values ConfigMap
-(``allocatedPorts``), which the engine writes before any workload, so the next pass, another
-operator process and the allocation of other runtimes all read them from the API server.
+No allocation is kept in memory across passes: a runtime's ports are recorded in its values
+ConfigMap (``allocatedPorts``), which the engine writes before any workload, so the next pass,
+another operator process and the allocation of other runtimes all read them from the API server.
 ``Reservations`` (one per operator process, shared by its worker threads) covers the moment between
-choosing ports and writing that ConfigMap, when another thread could choose the same ones.
+choosing ports and writing that ConfigMap, when another thread could choose the same ones. It also
+remembers the ports it read from each ConfigMap at each resourceVersion: every new runtime reads
+every other one's values, and parsing them all again made setting up N runtimes cost N² parses.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ def recorded(values_config_map: Obj | None) -> Ports | None:
     return {str(c): {str(k): int(v) for k, v in (named or {}).items()} for c, named in ports.items()}
 
 
+def _identity(meta: Obj) -> str:
+    return str(meta.get("uid") or f"{meta.get('namespace')}/{meta['name']}")
+
+
 def _numbers(ports: Mapping[str, Mapping[str, int]]) -> set[int]:
     return {n for named in ports.values() for n in named.values()}
 
@@ -59,13 +65,14 @@ class Reservations:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._chosen: dict[str, set[int]] = {}  # runtime UID -> ports
+        self._read: dict[str, tuple[str, frozenset[int]]] = {}  # ConfigMap UID -> (resourceVersion, its ports)
 
     def allocate(self, gateway: Gateway, uid: str, wanted: Mapping[str, Iterable[str]], fixed: Ports,
                  port_range: tuple[int, int], who: str) -> Ports:
         """Ports for every name in ``wanted`` that ``fixed`` (the spec's own) does not set, the
         lowest free ones of the range; the choice is held for ``uid`` until it is released."""
         with self._lock:
-            used = in_use(gateway, uid) | _numbers(fixed)
+            used = self._in_use(gateway, uid) | _numbers(fixed)
             for other, numbers in self._chosen.items():
                 if other != uid:
                     used |= numbers
@@ -85,6 +92,23 @@ class Reservations:
                     out[component][name] = number
             self._chosen[uid] = _numbers(out)
             return out
+
+    def _in_use(self, gateway: Gateway, exclude_uid: str) -> set[int]:
+        """Host ports other runtimes record in their values ConfigMaps."""
+        used: set[int] = set()
+        listed = gateway.list(CONFIG_MAP, None, labels={MANAGED_BY_LABEL: MANAGER, HOLDS_PORTS_LABEL: "true"})
+        for cm in listed:
+            meta = cm["metadata"]
+            if exclude_uid in {r.get("uid") for r in meta.get("ownerReferences") or []}:
+                continue
+            key, version = _identity(meta), meta.get("resourceVersion", "")
+            read = self._read.get(key)
+            if read is None or read[0] != version:
+                read = self._read[key] = (version, frozenset(_numbers(recorded(cm) or {})))
+            used |= read[1]
+        for gone in set(self._read) - {_identity(cm["metadata"]) for cm in listed}:
+            del self._read[gone]
+        return used
 
     def release(self, uid: str) -> None:
         """Forget the ports of a runtime that is gone (its ConfigMap goes with it)."""
@@ -112,13 +136,3 @@ def reservations_of(shared: dict[str, object]) -> Reservations:
     found = shared.setdefault("host-ports", Reservations())
     assert isinstance(found, Reservations)
     return found
-
-
-def in_use(gateway: Gateway, exclude_uid: str) -> set[int]:
-    """Host ports other runtimes record in their values ConfigMaps."""
-    used: set[int] = set()
-    for cm in gateway.list(CONFIG_MAP, None, labels={MANAGED_BY_LABEL: MANAGER, HOLDS_PORTS_LABEL: "true"}):
-        owners = {r.get("uid") for r in cm["metadata"].get("ownerReferences") or []}
-        if exclude_uid not in owners:
-            used |= _numbers(recorded(cm) or {})
-    return used

@@ -13,6 +13,8 @@ from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.cache import ports
 from lifecycle.engine.settings import parse_port_range
 from lifecycle.k8s.gateway import CONFIG_MAP, STATEFUL_SET
+from lifecycle.k8s.memory import MemoryGateway
+from lifecycle.k8s.ownership import MANAGED_BY_LABEL, MANAGER
 from lifecycle.reconcile.reconciler import Reconciler
 from tests.unit.test_alluxio_engine import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
 
@@ -147,3 +149,26 @@ def test_the_api_gateway_port_is_the_masters_and_allocated_too(cluster: FakeClus
         assert f"alluxio.proxy.web.port={held['master']['rest']}\n" in site
     own = pair(cluster, "third", apiGateway={"enabled": True, "ports": {"rest": 24000}})
     assert own["master"]["rest"] == 24000
+
+
+def test_each_recorded_configmap_is_parsed_once_per_version_and_a_changed_one_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    gw = MemoryGateway()
+    for i in range(3):
+        gw.create({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": f"r{i}-values", "namespace": NS, "ownerReferences": [{"uid": f"rt-{i}"}],
+                                "labels": {MANAGED_BY_LABEL: MANAGER, ports.HOLDS_PORTS_LABEL: "true"}},
+                   "data": {"data": yaml.safe_dump({ports.PORTS_KEY: {"master": {"rpc": 20000 + i}}})}})
+    parsed: list[str] = []
+    real = ports.recorded
+    monkeypatch.setattr(ports, "recorded", lambda cm: parsed.append(cm["metadata"]["name"]) or real(cm))
+    held = ports.Reservations()
+    wanted, window = {"master": ["rpc"]}, (20000, 20010)
+    assert held.allocate(gw, "new-1", wanted, {}, window, "a")["master"]["rpc"] == 20003
+    assert held.allocate(gw, "new-2", wanted, {}, window, "b")["master"]["rpc"] == 20004
+    assert sorted(parsed) == ["r0-values", "r1-values", "r2-values"], "parsed again at the same version"
+    moved = yaml.safe_dump({ports.PORTS_KEY: {"master": {"rpc": 20005}}})
+    gw.patch(CONFIG_MAP, NS, "r0-values", {"data": {"data": moved}})
+    held.release("new-1")
+    assert held.allocate(gw, "new-3", wanted, {}, window, "c")["master"]["rpc"] == 20000
+    assert parsed.count("r0-values") == 2 and len(parsed) == 4
