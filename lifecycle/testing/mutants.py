@@ -70,6 +70,10 @@ class Mutant:
 
 # Mutants that cannot change behaviour, each with the reason. Keys are ``Mutant.key``.
 EQUIVALENT: dict[str, str] = {
+    "dataset.release_runtime:swapped-with-release":
+        "release_runtime needs runtime_running (the runtime exists and is not being deleted) and release "
+        "runtime_gone (it is absent or being deleted), never both; release_runtime stays in Deleting, so either "
+        "order tries both in the pass and the same guard reports the same wait",
     "dataset.fail#1:swapped-with-fail#2":
         "the two fail rows share trigger, sources and destination and have no action: either makes the same move",
     "sync.sync_schedule_info_to_cache_nodes:stop_if_changed=True":

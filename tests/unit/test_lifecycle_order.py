@@ -374,3 +374,72 @@ def test_a_lost_master_sends_a_ready_runtime_back_to_the_master(bound: World) ->
     assert runtime_moves(outcome)[0] == ("health_lost", RuntimeState.READY, RuntimeState.SETTING_UP_MASTER)
     bound.settle()
     assert state(bound) == RuntimeState.READY and bound.ds()["status"]["phase"] == "Bound"
+
+
+def dataset_moves(outcome: Any) -> list[tuple[str, Any]]:
+    return [(m.trigger, m.dest) for m in outcome.moves if m.machine == "Dataset"]
+
+
+def test_a_migrating_dataset_whose_volume_is_lost_fails_before_it_is_served_again(bound: World) -> None:
+    migrating(bound, True)
+    bound.reconciler.reconcile(NS, NAME)
+    assert bound.ds()["status"]["phase"] == "DataMigrating"
+    bound.gw.delete(PVC, NS, NAME)
+    moves = dataset_moves(bound.reconciler.reconcile(NS, NAME))
+    assert moves[0] == ("fail", "Failed"), moves
+
+
+def test_a_migrating_dataset_whose_runtime_is_not_ready_fails(bound: World) -> None:
+    migrating(bound, True)
+    bound.reconciler.reconcile(NS, NAME)
+    bound.gw.delete(STATEFUL_SET, NS, f"{NAME}-master")
+    moves = dataset_moves(bound.reconciler.reconcile(NS, NAME))
+    assert ("fail", "Failed") in moves and bound.ds()["status"]["phase"] == "Failed", moves
+
+
+def test_a_failed_dataset_is_deleted_from_where_it_is(bound: World) -> None:
+    bound.script.failing.add("create_volume")
+    bound.gw.delete(PVC, NS, NAME)
+    bound.settle(2)
+    assert bound.ds()["status"]["phase"] == "Failed"
+    bound.gw.delete(DATASET, NS, NAME)
+    moves = dataset_moves(bound.reconciler.reconcile(NS, NAME))
+    assert moves[0] == ("delete", "Deleting"), moves
+
+
+def test_a_migration_ending_as_the_volume_is_lost_fails_the_dataset_before_it_is_bound(bound: World) -> None:
+    migrating(bound, True)
+    bound.reconciler.reconcile(NS, NAME)
+    migrating(bound, False)
+    bound.gw.delete(PVC, NS, NAME)
+    moves = dataset_moves(bound.reconciler.reconcile(NS, NAME))
+    assert moves[0] == ("fail", "Failed"), moves
+
+
+def test_a_dataset_deleted_with_its_runtime_goes_to_deleting_first(bound: World) -> None:
+    bound.gw.delete(RT, NS, NAME)
+    bound.gw.delete(DATASET, NS, NAME)
+    moves = dataset_moves(bound.reconciler.reconcile(NS, NAME))
+    assert moves[0] == ("delete", "Deleting"), moves
+    bound.settle(4)
+    assert bound.gw.get(DATASET, NS, NAME) is None and bound.gw.get(RT, NS, NAME) is None
+
+
+def test_a_bound_dataset_whose_mounts_change_as_its_volume_is_lost_fails_first(bound: World) -> None:
+    bound.gw.patch(DATASET, NS, NAME, {"spec": {"mounts": [{"mountPoint": "s3://bucket/demo", "name": "demo"},
+                                                          {"mountPoint": "s3://bucket/more", "name": "more"}]}})
+    bound.gw.delete(PVC, NS, NAME)
+    moves = dataset_moves(bound.reconciler.reconcile(NS, NAME))
+    assert moves[0] == ("fail", "Failed"), moves
+
+
+def test_a_dataset_is_moved_to_deleted_only_when_it_is_released(bound: World) -> None:
+    bound.script.failing.add("shutdown")
+    bound.gw.delete(DATASET, NS, NAME)
+    for _ in range(4):
+        moves = dataset_moves(bound.reconciler.reconcile(NS, NAME))
+        assert ("release_runtime", "Deleted") not in moves and all(dest != "Deleted" for _, dest in moves), moves
+    assert bound.gw.get(DATASET, NS, NAME) is not None
+    bound.script.failing.clear()
+    bound.settle(4)
+    assert bound.gw.get(DATASET, NS, NAME) is None
