@@ -15,6 +15,7 @@ where the operator's setup time goes (tests/bench/profile.py).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from rich.console import Console
@@ -36,7 +37,14 @@ def _table(title: str, rows: list[tuple[str, str]]) -> None:
     console.print(table)
 
 
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM ends the run as Ctrl-C does: the ``finally`` blocks stop the operator (and with it
+    py-spy) and the control plane, instead of leaving the operator running."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stopped)
     pairs = int(os.environ.get("BENCH_PAIRS", "100"))
     engine = os.environ.get("BENCH_ENGINE", "scripted")
     idle = float(os.environ.get("BENCH_IDLE", "120"))
