@@ -45,6 +45,7 @@ FLAGS: tuple[tuple[str, str, Any], ...] = (
     ("--stall-seconds", "stallSeconds", 120),
     ("--rollout-deadline", "rolloutDeadline", 600),
     ("--cache-report-interval", "cacheReportInterval", 120),
+    ("--mount-check-interval", "mountCheckInterval", 300),
     ("--port-range", "portRange", "20000-26000"),
     ("--log-format", "logFormat", "json"),
 )

@@ -125,7 +125,7 @@ SYNC_STEPS: tuple[SyncStep[RuntimeHook], ...] = (
     SyncStep("check_and_update_runtime_status", interval=5.0),
     SyncStep("update_cache_of_dataset"),
     SyncStep("sync_dataset_mounts", should="should_sync_dataset_mounts", also="dataset_mounts_behind"),
-    SyncStep("update_on_ufs_change", should="should_update_ufs", interval=60.0),
+    SyncStep("update_on_ufs_change", should="should_update_ufs", interval=300.0),
     SyncStep("sync_schedule_info_to_cache_nodes"),
 )
 

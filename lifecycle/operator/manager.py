@@ -68,6 +68,7 @@ class Settings:
     stall_seconds: float = 120.0  # a watch silent (no event, no bookmark) this long is restarted
     sync_intervals: dict[str, float] = attrs.field(factory=dict)
     cache_report_seconds: float = 120.0  # a cache's figures (capacity, use) are refreshed by exec this often
+    mount_check_seconds: float = 300.0  # a cache's mount table is compared with the Dataset's by exec this often
     rollout_deadline: float = 600.0  # a changed spec's rollout may keep a component unready this long
     port_range: tuple[int, int] = (20000, 26000)  # host ports for runtimes on the host network
     watch_secrets: bool = True  # off: no list/watch on Secrets; a change is seen at the next resync
@@ -176,10 +177,10 @@ class Operator:
         if settings.faults is not None:
             log.warning("running with the fault plan %s (tests only)", settings.faults)
             self.gateway = FaultyGateway(self.gateway, settings.faults, on_crash=_crash)
+        intervals = {"cache_report": settings.cache_report_seconds,
+                     "update_on_ufs_change": settings.mount_check_seconds, **settings.sync_intervals}
         self.reconciler = Reconciler(
-            self.gateway, self.registry, settings={"resync": settings.resync_seconds,
-                                                   "sync_intervals": {"cache_report": settings.cache_report_seconds,
-                                                                      **settings.sync_intervals},
+            self.gateway, self.registry, settings={"resync": settings.resync_seconds, "sync_intervals": intervals,
                                                    "rollout_deadline": settings.rollout_deadline,
                                                    "port_range": settings.port_range},
             on_move=lambda m: self.metrics.transitions.labels(m.machine, m.source, m.dest).inc())

@@ -86,6 +86,10 @@ class TemplateEngine:
                     self.ctx.requeue_after(wait)
                 continue
             if step.should and not self._call(step.should) and not (step.also and getattr(self, step.also)()):
+                if step.rate_limited:
+                    # The check may be the cost (an exec in the master): one that found nothing
+                    # waits its interval too. A step that failed is tried again at the next pass.
+                    self.sync_clock.ran(uid, step.hook, now)
                 continue
             changed = self._call(step.hook)
             if step.rate_limited:

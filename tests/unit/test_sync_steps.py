@@ -32,6 +32,7 @@ class Recording(scripted.ScriptedEngine):
     """Records every Sync hook; each step says it changed something, sync_runtime as told."""
 
     runtime_changed = False
+    drifted = True  # what should_update_ufs answers
     seen: list[str]
 
     def _rec(self, name: str, result: Any) -> Any:
@@ -67,7 +68,7 @@ class Recording(scripted.ScriptedEngine):
         return self._rec("sync_dataset_mounts", True)
 
     def should_update_ufs(self) -> bool:
-        return bool(self._rec("should_update_ufs", True))
+        return bool(self._rec("should_update_ufs", self.drifted))
 
     def update_on_ufs_change(self) -> Any:
         return self._rec("update_on_ufs_change", True)
@@ -78,7 +79,7 @@ class Recording(scripted.ScriptedEngine):
 
 
 class Pair:
-    def __init__(self, settings: dict[str, Any] | None, runtime_changed: bool = False):
+    def __init__(self, settings: dict[str, Any] | None, runtime_changed: bool = False, drifted: bool = True):
         self.seen: list[str] = []
         self.time = datetime(2026, 3, 1, tzinfo=UTC)
         script = scripted.Script()
@@ -86,7 +87,7 @@ class Pair:
 
         def build(ctx: EngineContext) -> Recording:
             engine = Recording(ctx, script)
-            engine.seen, engine.runtime_changed = self.seen, runtime_changed
+            engine.seen, engine.runtime_changed, engine.drifted = self.seen, runtime_changed, drifted
             return engine
 
         registry.register(scripted.KIND, build)
@@ -132,7 +133,7 @@ def test_mounts_are_synced_when_the_engine_says_they_differ_and_sync_goes_on() -
         assert seen == [*REFERENCE_ORDER[:at], "sync_dataset_mounts", *REFERENCE_ORDER[at:]], seen
 
 
-@pytest.mark.parametrize(("hook", "interval"), [("check_and_update_runtime_status", 5), ("update_on_ufs_change", 60)])
+@pytest.mark.parametrize(("hook", "interval"), [("check_and_update_runtime_status", 5), ("update_on_ufs_change", 300)])
 def test_a_rate_limited_step_runs_once_per_interval_and_the_others_every_pass(hook: str, interval: int) -> None:
     pair = Pair({})
     pair.step(interval)
@@ -143,3 +144,14 @@ def test_a_rate_limited_step_runs_once_per_interval_and_the_others_every_pass(ho
                                                       "should_update_ufs")] == \
         [h for h in second if h not in ("check_and_update_runtime_status", "update_on_ufs_change",
                                         "should_update_ufs")]
+
+
+def test_a_rate_limited_check_that_finds_nothing_waits_its_interval_too() -> None:
+    """The drift check is itself the cost (an exec in the master): a check that found no drift is
+    not asked again before the interval has passed, however many events wake the pair."""
+    pair = Pair({}, drifted=False)
+    pair.step(300)
+    assert "should_update_ufs" in pair.step(300)
+    for _ in range(5):
+        assert "should_update_ufs" not in pair.step(10)
+    assert "should_update_ufs" in pair.step(300)
