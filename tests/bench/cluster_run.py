@@ -18,7 +18,7 @@ from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster, ufs
 from tests.bench.floor import made_objects, run_floor
 from tests.bench.profile import Profile
-from tests.bench.watchers import Sampler, WriteWatch, cpu_seconds, platform_cpu, rss_mib
+from tests.bench.watchers import ChangeWatch, Sampler, WriteWatch, cpu_seconds, platform_cpu, rss_mib
 from tests.bench.workload import Workload
 from tests.cluster.operator_harness import (
     OperatorProcess,
@@ -133,9 +133,12 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     while unbound_volumes(gw, NAMESPACE, list(created)) and time.monotonic() < volumes_deadline:
         time.sleep(1)
     time.sleep(5)
+    changes = ChangeWatch(cluster, (DATASET, workload.runtime), NAMESPACE)
     writes_before, requests_before = apiserver_writes(gw), requests_by_method(op)
     cpu_before = cpu_seconds(pid)
     time.sleep(idle_seconds)
+    changes.stop.set()
+    f["idle_changes"] = dict(changes.counts)
     f["idle_seconds"] = idle_seconds
     f["idle_writes"] = _minus(apiserver_writes(gw), writes_before)
     f["idle_requests"] = _minus(requests_by_method(op), requests_before)
@@ -187,6 +190,8 @@ def summary(f: Figures) -> list[tuple[str, str]]:
         (f"idle {f['idle_seconds']:.0f} s: operator requests / execs / CPU",
          f"{sum(f['idle_requests'].values()):.0f} / {f['idle_requests'].get('EXEC', 0):.0f} / {f['idle_cpu']:.2f} s"
          + "".join(f"; {k} {v:.0f}" for k, v in sorted(f["idle_requests"].items()))),
+        ("idle: fields the Dataset and runtime updates changed", ", ".join(
+            f"{k} {v}" for k, v in sorted(f["idle_changes"].items(), key=lambda kv: -kv[1])[:8]) or "none"),
         ("load average (1, 5, 15 min) at the end", ", ".join(f"{x:.2f}" for x in f["load"])),
     ]
     return rows

@@ -45,6 +45,55 @@ class Sampler:
                 return
 
 
+def changed_fields(before: dict, after: dict, prefix: str = "") -> list[str]:  # type: ignore[type-arg]
+    """The fields (two levels deep) one write changed, bookkeeping left out."""
+    found = []
+    for key in sorted(set(before) | set(after)):
+        if key in ("resourceVersion", "managedFields", "generation"):
+            continue
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if not prefix and isinstance(old, dict) and isinstance(new, dict):
+            found += changed_fields(old, new, f"{key}.")
+        else:
+            found.append(prefix + key)
+    return found
+
+
+class ChangeWatch:
+    """Counts, for the objects of some kinds in a namespace, which fields each update changed:
+    what the writes of an idle window were for."""
+
+    def __init__(self, cluster: LocalCluster, resources: tuple[Resource, ...], namespace: str):
+        self.counts: dict[str, int] = {}
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        for res in resources:
+            threading.Thread(target=self._watch, args=(cluster, res, namespace), daemon=True).start()
+
+    def _watch(self, cluster: LocalCluster, res: Resource, namespace: str) -> None:
+        with cluster.api_client() as api:
+            gw = KubeGateway(api, (res,))
+            items, version = gw.list_with_version(res, namespace)
+            last = {o["metadata"]["name"]: o for o in items}
+            while not self.stop.is_set():
+                try:
+                    for kind, obj in gw.watch(res, version, namespace, 5, 10.0):
+                        version = obj.get("metadata", {}).get("resourceVersion") or version
+                        name = obj.get("metadata", {}).get("name", "")
+                        if kind == "MODIFIED" and name in last:
+                            with self._lock:
+                                for field in changed_fields(last[name], obj) or ["(nothing)"]:
+                                    key = f"{res.kind} {field}"
+                                    self.counts[key] = self.counts.get(key, 0) + 1
+                        last[name] = obj
+                        if self.stop.is_set():
+                            return
+                except Exception:
+                    time.sleep(0.2)
+
+
 class WriteWatch:
     """Watches the namespace's StatefulSets and runtimes: when a workload becomes ready, and when
     its runtime's status is written next. Each latency is one readiness -> the write after it."""
