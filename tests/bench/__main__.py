@@ -73,11 +73,13 @@ def main() -> int:
         console.print(f"[bold]{title} ...")
         figures = on_cluster(WORKLOADS[engine], pairs, idle, manager_qps=qps)
         _table(title, summary(figures))
-        if figures.get("profile"):
-            profile = Table(title="where the operator's setup time goes (py-spy samples of all its threads)")
+        for key, order in (("profile", "with what they call"), ("profile_own", "by their own time")):
+            if not figures.get(key):
+                continue
+            profile = Table(title=f"where the operator's setup time goes, {order} (py-spy samples of all its threads)")
             for column, justify in (("function (module)", "left"), ("own %", "right"), ("with callees %", "right")):
                 profile.add_column(column, justify=justify)
-            for name, own, inclusive in figures["profile"]:
+            for name, own, inclusive in figures[key]:
                 profile.add_row(name, f"{own:.1f}", f"{inclusive:.1f}")
             console.print(profile)
     return 0

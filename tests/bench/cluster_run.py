@@ -88,7 +88,10 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     wait_for("the operator", op.leading, 60)
     pid = op.process.pid
     f["rss_start"], cpu_start = rss_mib(pid), cpu_seconds(pid)
-    profile = Profile(pid, Path(cluster.dir) / "profile.txt") if os.environ.get("BENCH_PROFILE") else None
+    wanted = os.environ.get("BENCH_PROFILE", "")
+    # PROFILE=1: the samples live with the cluster; PROFILE=<file>: they are kept there (py-spy's raw format).
+    where = Path(wanted) if wanted not in ("", "1") else Path(cluster.dir) / "profile.txt"
+    profile = Profile(pid, where) if wanted else None
     sampler, watch = Sampler(pid), WriteWatch(cluster, workload.runtime, NAMESPACE)
     platform_before, requests_before = platform_cpu(cluster), requests_by_method(op)
     reconciles_before = op.reconciles()
@@ -120,7 +123,7 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     f["cpu"] = cpu_seconds(pid) - cpu_start
     if profile is not None:
         profile.stop()
-        f["profile"] = profile.top()
+        f["profile"], f["profile_own"] = profile.top(), profile.top(by_own=True)
     f["reconciles"] = op.reconciles() - reconciles_before
     f["requests"] = _minus(requests_by_method(op), requests_before)
     f["platform_cpu"] = _minus(platform_cpu(cluster), platform_before)

@@ -33,14 +33,15 @@ class Profile:
             self.process.kill()
             self.process.wait()
 
-    def top(self, n: int = 15) -> list[tuple[str, float, float]]:
-        """(function, % of samples in it, % of samples in it or below it), by the second figure."""
+    def top(self, n: int = 15, by_own: bool = False) -> list[tuple[str, float, float]]:
+        """(function, % of samples in it, % of samples in it or below it), by the third figure or,
+        ``by_own``, by the second."""
         if not self.out.exists():
             return []
-        return fold(self.out.read_text().splitlines(), n)
+        return fold(self.out.read_text().splitlines(), n, by_own)
 
 
-def fold(lines: list[str], n: int) -> list[tuple[str, float, float]]:
+def fold(lines: list[str], n: int, by_own: bool = False) -> list[tuple[str, float, float]]:
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
@@ -57,6 +58,9 @@ def fold(lines: list[str], n: int) -> list[tuple[str, float, float]]:
     if not total:
         return []
     # The threads' roots (thread start-up, the worker loop) hold nearly every sample and say nothing.
+    if by_own:
+        return [(f, 100 * own[f] / total, 100 * inclusive[f] / total)
+                for f in sorted(own, key=lambda f: (-own[f], f))[:n]]
     ranked = sorted(inclusive, key=lambda f: (-inclusive[f], -own[f], f))  # a tie: the one doing the work first
     interesting = [f for f in ranked if inclusive[f] < 0.97 * total and not f.startswith("<module>")]
     return [(f, 100 * own[f] / total, 100 * inclusive[f] / total) for f in interesting[:n]]

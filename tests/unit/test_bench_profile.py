@@ -23,3 +23,10 @@ def test_samples_add_up_per_function_by_own_and_inclusive_share() -> None:
     assert [name for name, _, _ in top][:2] == ["reconcile (lifecycle/reconcile/reconciler.py)",
                                                 "work (lifecycle/operator/manager.py)"]  # a tie: own time first
     assert fold([], 5) == []
+
+
+def test_by_own_time_the_function_doing_the_work_comes_first() -> None:
+    lines = ["_bootstrap (t.py:1);work (m.py:10);loads (json/__init__.py:346) 6",
+             "_bootstrap (t.py:1);work (m.py:12) 3", "_bootstrap (t.py:1);watch (i.py:80) 1"]
+    assert [(name, own) for name, own, _ in fold(lines, 2, by_own=True)] == [("loads (json/__init__.py)", 60.0),
+                                                                            ("work (m.py)", 30.0)]
