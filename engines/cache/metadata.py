@@ -23,8 +23,20 @@ METADATA_CONDITION = "MetadataSynced"
 SYNCING, SYNCED, FAILED = "MetadataSyncing", "MetadataSynced", "MetadataSyncFailed"
 CALCULATING = "[Calculating]"
 DEFAULT_INTERVAL = 300.0
-POLL_SECONDS = 2.0
-PROGRESS_STEP = 10  # seconds: the condition's message moves on in these steps, not on every poll
+FIRST_LOOK = 2.0  # seconds: the pass after a start looks once whether a quick sync is done already
+# Seconds of running at which the condition's message moves on, then every last step: a sync of
+# hours writes a few times an hour, not every few seconds. The job's end wakes the pair itself.
+PROGRESS_STEPS = (10, 20, 30, 60, 120, 300, 600)
+
+
+def progress_step(running: float) -> tuple[int, int]:
+    """The step of ``running`` seconds to show (0: not yet the first) and the step after it."""
+    last = PROGRESS_STEPS[-1]
+    if running >= last:
+        shown = int(running // last * last)
+        return shown, shown + last
+    shown = max((s for s in PROGRESS_STEPS if s <= running), default=0)
+    return shown, next(s for s in PROGRESS_STEPS if s > running)
 
 
 def _parse(stamp: str | None) -> datetime | None:
@@ -64,8 +76,7 @@ class MetadataSync:
         key, bg = self.key(), self.ctx.background
         job = bg.job(key)
         if job is not None and not job.done():
-            self._progress(job.started_at)
-            self.ctx.requeue_after(POLL_SECONDS)
+            self.ctx.requeue_after(self._progress(job.running_since))
             return
         if job is not None:
             self._collect(key)
@@ -102,23 +113,27 @@ class MetadataSync:
         assert ds is not None and ds.status is not None
         paths = [m.effective_path for m in self.engine.ufs_mount_list()]
         self.ctx.background.start(key, lambda: self.engine.metadata(paths, load), self.ctx.now(),
-                                  replaces=lambda other: isinstance(other, tuple) and other[:2] == key[:2])
+                                  replaces=lambda other: isinstance(other, tuple) and other[:2] == key[:2],
+                                  owner=(self.ctx.namespace, self.ctx.name), clock=self.ctx.now)
         cond = self._condition()
         retrying = cond is not None and cond.reason == FAILED and cond.observed_generation == ds.metadata.generation
         if load and not retrying:  # a retry keeps the failure in view until it succeeds or fails otherwise
             if not ds.status.ufs_total:
                 ds.status.ufs_total = CALCULATING
             self._set("False", SYNCING, f"loading the metadata of {len(paths)} mounts: started")
-        self.ctx.requeue_after(POLL_SECONDS)
+        self.ctx.requeue_after(FIRST_LOOK)
 
-    def _progress(self, started: datetime) -> None:
+    def _progress(self, running_since: datetime | None) -> float:
+        """Show how long the sync has run, in steps; the seconds until the next step."""
         cond = self._condition()
-        if cond is None or cond.reason != SYNCING:
-            return  # a refresh of synced counts is silent
-        elapsed = int((self.ctx.now() - started).total_seconds()) // PROGRESS_STEP * PROGRESS_STEP
-        mounts = len(self.engine.ufs_mount_list())
-        self._set("False", SYNCING, f"loading the metadata of {mounts} mounts: running for {elapsed}s" if elapsed
-                  else f"loading the metadata of {mounts} mounts: started")
+        running = (self.ctx.now() - running_since).total_seconds() if running_since is not None else 0.0
+        shown, following = progress_step(running)
+        if cond is not None and cond.reason == SYNCING:  # a refresh of synced counts is silent
+            mounts = len(self.engine.ufs_mount_list())
+            what = f"loading the metadata of {mounts} mounts"
+            self._set("False", SYNCING, f"{what}: running for {shown}s" if shown
+                      else f"{what}: started" if running_since is not None else f"{what}: waiting for a free worker")
+        return following - running if running_since is not None else PROGRESS_STEPS[0]
 
     def _collect(self, key: tuple[str, str, str, int, str]) -> None:
         ds = self.ctx.dataset

@@ -5,10 +5,15 @@ never ends). A hook starts such work here under a key, records in the object's s
 runs, and asks to be looked at again soon (``EngineContext.requeue_after``); later passes find
 the job by its key and collect the result. Jobs live in this process only: the status an engine
 writes is what survives a restart, and it must be enough to start the job again.
+
+A job started for an ``owner`` (the operator's key of the pair) wakes it when it ends, through
+``wake``, which the operator points at its work queue: the pass that collects the result comes at
+once, and nothing polls a job that may run for hours.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -17,27 +22,36 @@ from typing import Any
 
 import attrs
 
+log = logging.getLogger("lifecycle.background")
+
 
 @attrs.define
 class Job:
-    started_at: datetime
+    started_at: datetime  # when it was asked for
     future: Future[Any]
+    running_since: datetime | None = None  # when a worker took it up (it may wait for a free one)
 
     def done(self) -> bool:
         return self.future.done()
 
 
+WORKERS = 8  # jobs are mostly commands run in other pods: waiting, not computing
+
+
 class Background:
-    def __init__(self, workers: int = 2):
+    def __init__(self, workers: int = WORKERS):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="background")
         self._jobs: dict[Hashable, Job] = {}
         self._finished: dict[Hashable, datetime] = {}
         self._lock = threading.Lock()
+        self.wake: Callable[[Hashable], None] = lambda owner: None
 
     def start(self, key: Hashable, work: Callable[[], Any], now: datetime,
-              replaces: Callable[[Hashable], bool] = lambda key: False) -> Job:
+              replaces: Callable[[Hashable], bool] = lambda key: False, owner: Hashable | None = None,
+              clock: Callable[[], datetime] | None = None) -> Job:
         """Run ``work`` unless a job of this key already runs; the job either way. Jobs whose keys
-        ``replaces`` accepts are forgotten: their results, when they come, are not wanted."""
+        ``replaces`` accepts are forgotten: their results, when they come, are not wanted. The
+        ``owner`` is woken when the job ends; ``clock`` stamps when a worker takes the job up."""
         with self._lock:
             for old in [k for k in self._jobs if k != key and replaces(k)]:
                 self._jobs.pop(old).future.cancel()
@@ -45,8 +59,22 @@ class Background:
                 del self._finished[old]
             job = self._jobs.get(key)
             if job is None:
-                job = self._jobs[key] = Job(now, self._pool.submit(work))
+                job = self._jobs[key] = Job(now, Future())
+                job.future = self._pool.submit(self._run, job, work, clock)
+                if owner is not None:
+                    job.future.add_done_callback(lambda _done: self._woken(owner))
             return job
+
+    @staticmethod
+    def _run(job: Job, work: Callable[[], Any], clock: Callable[[], datetime] | None) -> Any:
+        job.running_since = clock() if clock is not None else job.started_at
+        return work()
+
+    def _woken(self, owner: Hashable) -> None:
+        try:
+            self.wake(owner)
+        except Exception as exc:  # a queue shut down meanwhile: the next resync looks at the owner anyway
+            log.debug("could not wake %s: %s", owner, exc)
 
     def job(self, key: Hashable) -> Job | None:
         with self._lock:

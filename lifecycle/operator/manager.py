@@ -69,6 +69,7 @@ class Settings:
     sync_intervals: dict[str, float] = attrs.field(factory=dict)
     cache_report_seconds: float = 120.0  # a cache's figures (capacity, use) are refreshed by exec this often
     mount_check_seconds: float = 300.0  # a cache's mount table is compared with the Dataset's by exec this often
+    background_workers: int = 8  # metadata syncs (commands in the masters) running at once
     rollout_deadline: float = 600.0  # a changed spec's rollout may keep a component unready this long
     port_range: tuple[int, int] = (20000, 26000)  # host ports for runtimes on the host network
     watch_secrets: bool = True  # off: no list/watch on Secrets; a change is seen at the next resync
@@ -182,8 +183,10 @@ class Operator:
         self.reconciler = Reconciler(
             self.gateway, self.registry, settings={"resync": settings.resync_seconds, "sync_intervals": intervals,
                                                    "rollout_deadline": settings.rollout_deadline,
-                                                   "port_range": settings.port_range},
+                                                   "port_range": settings.port_range,
+                                                   "background_workers": settings.background_workers},
             on_move=lambda m: self.metrics.transitions.labels(m.machine, m.source, m.dest).inc())
+        self.reconciler.background.wake = self.queue.add  # a finished sync brings its pair's pass at once
         self.operations = OperationsController(
             self.gateway, OperationReconciler(self.gateway, self.registry, settings={"resync": settings.resync_seconds},
                                               on_move=lambda m: self.metrics.transitions.labels(

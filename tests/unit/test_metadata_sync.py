@@ -66,7 +66,7 @@ def test_a_slow_load_runs_beside_the_reconcile_and_shows_its_progress(slow_pair:
     assert status["phase"] == "Bound" and status["ufsTotal"] == "[Calculating]"
     assert "cachedPercentage" not in status["cacheStates"]  # no percentage of an unknown size
     assert metadata_condition(cluster)["reason"] == "MetadataSyncing"
-    assert outcome.requeue_after == 2.0  # the pass returned at once and asks to come back soon
+    assert outcome.requeue_after is not None and outcome.requeue_after <= 10  # back by the first progress step
 
     pass_without_waiting(cluster, seconds=25)
     progress = metadata_condition(cluster)

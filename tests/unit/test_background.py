@@ -1,0 +1,57 @@
+"""Background work: a job's end wakes its owner, and a job waiting for a worker is not counted as
+running; the metadata sync's progress moves on in steps that grow."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from engines.cache.metadata import PROGRESS_STEPS, progress_step
+from lifecycle.engine.background import Background
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_a_finished_job_wakes_its_owner_and_only_its_owner() -> None:
+    bg = Background(workers=2)
+    woken: list[object] = []
+    done = threading.Event()
+    bg.wake = lambda owner: (woken.append(owner), done.set())
+    bg.start("quiet", lambda: 1, T0)
+    bg.start("sync", lambda: 2, T0, owner=("team", "imagenet"))
+    assert done.wait(5)
+    bg.drain(5)
+    assert woken == [("team", "imagenet")]
+    assert bg.collect("sync", T0) == 2
+
+
+def test_a_job_waiting_for_a_free_worker_is_not_yet_running() -> None:
+    bg = Background(workers=1)
+    release = threading.Event()
+    first = bg.start("first", lambda: release.wait(5), T0, clock=lambda: T0 + timedelta(seconds=3))
+    second = bg.start("second", lambda: None, T0, clock=lambda: T0 + timedelta(seconds=9))
+    assert second.running_since is None, "counted as running while it waits for the only worker"
+    release.set()
+    bg.drain(5)
+    assert first.running_since == T0 + timedelta(seconds=3) and second.running_since == T0 + timedelta(seconds=9)
+
+
+def test_a_failing_wake_does_not_lose_the_result() -> None:
+    bg = Background(workers=1)
+
+    def gone(owner: object) -> None:
+        raise RuntimeError("queue shut down")
+
+    bg.wake = gone
+    bg.start("sync", lambda: 7, T0, owner="pair")
+    bg.drain(5)
+    assert bg.collect("sync", T0) == 7
+
+
+def test_progress_steps_grow_so_a_long_sync_writes_a_few_times_an_hour() -> None:
+    assert progress_step(0) == (0, 10) and progress_step(9.5) == (0, 10)
+    assert progress_step(25) == (20, 30) and progress_step(61) == (60, 120)
+    last = PROGRESS_STEPS[-1]
+    assert progress_step(3 * last + 5) == (3 * last, 4 * last)
+    shown = {progress_step(s)[0] for s in range(0, 3600)}
+    assert len(shown) <= 14, sorted(shown)
