@@ -65,7 +65,27 @@ class Reservations:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._chosen: dict[str, set[int]] = {}  # runtime UID -> ports
-        self._read: dict[str, tuple[str, frozenset[int]]] = {}  # ConfigMap UID -> (resourceVersion, its ports)
+        # ConfigMap UID -> (resourceVersion, the ports it records, the UIDs of its owners)
+        self._read: dict[str, tuple[str, Ports | None, frozenset[str]]] = {}
+        self._read_lock = threading.Lock()
+
+    def recorded(self, values_config_map: Obj | None) -> Ports | None:
+        """``recorded``, parsed once per version of the ConfigMap: every pass of every runtime on
+        the host network reads its own, and allocation reads every other one's."""
+        if values_config_map is None:
+            return None
+        meta = values_config_map["metadata"]
+        key, version = _identity(meta), meta.get("resourceVersion", "")
+        if not version:
+            return recorded(values_config_map)
+        with self._read_lock:
+            read = self._read.get(key)
+        if read is None or read[0] != version:
+            owners = frozenset(str(r.get("uid")) for r in meta.get("ownerReferences") or [])
+            read = (version, recorded(values_config_map), owners)
+            with self._read_lock:
+                self._read[key] = read
+        return read[1]
 
     def allocate(self, gateway: Gateway, uid: str, wanted: Mapping[str, Iterable[str]], fixed: Ports,
                  port_range: tuple[int, int], who: str) -> Ports:
@@ -101,19 +121,20 @@ class Reservations:
             meta = cm["metadata"]
             if exclude_uid in {r.get("uid") for r in meta.get("ownerReferences") or []}:
                 continue
-            key, version = _identity(meta), meta.get("resourceVersion", "")
-            read = self._read.get(key)
-            if read is None or read[0] != version:
-                read = self._read[key] = (version, frozenset(_numbers(recorded(cm) or {})))
-            used |= read[1]
-        for gone in set(self._read) - {_identity(cm["metadata"]) for cm in listed}:
-            del self._read[gone]
+            used |= _numbers(self.recorded(cm) or {})
+        listed_keys = {_identity(cm["metadata"]) for cm in listed}
+        with self._read_lock:  # a port-holding ConfigMap deleted without its runtime's release
+            for gone in [k for k, (_, ports, _) in self._read.items() if ports and k not in listed_keys]:
+                del self._read[gone]
         return used
 
     def release(self, uid: str) -> None:
         """Forget the ports of a runtime that is gone (its ConfigMap goes with it)."""
         with self._lock:
             self._chosen.pop(uid, None)
+        with self._read_lock:
+            for key in [k for k, (_, _, owners) in self._read.items() if uid in owners]:
+                del self._read[key]
 
 
 def resolve(gateway: Gateway, reservations: Reservations, uid: str, who: str, defaults: Ports, fixed: Ports,
@@ -121,7 +142,7 @@ def resolve(gateway: Gateway, reservations: Reservations, uid: str, who: str, de
     """Every component's ports: the spec's own (``fixed``), then those the values ConfigMap records
     for this runtime, then, for components on the host network (``on_host``), free ones from
     ``port_range``; components on the pod network keep their defaults."""
-    held = recorded(values_config_map)
+    held = reservations.recorded(values_config_map)
     if held is None and values_config_map is not None:
         held = defaults  # made before ports were allocated: it keeps the ports it runs with
     held = held or {}

@@ -9,6 +9,9 @@ for every cache system.
 
 from __future__ import annotations
 
+import json
+import threading
+
 import yaml
 
 from engines.cache import objects, ports
@@ -22,10 +25,37 @@ def config_maps(e: Cache) -> list[Obj]:
     # Recorded even when empty: a runtime on the container network that moves to the host network
     # then gets ports of its own, where one made before allocation (no record) keeps its defaults.
     values[ports.PORTS_KEY] = held
-    data[e.values_name] = {ports.VALUES_KEY: yaml.safe_dump(values, sort_keys=True)}
+    data[e.values_name] = {ports.VALUES_KEY: values_text(e.ctx.shared, e.uid, values)}
     holds = {ports.HOLDS_PORTS_LABEL: "true"} if held else {}
     return [objects.config_map(name, e.ns, {**e.object_labels, **(holds if name == e.values_name else {})}, d,
                                e.owner_ref) for name, d in data.items()]
+
+
+_VALUES_TEXT = "values-text"  # EngineContext.shared: runtime UID -> (values as JSON, as YAML)
+_VALUES_LOCK = threading.Lock()
+
+
+def values_text(shared: dict[str, object], uid: str, values: dict[str, object]) -> str:
+    """The values as YAML, dumped again only when they changed: every pass renders them to compare
+    with the live ConfigMap, and PyYAML's dump cost more than the rest of the rendering."""
+    key = json.dumps(values, sort_keys=True, default=str)
+    with _VALUES_LOCK:
+        texts = shared.setdefault(_VALUES_TEXT, {})
+        assert isinstance(texts, dict)
+        known = texts.get(uid)
+    if known is not None and known[0] == key:
+        return str(known[1])
+    text: str = yaml.safe_dump(values, sort_keys=True)
+    with _VALUES_LOCK:
+        texts[uid] = (key, text)
+    return text
+
+
+def forget_values_text(shared: dict[str, object], uid: str) -> None:
+    with _VALUES_LOCK:
+        texts = shared.get(_VALUES_TEXT)
+        if isinstance(texts, dict):
+            texts.pop(uid, None)
 
 
 def services(e: Cache) -> list[Obj]:

@@ -6,7 +6,7 @@ keys come from the runtime's namespace and name alone).
 
 from __future__ import annotations
 
-from engines.cache import metadata, placement
+from engines.cache import metadata, placement, render
 from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
 from lifecycle import CONFIG_MAP, DAEMON_SET, SERVICE, STATEFUL_SET
@@ -24,6 +24,7 @@ def shutdown(e: Cache) -> None:
     for cm in e.gw.list(CONFIG_MAP, e.ns, labels=e.object_labels):
         e.delete(CONFIG_MAP, cm["metadata"]["name"])
     e.port_reservations.release(e.uid)
+    render.forget_values_text(e.ctx.shared, e.uid)
     metadata.MetadataSync(e).forget()
 
 

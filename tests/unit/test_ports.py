@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
-from engines.cache import ports
+from engines.cache import ports, render
 from lifecycle.engine.settings import parse_port_range
 from lifecycle.k8s.gateway import CONFIG_MAP, STATEFUL_SET
 from lifecycle.k8s.memory import MemoryGateway
@@ -172,3 +172,37 @@ def test_each_recorded_configmap_is_parsed_once_per_version_and_a_changed_one_ag
     held.release("new-1")
     assert held.allocate(gw, "new-3", wanted, {}, window, "c")["master"]["rpc"] == 20000
     assert parsed.count("r0-values") == 2 and len(parsed) == 4
+
+
+def test_a_runtimes_own_values_are_parsed_once_per_version_and_forgotten_with_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    gw = MemoryGateway()
+    own = gw.create({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "r-values", "namespace": NS, "ownerReferences": [{"uid": "rt"}]},
+                     "data": {"data": yaml.safe_dump({ports.PORTS_KEY: {"master": {"rpc": 20007}}})}})
+    parsed: list[str] = []
+    real = ports.recorded
+    monkeypatch.setattr(ports, "recorded", lambda cm: parsed.append(cm["metadata"]["name"]) or real(cm))
+    held = ports.Reservations()
+    defaults = {"master": {"rpc": 19998}}
+    for _ in range(3):  # three passes of the runtime
+        got = ports.resolve(gw, held, "rt", "rt", defaults, {}, ["master"], own, (20000, 20010))
+        assert got["master"]["rpc"] == 20007
+    assert parsed == ["r-values"]
+    held.release("rt")
+    ports.resolve(gw, held, "rt", "rt", defaults, {}, ["master"], own, (20000, 20010))
+    assert parsed == ["r-values", "r-values"], "kept after its runtime was released"
+
+
+def test_the_values_are_dumped_again_only_when_they_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    dumps: list[object] = []
+    real = yaml.safe_dump
+    monkeypatch.setattr(render.yaml, "safe_dump", lambda data, **kw: dumps.append(data) or real(data, **kw))
+    shared: dict[str, object] = {}
+    first = render.values_text(shared, "rt", {"a": 1, "b": [1, 2]})
+    assert render.values_text(shared, "rt", {"b": [1, 2], "a": 1}) == first and len(dumps) == 1
+    changed = render.values_text(shared, "rt", {"a": 2, "b": [1, 2]})
+    assert changed == real({"a": 2, "b": [1, 2]}, sort_keys=True) and len(dumps) == 2
+    render.forget_values_text(shared, "rt")
+    render.values_text(shared, "rt", {"a": 2, "b": [1, 2]})
+    assert len(dumps) == 3, "kept after its runtime was shut down"
