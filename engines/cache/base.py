@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 from engines.cache import commands, objects, ports, report, ufs
 from engines.cache.api import CacheRuntimeSpec, ComponentSpec
 from engines.cache.ports import Reservations
-from engines.cache.system import CacheSystem, Ports
+from engines.cache.system import CacheSystem, MountedUFS, Ports
 from lifecycle import (
     CONFIG_MAP,
     DAEMON_SET,
@@ -63,6 +63,7 @@ class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
         self.mounts_override: list[Mount] | None = None
         self._ports: Ports | None = None
         self._secrets: list[str] | None = None
+        self.mount_table: dict[str, MountedUFS] | None = None  # the cache's, as listed this pass (engines.cache.mounts)
 
     # -- names and labels -------------------------------------------------------------------------
 

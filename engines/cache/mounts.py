@@ -55,6 +55,14 @@ def rotated_secrets(e: Cache) -> list[str]:
     return ufs.rotated_secrets(recorded, ufs.live_versions(e.gw, e.ns, recorded))
 
 
+def live_mounts(e: Cache) -> dict[str, MountedUFS]:
+    """The cache's mount table, listed once per pass (a command in the master): the check that
+    asks whether to mount and the mounting that follows in the same pass read one listing."""
+    if e.mount_table is None:
+        e.mount_table = e.list_mounts()
+    return dict(e.mount_table)
+
+
 def _drifted(e: Cache, live: dict[str, MountedUFS]) -> bool:
     return any(live.get(m.effective_path, MountedUFS("")).ufs != m.mount_point
                for _, m in ufs.ufs_mounts(e.ctx.dataset))
@@ -69,7 +77,7 @@ def should_check_ufs(e: Cache) -> bool:
     if e.master_restarted() or applied_ufs_records(e) != desired_ufs_records(e):
         return True
     try:
-        live = e.list_mounts()
+        live = live_mounts(e)
     except CacheCommandError:
         return True  # prepare_ufs will say what is wrong
     return _drifted(e, live)
@@ -85,12 +93,15 @@ def reconcile_mounts(e: Cache) -> list[str]:
     except ufs.MountSecretMissing as exc:
         raise CacheCommandError(str(exc)) from None
     e.ctx.known_secrets.update(ufs.secret_values(resolved))
-    live = e.list_mounts() if resolved or applied_ufs_records(e) else {}
+    live = live_mounts(e) if resolved or applied_ufs_records(e) else {}
     applied = {from_json(Mount, r).effective_path: r for r in applied_ufs_records(e)}
     wanted = {m.path: m for m in resolved if not (e.ROOT_BY_CONFIG and m.path == "/")}
     rotated = set(ufs.rotated_secrets(_recorded_secret_versions(e), ufs.secret_versions(resolved)))
-    actions = _unmount_stale(e, live, wanted, applied, rotated)
-    actions += _mount_missing(e, ds.key, live, wanted, applied)
+    try:
+        actions = _unmount_stale(e, live, wanted, applied, rotated)
+        actions += _mount_missing(e, ds.key, live, wanted, applied)
+    finally:
+        e.mount_table = None  # changed (or perhaps changed) by the commands above
     record_mounts(e, list(ds.spec.mounts or []), ufs.secret_versions(resolved))
     return actions
 
@@ -188,7 +199,7 @@ def should_update_ufs(e: Cache) -> bool:
     if not e.has_master or not ufs.ufs_mounts(e.ctx.dataset) or not e.master_running():
         return False
     try:
-        live = e.list_mounts()
+        live = live_mounts(e)
     except CacheCommandError as exc:
         e.ctx.log.info("cannot list the mounts of %s: %s", e.ref, exc)
         return False

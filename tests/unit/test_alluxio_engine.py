@@ -732,6 +732,20 @@ def test_changed_mounts_are_applied_through_updating(bound: FakeCluster) -> None
     assert "s3://imagenet/test" in table_cm and "s3://imagenet/val" not in table_cm
 
 
+def test_a_pass_lists_the_mount_table_once_unless_it_mounted_since(bound: FakeCluster) -> None:
+    """The drift check and the repair that follows in the same pass read one listing (a command
+    in the master each): the check's listing is the repair's."""
+    bound.exec(NS, "imagenet-master-0", "alluxio-master", ["alluxio", "fs", "unmount", "/val"])
+    before = len(bound.execs)
+    bound.reconcile()
+    argvs = [argv for _, _, argv in bound.execs[before:]]
+    assert any(argv[:3] == ["alluxio", "fs", "mount"] and "/val" in argv for argv in argvs), argvs
+    listings = [i for i, argv in enumerate(argvs) if argv == ["alluxio", "fs", "mount"]]
+    changes = [i for i, argv in enumerate(argvs) if argv[:3] in (["alluxio", "fs", "mount"], ["alluxio", "fs", "unmount"])
+               and argv != ["alluxio", "fs", "mount"]]
+    assert len([i for i in listings if i < min(changes)]) == 1, f"listed twice before mounting: {argvs}"
+
+
 def test_a_master_restart_remounts_what_the_cache_lost(bound: FakeCluster) -> None:
     state = bound.state_dir("imagenet-master-0")
     standin.reset(state)  # the new master came up with an empty mount table
