@@ -741,8 +741,8 @@ def test_a_pass_lists_the_mount_table_once_unless_it_mounted_since(bound: FakeCl
     argvs = [argv for _, _, argv in bound.execs[before:]]
     assert any(argv[:3] == ["alluxio", "fs", "mount"] and "/val" in argv for argv in argvs), argvs
     listings = [i for i, argv in enumerate(argvs) if argv == ["alluxio", "fs", "mount"]]
-    changes = [i for i, argv in enumerate(argvs) if argv[:3] in (["alluxio", "fs", "mount"], ["alluxio", "fs", "unmount"])
-               and argv != ["alluxio", "fs", "mount"]]
+    changes = [i for i, argv in enumerate(argvs) if argv != ["alluxio", "fs", "mount"]
+               and argv[:3] in (["alluxio", "fs", "mount"], ["alluxio", "fs", "unmount"])]
     assert len([i for i in listings if i < min(changes)]) == 1, f"listed twice before mounting: {argvs}"
 
 
