@@ -121,7 +121,9 @@ class Rows(Generic[S, H]):
 @attrs.frozen
 class SyncStep(Generic[H]):
     """One step of Sync. A step with an ``interval`` (seconds, overridable per operator) runs at
-    most once per interval. ``also`` names a check of the template engine that makes the step run
+    most once per interval; if it has a ``should`` (a check, such as a drift check by command), its
+    first interval starts at the runtime's first Sync: setup has just made what it would check.
+    ``also`` names a check of the template engine that makes the step run
     even when the engine's ``should`` says no: the lifecycle's own record is behind (an operator
     died between the engine's work and the status write that records it)."""
 

@@ -48,6 +48,13 @@ class SyncClock:
         last = self._last.get((uid, hook))
         return 0.0 if last is None else max(0.0, interval - (now - last).total_seconds())
 
+    def first(self, uid: str, hook: str, now: datetime) -> bool:
+        """Whether ``hook`` has never run for ``uid`` in this process; if so its clock starts now."""
+        if (uid, hook) in self._last:
+            return False
+        self._last[(uid, hook)] = now
+        return True
+
     def ran(self, uid: str, hook: str, now: datetime) -> None:
         self._last[(uid, hook)] = now
 
@@ -85,6 +92,8 @@ class TemplateEngine:
                 if wait < float(self.ctx.settings.get("resync", 60.0)):
                     self.ctx.requeue_after(wait)
                 continue
+            if step.should and step.rate_limited and self.sync_clock.first(uid, step.hook, now):
+                continue  # its first interval starts now, right after setup made what it checks
             if step.should and not self._call(step.should) and not (step.also and getattr(self, step.also)()):
                 if step.rate_limited:
                     # The check may be the cost (an exec in the master): one that found nothing

@@ -81,6 +81,7 @@ class Recording(scripted.ScriptedEngine):
 class Pair:
     def __init__(self, settings: dict[str, Any] | None, runtime_changed: bool = False, drifted: bool = True):
         self.seen: list[str] = []
+        self.history: list[str] = []  # every Sync hook called since the pair was made
         self.time = datetime(2026, 3, 1, tzinfo=UTC)
         script = scripted.Script()
         registry = Registry()
@@ -109,6 +110,7 @@ class Pair:
             self.gw.set_status(STATEFUL_SET, NS, sts["metadata"]["name"], {"readyReplicas": sts["spec"]["replicas"]})
         self.seen.clear()
         self.reconciler.reconcile(NS, NAME)
+        self.history += [h for h in self.seen if h in SYNC_HOOKS]
         return [h for h in self.seen if h in SYNC_HOOKS]
 
 
@@ -155,3 +157,11 @@ def test_a_rate_limited_check_that_finds_nothing_waits_its_interval_too() -> Non
     for _ in range(5):
         assert "should_update_ufs" not in pair.step(10)
     assert "should_update_ufs" in pair.step(300)
+
+
+def test_a_drift_check_waits_its_first_interval_after_setup() -> None:
+    """Setup has just mounted what the check would list: the first check comes an interval later."""
+    pair = Pair({}, drifted=False)  # set up and Synced for a few seconds
+    assert "sync_replicas" in pair.history and "should_update_ufs" not in pair.history
+    assert all("should_update_ufs" not in pair.step(40) for _ in range(7))
+    assert "should_update_ufs" in pair.step(40)
