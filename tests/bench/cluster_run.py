@@ -69,8 +69,9 @@ def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps:
                     ufs.add(cluster.layout.ufs, workload.ufs, ufs.parse_size("1Mi"), 4)
                 fresh_namespace(gw, NAMESPACE)
                 fresh_namespace(gw, FLOOR_NAMESPACE)
-                op = OperatorProcess(cluster, NAMESPACE, Path(tmp), "bench", extra=("--workers", "8"),
-                                     env=workload.operator_env)
+                workers = os.environ.get("BENCH_WORKERS")  # default: the operator's own
+                op = OperatorProcess(cluster, NAMESPACE, Path(tmp), "bench",
+                                     extra=("--workers", workers) if workers else (), env=workload.operator_env)
                 try:
                     return _run(cluster, gw, op, workload, pairs, idle_seconds, floor)
                 finally:
