@@ -81,16 +81,17 @@ cluster-status: setup
 	$(VENV)/bin/fluidlc cluster status
 
 # make bench PAIRS=1000 ENGINE=alluxio (scripted|alluxio|jindo) IDLE=120 MEMORY_PAIRS=10000
-# PARTS=memory,cluster,manager
+# PARTS=memory,cluster,manager WORKERS=16 (the operator's --workers; default its own)
 PAIRS ?= 100
 ENGINE ?= scripted
 IDLE ?= 120
 MEMORY_PAIRS ?= 10000
 PARTS ?= memory,cluster,manager
 PROFILE ?=
+WORKERS ?=
 bench: setup controlplane
 	BENCH_PAIRS=$(PAIRS) BENCH_ENGINE=$(ENGINE) BENCH_IDLE=$(IDLE) BENCH_MEMORY_PAIRS=$(MEMORY_PAIRS) \
-	BENCH_PARTS=$(PARTS) BENCH_PROFILE=$(PROFILE) $(PY) -m tests.bench
+	BENCH_PARTS=$(PARTS) BENCH_PROFILE=$(PROFILE) BENCH_WORKERS=$(WORKERS) $(PY) -m tests.bench
 
 # Prints the score (killed by behaviour / total) and the survivors; fails below 95 %.
 mutants: setup
