@@ -8,12 +8,13 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from lifecycle.cli.run import install_crds
-from lifecycle.k8s.gateway import DATASET, ApiError
+from lifecycle.k8s.gateway import DATASET, EVENT, ApiError
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster, ufs
 from tests.bench.floor import made_objects, run_floor
@@ -140,9 +141,12 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     changes = ChangeWatch(cluster, (DATASET, workload.runtime), NAMESPACE)
     writes_before, requests_before = apiserver_writes(gw), requests_by_method(op)
     cpu_before = cpu_seconds(pid)
+    idle_from = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     time.sleep(idle_seconds)
     changes.stop.set()
     f["idle_changes"] = dict(changes.counts)
+    f["idle_events"] = dict(Counter(f"{(e.get('source') or {}).get('component', '?')} {e.get('reason')}"
+                                    for e in gw.list(EVENT, NAMESPACE) if (e.get("lastTimestamp") or "") >= idle_from))
     f["idle_seconds"] = idle_seconds
     f["idle_writes"] = _minus(apiserver_writes(gw), writes_before)
     f["idle_requests"] = _minus(requests_by_method(op), requests_before)
@@ -196,6 +200,8 @@ def summary(f: Figures) -> list[tuple[str, str]]:
          + "".join(f"; {k} {v:.0f}" for k, v in sorted(f["idle_requests"].items()))),
         ("idle: fields the Dataset and runtime updates changed", ", ".join(
             f"{k} {v}" for k, v in sorted(f["idle_changes"].items(), key=lambda kv: -kv[1])[:8]) or "none"),
+        ("idle: events recorded (source, reason)", ", ".join(
+            f"{k} {v}" for k, v in sorted(f["idle_events"].items(), key=lambda kv: -kv[1])[:8]) or "none"),
         ("load average (1, 5, 15 min) at the end", ", ".join(f"{x:.2f}" for x in f["load"])),
     ]
     return rows
