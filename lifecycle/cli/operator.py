@@ -48,7 +48,8 @@ def add_operator_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", action="append",
                         default=[n for n in _env("NAMESPACES", "").split(",") if n] or None,
                         help="watch only this namespace (repeatable; default all; env FLUIDLC_NAMESPACES=a,b)")
-    parser.add_argument("--workers", type=int, default=int(_env("WORKERS", 4)), help="concurrent reconciles")
+    parser.add_argument("--workers", type=int, default=int(_env("WORKERS", 16)),
+                        help="concurrent reconciles (default 16: a pass mostly waits on the API server and on execs)")
     parser.add_argument("--resync", type=float, default=float(_env("RESYNC", 60)),
                         help="seconds before a Ready pair is looked at again (default 60)")
     parser.add_argument("--metrics-address", default=_env("METRICS_ADDRESS", "127.0.0.1:8080"),

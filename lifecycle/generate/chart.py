@@ -38,7 +38,7 @@ NAMESPACE = "{{ .Release.Namespace }}"
 # The operator's flags as values: (flag, value path, default). The defaults are the operator's own
 # (a unit test holds them to `fluidlc operator`'s); booleans and the namespaces are handled apart.
 FLAGS: tuple[tuple[str, str, Any], ...] = (
-    ("--workers", "workers", 4),
+    ("--workers", "workers", 16),
     ("--resync", "resync", 60),
     ("--lease-name", "leaderElection.leaseName", NAME),
     ("--lease-seconds", "leaderElection.leaseSeconds", 15),

@@ -55,7 +55,7 @@ class Settings:
 
     kubeconfig: str | None = None
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
-    workers: int = 4
+    workers: int = 16  # concurrent reconciles; they mostly wait on the API server and on execs
     resync_seconds: float = 60.0  # a Ready pair is looked at again after this long
     metrics_address: str = "127.0.0.1:8080"  # /metrics, /healthz, /readyz
     leader_elect: bool = True
