@@ -38,6 +38,17 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, int(len(values) * q + 0.5) - 1))] if values else float("nan")
 
 
+PORTS_PER_RUNTIME = 12  # an Alluxio runtime on the host network holds 11 (masters, job masters, workers)
+
+
+def port_range_env(pairs: int) -> dict[str, str]:
+    """A host-port range that fits N runtimes: the default 20000-26000 holds about 545 Alluxio
+    runtimes, and the 1,000-pair run found the rest waiting on "no free host port"."""
+    if pairs * PORTS_PER_RUNTIME <= 6000:
+        return {}
+    return {"FLUIDLC_PORT_RANGE": f"20000-{min(65535, 20000 + pairs * PORTS_PER_RUNTIME)}"}
+
+
 def requests_by_method(op: OperatorProcess) -> dict[str, float]:
     """The operator's own requests so far, by method (its rest_client_requests_total)."""
     own: dict[str, float] = {}
@@ -72,7 +83,8 @@ def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps:
                 fresh_namespace(gw, FLOOR_NAMESPACE)
                 workers = os.environ.get("BENCH_WORKERS")  # default: the operator's own
                 op = OperatorProcess(cluster, NAMESPACE, Path(tmp), "bench",
-                                     extra=("--workers", workers) if workers else (), env=workload.operator_env)
+                                     extra=("--workers", workers) if workers else (),
+                                     env={**workload.operator_env, **port_range_env(pairs)})
                 try:
                     return _run(cluster, gw, op, workload, pairs, idle_seconds, floor)
                 finally:
