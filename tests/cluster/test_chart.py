@@ -107,7 +107,7 @@ def test_the_default_render_is_what_operator_yaml_says(helm: Helm) -> None:
     assert operator["image"] == f"fluid-lifecycle:{version()}"
     for same in ("livenessProbe", "readinessProbe", "resources", "securityContext", "env", "ports"):
         assert operator[same] == expected[same], same
-    for flag in ("--lease-namespace=fluid-system", "--leader-elect", "--watch-secrets", "--workers=4"):
+    for flag in ("--lease-namespace=fluid-system", "--leader-elect", "--watch-secrets", "--workers=16"):
         assert flag in operator["args"]
     assert not any(a.startswith("--namespace=") for a in operator["args"])
     rendered = {c["metadata"]["name"]: c for c in kinds["CustomResourceDefinition"]}
