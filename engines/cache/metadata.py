@@ -129,11 +129,17 @@ class MetadataSync:
         running = (self.ctx.now() - running_since).total_seconds() if running_since is not None else 0.0
         shown, following = progress_step(running)
         if cond is not None and cond.reason == SYNCING:  # a refresh of synced counts is silent
+            if running_since is None:
+                where = "waiting for a free worker"
+            elif shown:
+                where = f"running for {shown}s"
+            else:
+                where = "started"
             mounts = len(self.engine.ufs_mount_list())
-            what = f"loading the metadata of {mounts} mounts"
-            self._set("False", SYNCING, f"{what}: running for {shown}s" if shown
-                      else f"{what}: started" if running_since is not None else f"{what}: waiting for a free worker")
-        return following - running if running_since is not None else PROGRESS_STEPS[0]
+            self._set("False", SYNCING, f"loading the metadata of {mounts} mounts: {where}")
+        if running_since is None:
+            return float(PROGRESS_STEPS[0])
+        return following - running
 
     def _collect(self, key: tuple[str, str, str, int, str]) -> None:
         ds = self.ctx.dataset
