@@ -12,7 +12,7 @@ from lifecycle.api.dataset import Dataset
 from lifecycle.api.validation import dataset_errors
 from lifecycle.cli.main import main
 from lifecycle.k8s.gateway import CONFIG_MAP, DATASET
-from tests.unit.test_alluxio_engine import ALLUXIO, JINDO, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
+from tests.unit.cache_cluster import ALLUXIO, JINDO, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
 
 
 @pytest.fixture

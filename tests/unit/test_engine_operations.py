@@ -12,7 +12,7 @@ from lifecycle.engine.operations import TOOL_POD_ANNOTATION
 from lifecycle.k8s.gateway import JOB
 from lifecycle.reconcile.operations import OperationReconciler
 from lifecycle.reconcile.oppass import operation_resource
-from tests.unit.test_alluxio_engine import FakeCluster, alluxio_manifest, dataset_manifest, seed
+from tests.unit.cache_cluster import FakeCluster, alluxio_manifest, dataset_manifest, seed
 
 NS, NAME = "team", "imagenet"
 

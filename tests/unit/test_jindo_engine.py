@@ -16,7 +16,7 @@ import pytest
 from engines.jindo.kind import KIND_SPEC as JINDO
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, PV, SERVICE, STATEFUL_SET, Obj
 from lifecycle.local.standin import cache as standin
-from tests.unit.test_alluxio_engine import NS, SECRET_VALUE, FakeCluster, dataset_manifest, seed
+from tests.unit.cache_cluster import NS, SECRET_VALUE, FakeCluster, dataset_manifest, seed
 
 NAME = "hadoop"
 FUSE_ONLY: dict[str, Any] = {"master": {"disabled": True}, "worker": {"disabled": True}}

@@ -15,7 +15,7 @@ from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import ExecResult
 from lifecycle.reconcile.reconciler import Reconciler
-from tests.unit.test_alluxio_engine import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
+from tests.unit.cache_cluster import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
 
 
 class SlowLoad:

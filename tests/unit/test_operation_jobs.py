@@ -13,7 +13,7 @@ from lifecycle.engine.process import DATASET_VOLUME, SCRIPT_CONTAINER
 from lifecycle.k8s.gateway import JOB, POD, Obj
 from lifecycle.reconcile.operations import OperationReconciler
 from lifecycle.reconcile.oppass import operation_resource
-from tests.unit.test_alluxio_engine import FakeCluster, seed
+from tests.unit.cache_cluster import FakeCluster, seed
 from tests.unit.test_engine_operations import NAME, NS, bound, commands, create
 from tests.unit.test_jindo_engine import NAME as JINDO_NAME
 from tests.unit.test_jindo_engine import pair

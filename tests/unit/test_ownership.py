@@ -23,7 +23,7 @@ from lifecycle.k8s.naming import (
     workload_name,
 )
 from lifecycle.k8s.ownership import MANAGED_BY_LABEL, OWNER_LABEL, ObjectInTheWay, Owner, is_ours
-from tests.unit.test_alluxio_engine import ALLUXIO, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
+from tests.unit.cache_cluster import ALLUXIO, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from lifecycle.k8s.gateway import CONFIG_MAP, STATEFUL_SET
 from lifecycle.k8s.memory import MemoryGateway
 from lifecycle.k8s.ownership import MANAGED_BY_LABEL, MANAGER
 from lifecycle.reconcile.reconciler import Reconciler
-from tests.unit.test_alluxio_engine import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
+from tests.unit.cache_cluster import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
 
 ALLUXIO_PORT_NAMES = 11  # master rpc, web, embedded and three job ports; worker rpc, web and three job ports
 

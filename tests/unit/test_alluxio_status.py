@@ -1,0 +1,96 @@
+"""What an Alluxio pair reports: cache states, storage figures, metadata, idle passes.
+
+The in-memory cluster and stand-in CLIs are ``tests.unit.cache_cluster``; the ``cluster`` and ``bound``
+fixtures are in conftest."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from engines.alluxio.engine import AlluxioEngine
+from engines.alluxio.kind import KIND_SPEC as ALLUXIO
+from lifecycle.k8s.gateway import NODE
+from lifecycle.local.standin import cache as standin
+from tests.unit.cache_cluster import NAME, FakeCluster, alluxio_manifest, context, dataset_manifest
+
+
+def test_cache_states_come_from_the_report_in_the_reference_formats(bound: FakeCluster) -> None:
+    state = bound.state_dir("imagenet-master-0")
+    standin.set_cached(state, {"/train/a.jpg": 3000, "/train/b.jpg": 2000})
+    standin.set_metrics(state, BytesReadLocal=600, BytesReadRemote=200, BytesReadUfsAll=200,
+                        BytesReadLocalThroughput=3 * 1024**2, BytesReadUfsThroughput=1024**2)
+    bound.settle(passes=2)
+    states = bound.dataset()["status"]["cacheStates"]
+    assert states == {
+        "cached": "4.88KiB", "cacheCapacity": "2.00GiB", "cachedPercentage": "50.0%",
+        "cacheHitRatio": "80.0%", "localHitRatio": "60.0%", "remoteHitRatio": "20.0%",
+        "cacheThroughputRatio": "75.0%", "localThroughputRatio": "75.0%", "remoteThroughputRatio": "0.0%",
+    }
+    assert bound.get(ALLUXIO.resource, NAME)["status"]["cacheStates"] == states
+
+
+def test_cache_reports_run_once_per_interval_and_the_figures_stand_between(bound: FakeCluster) -> None:
+    bound.reconciler.settings["sync_intervals"]["cache_report"] = 120
+    bound.settle(passes=1)
+    reports = [argv for _, _, argv in bound.execs if argv[:3] == ["alluxio", "fsadmin", "report"]]
+    standin.set_cached(bound.state_dir("imagenet-master-0"), {"/train/a.jpg": 3000})
+    before = bound.dataset()["status"]["cacheStates"]["cached"]
+    for _ in range(5):
+        bound.time += timedelta(seconds=20)
+        bound.reconcile()
+    assert [argv for _, _, argv in bound.execs if argv[:3] == ["alluxio", "fsadmin", "report"]] == reports
+    assert bound.dataset()["status"]["cacheStates"]["cached"] == before
+    bound.time += timedelta(seconds=21)
+    bound.reconcile()
+    assert bound.dataset()["status"]["cacheStates"]["cached"] == "2.93KiB"
+
+
+def test_an_idle_pass_writes_nothing(bound: FakeCluster) -> None:
+    bound.settle(passes=3)
+    before, events = bound.writes(), len(bound.gw.events)
+    for _ in range(3):
+        outcome = bound.reconcile()
+        assert outcome.failure is None
+    assert bound.writes() == before
+    assert len(bound.gw.events) == events
+
+
+def test_storage_hooks_return_integers(bound: FakeCluster) -> None:
+    standin.set_cached(bound.state_dir("imagenet-master-0"), {"/val/c.jpg": 2000})
+    engine = AlluxioEngine(context(bound))
+    assert engine.used_storage_bytes() == 2000
+    assert engine.free_storage_bytes() == 2 * 1024**3 - 2000
+    assert engine.total_storage_bytes() == 10000
+    assert engine.total_file_nums() == 3
+
+
+def test_nodes_for_the_cache_leave_out_other_datasets_exclusive_nodes(bound: FakeCluster) -> None:
+    bound.gw.patch(NODE, None, "node-1", {"metadata": {"labels": {"fluid_exclusive": "other_ds"}}})
+    bound.gw.patch(NODE, None, "node-2", {"spec": {"unschedulable": True}})
+    engine = AlluxioEngine(context(bound))
+    assert engine.assign_nodes_to_cache(5) == 1
+    assert engine.assign_nodes_to_cache(0) == 0
+
+
+def test_auto_sync_off_loads_no_metadata(cluster: FakeCluster) -> None:
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest(management={"metadataSyncPolicy": {"autoSync": False}}))
+    cluster.settle()
+    status = cluster.dataset()["status"]
+    assert status["phase"] == "Bound" and "ufsTotal" not in status and "fileNum" not in status
+    assert not cluster.commands("loadMetadata") and not cluster.commands("count")
+
+
+def test_a_failed_metadata_sync_is_a_condition_not_a_stuck_calculating(cluster: FakeCluster) -> None:
+    cluster.failing.add("count")
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest())
+    cluster.settle()
+    status = cluster.dataset()["status"]
+    assert status["phase"] == "Bound" and "ufsTotal" not in status
+    synced = next(c for c in status["conditions"] if c["type"] == "MetadataSynced")
+    assert synced["status"] == "False" and "alluxio fs count /" in synced["message"]
+    assert cluster.event_reasons().count("MetadataSyncFailed") == 1
+    cluster.failing.clear()
+    cluster.settle(passes=2)
+    assert cluster.dataset()["status"]["ufsTotal"] == "9.77KiB"
