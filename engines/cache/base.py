@@ -306,11 +306,6 @@ class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
         self.forget(res, name)
         return self.ctx.owner.delete(res, live)
 
-    def differs(self, obj: Obj) -> bool:
-        """The live object of ``obj``'s kind and name does not carry ``obj``'s hash (or is missing)."""
-        live = self.get(self.gw.resource(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"])
-        return objects.applied_hash(live) != objects.applied_hash(obj)
-
     def fuse_ready(self) -> bool:
         fuse = self.get(DAEMON_SET, self.object_name("fuse")) if self.has_fuse else None
         if fuse is None:

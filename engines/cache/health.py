@@ -54,9 +54,9 @@ def _missing_objects(e: Cache) -> list[str]:
     problems = []
     if e.has_fuse and e.get(DAEMON_SET, e.object_name("fuse")) is None:
         problems.append(f"DaemonSet {e.ns}/{e.object_name('fuse')} is missing")
-    for cm in render.config_maps(e):
-        if e.get(CONFIG_MAP, cm["metadata"]["name"]) is None:
-            problems.append(f"ConfigMap {e.ns}/{cm['metadata']['name']} is missing")
+    for r in render.desired_summary(e, e.replicas):
+        if r.kind == "ConfigMap" and e.get(CONFIG_MAP, r.name) is None:
+            problems.append(f"ConfigMap {e.ns}/{r.name} is missing")
     for svc in e.service_names() if e.has_master else []:
         if e.get(SERVICE, svc) is None:
             problems.append(f"Service {e.ns}/{svc} is missing")

@@ -5,18 +5,25 @@ before any workload that binds them), then the master's Services and StatefulSet
 StatefulSet and the fuse DaemonSet. The cache system supplies the pods (``workload``) and the
 configuration; the controllers around them, their labels, selectors and placement are the same
 for every cache system.
+
+Rendering costs far more than anything else a waiting or idle pass does (building and hashing
+every object), so what a pass compares with the live objects is a ``Rendered`` summary (kind,
+name, hash) kept per runtime under a digest of everything rendering reads; the objects are built
+only when those inputs change or something must be applied.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
+from typing import NamedTuple
 
 import yaml
 
 from engines.cache import objects, ports
 from engines.cache.base import Cache
-from lifecycle import DATASET_ID_LABEL, DATASET_LABEL, PLACEMENT_LABEL, SERVICE, Obj, fuse_label
+from lifecycle import DATASET_ID_LABEL, DATASET_LABEL, PLACEMENT_LABEL, SERVICE, Obj, fuse_label, to_json
 
 
 def config_maps(e: Cache) -> list[Obj]:
@@ -32,30 +39,32 @@ def config_maps(e: Cache) -> list[Obj]:
 
 
 _VALUES_TEXT = "values-text"  # EngineContext.shared: runtime UID -> (values as JSON, as YAML)
-_VALUES_LOCK = threading.Lock()
+_KEPT_LOCK = threading.Lock()
 
 
 def values_text(shared: dict[str, object], uid: str, values: dict[str, object]) -> str:
     """The values as YAML, dumped again only when they changed: every pass renders them to compare
     with the live ConfigMap, and PyYAML's dump cost more than the rest of the rendering."""
     key = json.dumps(values, sort_keys=True, default=str)
-    with _VALUES_LOCK:
+    with _KEPT_LOCK:
         texts = shared.setdefault(_VALUES_TEXT, {})
         assert isinstance(texts, dict)
         known = texts.get(uid)
     if known is not None and known[0] == key:
         return str(known[1])
     text: str = yaml.safe_dump(values, sort_keys=True)
-    with _VALUES_LOCK:
+    with _KEPT_LOCK:
         texts[uid] = (key, text)
     return text
 
 
-def forget_values_text(shared: dict[str, object], uid: str) -> None:
-    with _VALUES_LOCK:
-        texts = shared.get(_VALUES_TEXT)
-        if isinstance(texts, dict):
-            texts.pop(uid, None)
+def forget(shared: dict[str, object], uid: str) -> None:
+    """Drop what is kept for a runtime that is gone: its values text and its rendered summaries."""
+    with _KEPT_LOCK:
+        for what in (_VALUES_TEXT, _RENDERED):
+            kept = shared.get(what)
+            if isinstance(kept, dict):
+                kept.pop(uid, None)
 
 
 def services(e: Cache) -> list[Obj]:
@@ -100,6 +109,69 @@ def desired(e: Cache, worker_replicas: int) -> list[Obj]:
     if e.has_fuse:
         out.append(fuse_set(e))
     return out
+
+
+class Rendered(NamedTuple):
+    """What a pass compares a rendered object with the live one by."""
+
+    api_version: str
+    kind: str
+    name: str
+    hash: str
+
+    @classmethod
+    def of(cls, obj: Obj) -> Rendered:
+        return cls(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], objects.applied_hash(obj) or "")
+
+
+_RENDERED = "rendered"  # EngineContext.shared: runtime UID -> {what: (inputs digest, [Rendered])}
+
+
+def inputs(e: Cache, *args: object) -> str:
+    """A digest of everything rendering reads: the runtime without its status and the Dataset with
+    only the mounts of its status (as parsed this pass, in-pass changes included), the ports, the
+    mounts override, the operator's settings and ``args``. A status that changes every few passes
+    (conditions, cache figures) would make every summary a miss; a test keeps rendering blind to it."""
+    runtime = to_json(e.ctx.runtime)
+    runtime.pop("status", None)
+    dataset = to_json(e.ctx.dataset)
+    if dataset is not None:
+        dataset["status"] = {"mounts": (dataset.get("status") or {}).get("mounts")}
+    return objects.digest([type(e).__module__, type(e).__qualname__, runtime, dataset, e.ports(),
+                           to_json(e.mounts_override), e.ctx.settings, list(args)])
+
+
+def _summary(e: Cache, what: str, key: str, build: Callable[[], list[Obj]]) -> list[Rendered]:
+    with _KEPT_LOCK:
+        kept = _kept(e).setdefault(e.uid, {})
+        known = kept.get(what)
+    if known is not None and known[0] == key:
+        return list(known[1])
+    out = [Rendered.of(o) for o in build()]
+    with _KEPT_LOCK:
+        _kept(e).setdefault(e.uid, {})[what] = (key, out)
+    return list(out)
+
+
+def _kept(e: Cache) -> dict[str, dict[str, tuple[str, list[Rendered]]]]:
+    found = e.ctx.shared.setdefault(_RENDERED, {})
+    assert isinstance(found, dict)
+    return found
+
+
+def desired_summary(e: Cache, worker_replicas: int) -> list[Rendered]:
+    """``desired``, as summaries; rendered only when its inputs changed since the last pass."""
+    return _summary(e, "desired", inputs(e, "desired", worker_replicas), lambda: desired(e, worker_replicas))
+
+
+def worker_summary(e: Cache, replicas: int) -> Rendered:
+    """``worker_set``, as a summary; rendered only when its inputs changed since the last pass."""
+    return _summary(e, "worker", inputs(e, "worker", replicas), lambda: [worker_set(e, replicas)])[0]
+
+
+def stale(e: Cache, r: Rendered) -> bool:
+    """The live object of ``r``'s kind and name does not carry ``r``'s hash (or is missing)."""
+    return objects.applied_hash(e.get(e.gw.resource(r.api_version, r.kind), r.name)) != r.hash
 
 
 def stale_services(e: Cache) -> list[str]:

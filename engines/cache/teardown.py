@@ -24,7 +24,7 @@ def shutdown(e: Cache) -> None:
     for cm in e.gw.list(CONFIG_MAP, e.ns, labels=e.object_labels):
         e.delete(CONFIG_MAP, cm["metadata"]["name"])
     e.port_reservations.release(e.uid)
-    render.forget_values_text(e.ctx.shared, e.uid)
+    render.forget(e.ctx.shared, e.uid)
     metadata.MetadataSync(e).forget()
 
 

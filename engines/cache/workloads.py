@@ -37,7 +37,7 @@ def live_worker_replicas(e: Cache) -> int:
 
 def should_setup_master(e: Cache) -> bool:
     # Every object setup_master applies, so a crash between two applies is repaired.
-    return any(e.differs(o) for o in render.desired(e, live_worker_replicas(e)))
+    return any(render.stale(e, r) for r in render.desired_summary(e, live_worker_replicas(e)))
 
 
 def setup_master(e: Cache) -> None:
@@ -58,7 +58,7 @@ def check_master_ready(e: Cache) -> bool:
 
 
 def should_setup_workers(e: Cache) -> bool:
-    return e.has_workers and e.differs(render.worker_set(e, e.replicas))
+    return e.has_workers and render.stale(e, render.worker_summary(e, e.replicas))
 
 
 def setup_workers(e: Cache) -> None:
@@ -111,8 +111,13 @@ def sync_replicas(e: Cache) -> None:
 
 
 def sync_runtime(e: Cache) -> bool:
-    """Spec changes (image, properties, resources, env, ...) applied to the live objects in place."""
-    changed = [f"{o['kind']} {o['metadata']['name']}" for o in render.desired(e, e.replicas) if e.apply(o)]
+    """Spec changes (image, properties, resources, env, ...) applied to the live objects in place; the
+    objects are rendered only when a summary says one of them is behind."""
+    summary = render.desired_summary(e, e.replicas)
+    behind = [r for r in summary if render.stale(e, r)]
+    e.ctx.owner.check(e.get(e.gw.resource(r.api_version, r.kind), r.name) for r in summary if r not in behind)
+    changed = [f"{o['kind']} {o['metadata']['name']}" for o in render.desired(e, e.replicas) if e.apply(o)] \
+        if behind else []
     for svc in render.stale_services(e):
         e.delete(SERVICE, svc)
         changed.append(f"deleted Service {svc}")

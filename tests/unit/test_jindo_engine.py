@@ -8,15 +8,12 @@ the fuse-only runtime that has neither master nor workers.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from engines.jindo.kind import KIND_SPEC as JINDO
 from lifecycle.k8s.gateway import CONFIG_MAP, DAEMON_SET, DATASET, NODE, PV, SERVICE, STATEFUL_SET, Obj
 from lifecycle.local.standin import cache as standin
-from tests.unit.cache_cluster import NS, SECRET_VALUE, FakeCluster, dataset_manifest, seed
+from tests.unit.cache_cluster import NS, SECRET_VALUE, FakeCluster, dataset_manifest
 
 NAME = "hadoop"
 FUSE_ONLY: dict[str, Any] = {"master": {"disabled": True}, "worker": {"disabled": True}}
@@ -28,13 +25,6 @@ def jindo_manifest(name: str = NAME, **spec: Any) -> Obj:
                                                 "high": "0.9", "low": "0.8"}]})
     return {"apiVersion": "data.fluid.io/v1alpha1", "kind": "JindoRuntime",
             "metadata": {"name": name, "namespace": NS}, "spec": spec}
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> FakeCluster:
-    made = FakeCluster(tmp_path)
-    seed(made)
-    return made
 
 
 def pair(cluster: FakeCluster, **spec: Any) -> FakeCluster:

@@ -203,6 +203,6 @@ def test_the_values_are_dumped_again_only_when_they_change(monkeypatch: pytest.M
     assert render.values_text(shared, "rt", {"b": [1, 2], "a": 1}) == first and len(dumps) == 1
     changed = render.values_text(shared, "rt", {"a": 2, "b": [1, 2]})
     assert changed == real({"a": 2, "b": [1, 2]}, sort_keys=True) and len(dumps) == 2
-    render.forget_values_text(shared, "rt")
+    render.forget(shared, "rt")
     render.values_text(shared, "rt", {"a": 2, "b": [1, 2]})
     assert len(dumps) == 3, "kept after its runtime was shut down"
