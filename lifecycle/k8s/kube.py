@@ -51,14 +51,20 @@ class Gone(ApiError):
     status = 410
 
 
-def api_client(kubeconfig: str | None = None) -> Any:
-    """An ApiClient from ``kubeconfig``, ``$KUBECONFIG``, ~/.kube/config or the in-cluster account."""
+def api_client(kubeconfig: str | None = None, connections: int | None = None) -> Any:
+    """An ApiClient from ``kubeconfig``, ``$KUBECONFIG``, ~/.kube/config or the in-cluster account,
+    keeping up to ``connections`` open connections to the API server (the client's default is five per
+    CPU: an operator whose watches and worker threads need more opens a new TLS connection for almost
+    every request and throws it away after, with a "Connection pool is full" warning each time)."""
     path = kubeconfig or os.environ.get("KUBECONFIG")
     loader: Any = config  # the client's config module has no type annotations
-    if path or os.path.exists(os.path.expanduser("~/.kube/config")):
-        return loader.new_client_from_config(config_file=path)
     configuration = client.Configuration()
-    loader.load_incluster_config(client_configuration=configuration)
+    if path or os.path.exists(os.path.expanduser("~/.kube/config")):
+        loader.load_kube_config(config_file=path, client_configuration=configuration)
+    else:
+        loader.load_incluster_config(client_configuration=configuration)
+    if connections is not None:
+        configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize, connections)
     return client.ApiClient(configuration)
 
 

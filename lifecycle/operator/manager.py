@@ -152,7 +152,12 @@ class Operator:
     def __init__(self, settings: Settings, registry: Registry | None = None, api: Any = None):
         self.settings = settings
         self.registry = registry or Registry().discover()
-        self.kube = KubeGateway(api or api_client(settings.kubeconfig),
+        pairs = (DATASET, *(k.resource for k in self.registry.kinds()))
+        watched = (*pairs, *CACHED_BUILTINS, *WATCHED, *(NOTIFY_ONLY if settings.watch_secrets else ()))
+        # A connection for every watch, worker and background worker, and a few for the Lease and execs.
+        connections = len(watched) * max(1, len(settings.namespaces)) + settings.workers \
+            + settings.background_workers + 4
+        self.kube = KubeGateway(api or api_client(settings.kubeconfig, connections),
                                 (*(k.resource for k in self.registry.kinds()), *OPERATION_RESOURCES))
         self.metrics = Metrics()
         self.kube.on_response = lambda method, status: self.metrics.requests.labels(str(status), method).inc()
@@ -161,8 +166,7 @@ class Operator:
                                on_retry=lambda: self.metrics.workqueue_retries.labels(CONTROLLER).inc())
         self._runtime_kinds = {k.kind for k in self.registry.kinds()}
         self.informers: dict[str, Informer] = {}
-        pairs = (DATASET, *(k.resource for k in self.registry.kinds()))
-        for res in (*pairs, *CACHED_BUILTINS, *WATCHED, *(NOTIFY_ONLY if settings.watch_secrets else ())):
+        for res in watched:
             for ns in (settings.namespaces if res.namespaced and settings.namespaces else (None,)):
                 key = res.plural if ns is None else f"{res.plural}@{ns}"
                 self.informers[key] = Informer(self.kube, res, self._on_event, ns,
