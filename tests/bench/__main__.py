@@ -21,7 +21,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from tests.bench.cluster_run import on_cluster, summary
+from tests.bench.cluster_run import nodes_for, on_cluster, summary
 from tests.bench.memory_curve import curve
 from tests.bench.workload import WORKLOADS
 
@@ -68,7 +68,8 @@ def main() -> int:
     for variant, qps in (("cluster", None), ("manager", 200)):
         if variant not in parts:
             continue
-        title = f"{ENGINE_TITLE.get(engine, engine)}: {pairs} pairs on the local control plane" + (
+        title = f"{ENGINE_TITLE.get(engine, engine)}: {pairs} pairs on the local control plane, " \
+            f"{nodes_for(pairs)} nodes" + (
             f", controller-manager at {qps} requests/s" if qps else "")
         console.print(f"[bold]{title} ...")
         figures = on_cluster(WORKLOADS[engine], pairs, idle, manager_qps=qps)

@@ -49,6 +49,16 @@ def port_range_env(pairs: int) -> dict[str, str]:
     return {"FLUIDLC_PORT_RANGE": f"20000-{min(65535, 20000 + pairs * PORTS_PER_RUNTIME)}"}
 
 
+PODS_PER_PAIR = 2  # a master and a worker (no fuse: no application pod uses the volumes)
+PODS_PER_NODE = 100  # of the 110 a node holds, as a kubelet's default
+
+
+def nodes_for(pairs: int) -> int:
+    """Three nodes (the workload Fluid was measured on) until the pods need more: 1,000 pairs on three
+    nodes of 110 pods left 670 masters Pending."""
+    return max(3, -(-pairs * PODS_PER_PAIR // PODS_PER_NODE))
+
+
 def requests_by_method(op: OperatorProcess) -> dict[str, float]:
     """The operator's own requests so far, by method (its rest_client_requests_total)."""
     own: dict[str, float] = {}
@@ -69,7 +79,7 @@ def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps:
                } if manager_qps else None
     with tempfile.TemporaryDirectory(prefix="fluidlc-bench-") as tmp:
         cluster = LocalCluster("bench", Path(tmp) / "cluster", tie_to_caller=True, extra_args=limited)
-        cluster.up(nodes=3)
+        cluster.up(nodes=nodes_for(pairs))
         try:
             with cluster.api_client() as api:
                 gw = KubeGateway(api, (workload.runtime,))
