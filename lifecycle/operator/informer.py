@@ -90,14 +90,18 @@ class Informer:
 
     # -- the cache ------------------------------------------------------------------------------
 
+    # A cached object is replaced, never changed in place, so the copy each reader gets is made
+    # outside the lock: 16 worker threads copying under it waited on each other.
+
     def get(self, namespace: str | None, name: str) -> Obj | None:
         with self._lock:
             obj = self._cache.get((namespace or "", name))
-            return clone(obj) if obj is not None else None
+        return clone(obj) if obj is not None else None
 
     def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
         with self._lock:
-            return clone(self._cache.select(namespace, labels))
+            found = self._cache.select(namespace, labels)
+        return clone(found)
 
     def cached_keys(self) -> Keys:
         with self._lock:

@@ -160,3 +160,15 @@ def test_a_forbidden_required_watch_keeps_trying_and_names_the_fix(caplog: Any) 
     informer.run(stop)
     assert server.lists == 2 and not informer.synced.is_set()
     assert "grant list and watch on datasets to the operator's account" in caplog.text
+
+
+def test_a_reader_changing_what_it_read_leaves_the_cache_alone() -> None:
+    stop = threading.Event()
+    server = ScriptedServer(stop, lists=[[obj("a", 1)]], watches=[[("MODIFIED", obj("a", 2))]])
+    informer, _ = run(server, stop)
+    got = informer.get("ns", "a")
+    assert got is not None
+    got["metadata"]["resourceVersion"] = "changed by a reader"
+    informer.list("ns")[0]["metadata"]["labels"] = {"changed": "too"}
+    again = informer.get("ns", "a")
+    assert again == obj("a", 2) and again is not got
