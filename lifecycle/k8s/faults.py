@@ -115,6 +115,10 @@ class FaultyGateway:
         result: Objs = self._stale(key, lambda: self.inner.list(res, namespace, labels))
         return result
 
+    def list_readonly(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Objs:
+        return self.list(res, namespace, labels)  # as stale as a list
+
     # -- writes, counted ---------------------------------------------------------------------
 
     def _wrote(self) -> None:

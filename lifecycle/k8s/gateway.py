@@ -126,6 +126,12 @@ class Gateway(Protocol):
     def list(self, res: Resource, namespace: str | None = None,
              labels: dict[str, str] | None = None) -> Objs: ...
 
+    def list_readonly(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Objs:
+        """``list``, where the objects may be a cache's own: for a caller that only reads them and
+        reads many (no copy of each)."""
+        ...
+
     def create(self, obj: Obj) -> Obj: ...
 
     def apply(self, obj: Obj) -> Obj:

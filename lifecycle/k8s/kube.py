@@ -160,6 +160,10 @@ class KubeGateway(KnownResources):
     def list(self, res: Resource, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
         return self.list_with_version(res, namespace, labels)[0]
 
+    def list_readonly(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Objs:
+        return self.list(res, namespace, labels)  # fresh from the API server: nobody else holds them
+
     def _named(self, obj: Obj) -> tuple[Resource, str | None, str]:
         res = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj.get("metadata") or {}

@@ -131,6 +131,10 @@ class MemoryGateway(KnownResources):
              labels: dict[str, str] | None = None) -> Objs:
         return clone(self._objects.select(res.plural, namespace, labels))
 
+    def list_readonly(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Objs:
+        return self._objects.select(res.plural, namespace, labels)
+
     def all_objects(self) -> Objs:
         return [clone(o) for _, o in sorted(self._objects.items())]
 

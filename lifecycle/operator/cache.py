@@ -43,6 +43,13 @@ class CachedGateway:
             return self.api.list(res, namespace, labels)
         return informer.list(namespace, labels)
 
+    def list_readonly(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Objs:
+        informer = self._informer(res)
+        if informer is None:
+            return self.api.list(res, namespace, labels)
+        return informer.list_readonly(namespace, labels)
+
     def _remember(self, obj: Obj) -> Obj:
         if obj.get("metadata"):
             informer = self.informers.get(self.api.resource(obj["apiVersion"], obj["kind"]).plural) \

@@ -38,7 +38,7 @@ class Profile:
         ``by_own``, by the second."""
         if not self.out.exists():
             return []
-        return fold(self.out.read_text().splitlines(), n, by_own)
+        return fold(self.out.read_text(errors="replace").splitlines(), n, by_own)
 
 
 def fold(lines: list[str], n: int, by_own: bool = False) -> list[tuple[str, float, float]]:

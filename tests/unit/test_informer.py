@@ -172,3 +172,12 @@ def test_a_reader_changing_what_it_read_leaves_the_cache_alone() -> None:
     informer.list("ns")[0]["metadata"]["labels"] = {"changed": "too"}
     again = informer.get("ns", "a")
     assert again == obj("a", 2) and again is not got
+
+
+def test_a_read_only_list_hands_out_the_cached_objects_without_copies() -> None:
+    stop = threading.Event()
+    server = ScriptedServer(stop, lists=[[obj("a", 1), obj("b", 2)]], watches=[])
+    informer, _ = run(server, stop)
+    first, second = informer.list_readonly("ns"), informer.list_readonly("ns")
+    assert first == informer.list("ns") == [obj("a", 1), obj("b", 2)]
+    assert all(x is y for x, y in zip(first, second, strict=True))

@@ -174,6 +174,20 @@ def test_each_recorded_configmap_is_parsed_once_per_version_and_a_changed_one_ag
     assert parsed.count("r0-values") == 2 and len(parsed) == 4
 
 
+def test_allocation_reads_the_configmaps_without_copies_and_changes_none() -> None:
+    gw = MemoryGateway()
+    gw.create({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "r0-values", "namespace": NS, "ownerReferences": [{"uid": "rt-0"}],
+                            "labels": {MANAGED_BY_LABEL: MANAGER, ports.HOLDS_PORTS_LABEL: "true"}},
+               "data": {"data": yaml.safe_dump({ports.PORTS_KEY: {"master": {"rpc": 20000}}})}})
+    before = gw.all_objects()
+    copies: list[str] = []
+    gw.list = lambda *a, **kw: copies.append("list") or MemoryGateway.list(gw, *a, **kw)  # type: ignore[method-assign]
+    held = ports.Reservations()
+    assert held.allocate(gw, "new", {"master": ["rpc"]}, {}, (20000, 20010), "a")["master"]["rpc"] == 20001
+    assert copies == [] and gw.all_objects() == before
+
+
 def test_a_runtimes_own_values_are_parsed_once_per_version_and_forgotten_with_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     gw = MemoryGateway()
