@@ -19,7 +19,7 @@ from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster, ufs
 from tests.bench.floor import made_objects, run_floor
 from tests.bench.profile import Profile
-from tests.bench.watchers import ChangeWatch, Sampler, WriteWatch, cpu_seconds, platform_cpu, rss_mib
+from tests.bench.watchers import BoundWatch, ChangeWatch, Sampler, WriteWatch, cpu_seconds, platform_cpu, rss_mib
 from tests.bench.workload import Workload
 from tests.cluster.operator_harness import (
     OperatorProcess,
@@ -117,6 +117,7 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     where = Path(wanted) if wanted not in ("", "1") else Path(cluster.dir) / "profile.txt"
     profile = Profile(pid, where) if wanted else None
     sampler, watch = Sampler(pid), WriteWatch(cluster, workload.runtime, NAMESPACE)
+    bound_watch = BoundWatch(cluster, NAMESPACE)
     platform_before, requests_before = platform_cpu(cluster), requests_by_method(op)
     reconciles_before = op.reconciles()
     created: dict[str, float] = {}
@@ -134,14 +135,12 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     deadline = time.monotonic() + 120 + pairs * 3
     shown = time.monotonic()
     while len(bound) < pairs and time.monotonic() < deadline:
-        for ds in gw.list(DATASET, NAMESPACE):
-            name = ds["metadata"]["name"]
-            if name not in bound and (ds.get("status") or {}).get("phase") == "Bound":
-                bound[name] = time.monotonic()
+        bound = bound_watch.bound()
         if time.monotonic() - shown >= 30:  # a long run shows it is alive
             shown = time.monotonic()
             print(f"  {len(bound)}/{pairs} Bound after {shown - started:.0f}s", flush=True)
         time.sleep(0.25)
+    bound_watch.stop.set()
     f["bound"], f["total"] = len(bound), time.monotonic() - started
     f["latencies"] = sorted(bound[n] - created[n] for n in bound)
     f["cpu"] = cpu_seconds(pid) - cpu_start
