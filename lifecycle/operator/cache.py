@@ -7,19 +7,35 @@ next pass does not read an object older than our own last write.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from lifecycle.k8s.gateway import Argv, ExecResult, Obj, Objs, Resource, version_of
 from lifecycle.k8s.kube import KubeGateway
-from lifecycle.operator.informer import Informer
+
+
+class Cache(Protocol):
+    """What the gateway reads a kind from: one informer, or several namespaces' read as one."""
+
+    @property
+    def available(self) -> bool: ...
+
+    def get(self, namespace: str | None, name: str) -> Obj | None: ...
+
+    def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs: ...
+
+    def list_readonly(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs: ...
+
+    def remember(self, obj: Obj) -> None: ...
 
 
 class CachedGateway:
-    def __init__(self, api: KubeGateway, informers: dict[str, Informer], watched: dict[str, Informer] | None = None):
+    def __init__(self, api: KubeGateway, informers: dict[str, Cache], watched: dict[str, Cache] | None = None):
         self.api = api
         self.informers = informers  # by resource plural
         # Watched without being a cache (Secrets: values dropped), so only their versions are known here.
         self.watched = watched or {}
 
-    def _informer(self, res: Resource) -> Informer | None:
+    def _informer(self, res: Resource) -> Cache | None:
         return self.informers.get(res.plural)
 
     def resource(self, api_version: str, kind: str) -> Resource:

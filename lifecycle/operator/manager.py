@@ -37,7 +37,7 @@ from lifecycle.k8s.gateway import (
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.k8s.naming import DATASET_ID_LABEL
 from lifecycle.operator.attempt import reconcile_key
-from lifecycle.operator.cache import CachedGateway
+from lifecycle.operator.cache import Cache, CachedGateway
 from lifecycle.operator.informer import Informer, Key, slim
 from lifecycle.operator.leader import LeaderElector
 from lifecycle.operator.metrics import CONTROLLER, Metrics, ProbeServer
@@ -205,13 +205,13 @@ class Operator:
         self._lock = threading.Lock()
         self.probes: ProbeServer | None = None
 
-    def _by_plural(self, cache: bool) -> dict[str, Informer]:
+    def _by_plural(self, cache: bool) -> dict[str, Cache]:
         """Namespace-scoped informers of one resource act as one for the gateway: the caches, or
         (``cache=False``) the notify-only ones, which only tell versions."""
         chosen = {k: i for k, i in self.informers.items() if (i.res not in NOTIFY_ONLY) == cache}
         if not self.settings.namespaces:
-            return chosen
-        return {plural: _Union([i for k, i in chosen.items() if k.split("@")[0] == plural])  # type: ignore[misc]
+            return dict(chosen)
+        return {plural: UnionCache([i for k, i in chosen.items() if k.split("@")[0] == plural])
                 for plural in {k.split("@")[0] for k in chosen}}
 
     # -- events to keys -------------------------------------------------------------------------
@@ -336,7 +336,7 @@ class Operator:
             self.probes.stop()
 
 
-class _Union:
+class UnionCache:
     """Several namespace-scoped informers of one resource, read as one cache."""
 
     def __init__(self, informers: list[Informer]):
@@ -354,9 +354,14 @@ class _Union:
                     return found
         return None
 
-    def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> list[Obj]:
-        return [o for i in self.informers if namespace is None or i.namespace in (None, namespace)
-                for o in i.list(namespace, labels)]
+    def _in(self, namespace: str | None) -> list[Informer]:
+        return [i for i in self.informers if namespace is None or i.namespace in (None, namespace)]
+
+    def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
+        return [o for i in self._in(namespace) for o in i.list(namespace, labels)]
+
+    def list_readonly(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
+        return [o for i in self._in(namespace) for o in i.list_readonly(namespace, labels)]
 
     def remember(self, obj: Obj) -> None:
         ns = (obj.get("metadata") or {}).get("namespace")

@@ -8,7 +8,9 @@ from typing import Any
 
 from lifecycle.k8s.gateway import DATASET, SECRET, Forbidden
 from lifecycle.k8s.kube import Gone
+from lifecycle.operator.cache import Cache
 from lifecycle.operator.informer import Informer
+from lifecycle.operator.manager import UnionCache
 
 
 def obj(name: str, rv: int) -> dict[str, Any]:
@@ -181,3 +183,18 @@ def test_a_read_only_list_hands_out_the_cached_objects_without_copies() -> None:
     first, second = informer.list_readonly("ns"), informer.list_readonly("ns")
     assert first == informer.list("ns") == [obj("a", 1), obj("b", 2)]
     assert all(x is y for x, y in zip(first, second, strict=True))
+
+
+def test_namespaces_watched_apart_read_as_one_cache() -> None:
+    def informer_of(namespace: str, name: str) -> Informer:
+        stop = threading.Event()
+        item = {**obj(name, 1), "metadata": {**obj(name, 1)["metadata"], "namespace": namespace}}
+        server = ScriptedServer(stop, lists=[[item]], watches=[])
+        informer = Informer(server, DATASET, lambda kind, o: None, namespace)  # type: ignore[arg-type]
+        informer.run(stop)
+        return informer
+
+    union: Cache = UnionCache([informer_of("a", "x"), informer_of("b", "y")])
+    assert [o["metadata"]["name"] for o in union.list()] == ["x", "y"]
+    assert [o["metadata"]["name"] for o in union.list_readonly("b")] == ["y"]
+    assert union.get("a", "x") is not None and union.get("a", "y") is None
