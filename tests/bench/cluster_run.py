@@ -17,6 +17,7 @@ from lifecycle.cli.run import install_crds
 from lifecycle.k8s.gateway import DATASET, EVENT, ApiError
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster, ufs
+from tests.bench import reaction
 from tests.bench.floor import made_objects, run_floor
 from tests.bench.profile import Profile
 from tests.bench.watchers import BoundWatch, ChangeWatch, Sampler, WriteWatch, cpu_seconds, platform_cpu, rss_mib
@@ -51,6 +52,9 @@ def port_range_env(pairs: int) -> dict[str, str]:
 
 PODS_PER_PAIR = 2  # a master and a worker (no fuse: no application pod uses the volumes)
 PODS_PER_NODE = 100  # of the 110 a node holds, as a kubelet's default
+
+
+REACTION_PAIRS = 10  # pairs spread over the run, each scaled once and its worker set deleted once
 
 
 def nodes_for(pairs: int) -> int:
@@ -172,6 +176,14 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     f["idle_writes"] = _minus(apiserver_writes(gw), writes_before)
     f["idle_requests"] = _minus(requests_by_method(op), requests_before)
     f["idle_cpu"] = cpu_seconds(pid) - cpu_before
+    # Not the first pair: the floor copies its objects.
+    probes = sorted(created)[1:][:: max(1, pairs // REACTION_PAIRS)][:REACTION_PAIRS]
+    f["react_scale"], f["react_recreate"] = [], []
+    try:
+        f["react_scale"] = reaction.scaled(gw, workload, NAMESPACE, probes)
+        f["react_recreate"] = reaction.recreated(gw, workload, NAMESPACE, probes)
+    except ApiError as exc:  # the other figures stand without them
+        print(f"the reaction probes failed: {exc}")
     sampler.stop.set()
     f["rss_peak"], f["rss_end"] = max(sampler.peak, rss_mib(pid)), rss_mib(pid)
     if floor and bound:
@@ -219,6 +231,8 @@ def summary(f: Figures) -> list[tuple[str, str]]:
         (f"idle {f['idle_seconds']:.0f} s: operator requests / execs / CPU",
          f"{sum(f['idle_requests'].values()):.0f} / {f['idle_requests'].get('EXEC', 0):.0f} / {f['idle_cpu']:.2f} s"
          + "".join(f"; {k} {v:.0f}" for k, v in sorted(f["idle_requests"].items()))),
+        ("after idle: runtime scaled -> worker StatefulSet scaled", _reaction(f["react_scale"])),
+        ("after idle: worker StatefulSet deleted -> made again", _reaction(f["react_recreate"])),
         ("idle: fields the Dataset and runtime updates changed", ", ".join(
             f"{k} {v}" for k, v in sorted(f["idle_changes"].items(), key=lambda kv: -kv[1])[:8]) or "none"),
         ("idle: events recorded (source, reason)", ", ".join(
@@ -226,6 +240,13 @@ def summary(f: Figures) -> list[tuple[str, str]]:
         ("load average (1, 5, 15 min) at the end", ", ".join(f"{x:.2f}" for x in f["load"])),
     ]
     return rows
+
+
+def _reaction(found: list[float | None]) -> str:
+    done = sorted(v for v in found if v is not None)
+    missing = f", {len(found) - len(done)} not within {reaction.PATIENCE:.0f} s" if len(done) < len(found) else ""
+    return (f"p50 {pct(done, .5) * 1000:.0f} ms, p95 {pct(done, .95) * 1000:.0f} ms, max "
+            f"{max(done, default=0) * 1000:.0f} ms ({len(found)} pairs, one at a time{missing})")
 
 
 def median(values: list[float]) -> float:
