@@ -138,6 +138,12 @@ class FaultyGateway:
         self._wrote()
         return applied
 
+    def claim_created_fields(self, res: Resource, live: Obj) -> bool:
+        claimed = self.inner.claim_created_fields(res, live)
+        if claimed:
+            self._wrote()
+        return claimed
+
     def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
         patched = self.inner.patch(res, namespace, name, patch)
         self._wrote()

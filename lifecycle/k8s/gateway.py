@@ -132,10 +132,17 @@ class Gateway(Protocol):
         reads many (no copy of each)."""
         ...
 
-    def create(self, obj: Obj) -> Obj: ...
+    def create(self, obj: Obj) -> Obj:
+        """Create ``obj`` with our field manager; Conflict if the name is taken."""
+        ...
 
     def apply(self, obj: Obj) -> Obj:
         """Server-side apply of ``obj`` with our field manager (forcing conflicts)."""
+        ...
+
+    def claim_created_fields(self, res: Resource, live: Obj) -> bool:
+        """Make the fields our create of ``live`` set ours to remove by the applies that follow, as the
+        fields an apply sets are (``lifecycle.k8s.fields``); False if there were none to hand over."""
         ...
 
     def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:

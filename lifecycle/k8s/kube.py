@@ -20,6 +20,7 @@ from urllib.parse import quote
 from kubernetes import client, config
 
 from lifecycle.k8s.events import EventCounts
+from lifecycle.k8s.fields import claim_patch
 from lifecycle.k8s.gateway import (
     ApiError,
     Argv,
@@ -171,7 +172,20 @@ class KubeGateway(KnownResources):
 
     def create(self, obj: Obj) -> Obj:
         res, ns, name = self._named(obj)
-        return self._obj("POST", self.path(res, ns), body=obj, what=f"create {res.kind} {ns}/{name}")
+        return self._obj("POST", self.path(res, ns), body=obj, query=[("fieldManager", self.component)],
+                         what=f"create {res.kind} {ns}/{name}")
+
+    def claim_created_fields(self, res: Resource, live: Obj) -> bool:
+        """Reads the object for its field bookkeeping (informers keep none) and patches it if needed."""
+        meta = live["metadata"]
+        ns, name = meta.get("namespace"), meta["name"]
+        fresh = self.get(res, ns, name)
+        patch = claim_patch(fresh, self.component) if fresh is not None else []
+        if not patch:
+            return False
+        self._obj("PATCH", self.path(res, ns, name), body=patch, content_type="application/json-patch+json",
+                  what=f"hand the created fields of {res.kind} {ns}/{name} to its applies")
+        return True
 
     def apply(self, obj: Obj, dry_run: bool = False) -> Obj:
         res, ns, name = self._named(obj)

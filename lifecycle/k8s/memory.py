@@ -63,6 +63,11 @@ def _dropped(previous: Obj, config: Obj) -> Obj:
     return out
 
 
+def _config(obj: Obj) -> Obj:
+    """What a create or an apply of ``obj`` sets: all of it but its status."""
+    return {k: v for k, v in clone(obj).items() if k != "status"}
+
+
 class _Store(MutableMapping[Key, Obj]):
     """The objects by key, one ``ObjectIndex`` per resource, so a list reads only the objects of its
     kind that its namespace and labels can match (its cost does not grow with the rest)."""
@@ -105,6 +110,8 @@ class MemoryGateway(KnownResources):
         super().__init__(resources)
         self._objects = _Store()
         self._applied: dict[Key, Obj] = {}  # the last configuration applied to each object
+        # What each create set, until an apply takes it over (as the API server books a create's fields).
+        self._created: dict[Key, Obj] = {}
         self._rv = itertools.count(1)
         self._uid = itertools.count(1)
         self._clock = clock or (lambda: "2026-01-01T00:00:00Z")
@@ -158,6 +165,7 @@ class MemoryGateway(KnownResources):
         m.pop("deletionTimestamp", None)
         self._stamp(new)
         self._objects[key] = new
+        self._created[key] = _config(obj)
         return clone(new)
 
     def apply(self, obj: Obj) -> Obj:
@@ -165,15 +173,26 @@ class MemoryGateway(KnownResources):
         meta = obj["metadata"]
         key = self._key(res, meta.get("namespace"), meta["name"])
         current = self._objects.get(key)
-        config = {k: v for k, v in clone(obj).items() if k != "status"}
+        config = _config(obj)
         previous = self._applied.get(key, {}) if current is not None else {}
         if current is None:
             applied = self.create(obj)
+            self._created.pop(key, None)  # made by the apply: its fields are the apply's
         else:
             applied = self._update(res, current, merge_patch(current, merge_patch(_dropped(previous, config), config)),
                                    "apply")
         self._applied[key] = config
         return applied
+
+    def claim_created_fields(self, res: Resource, live: Obj) -> bool:
+        meta = live.get("metadata") or {}
+        key = self._key(res, meta.get("namespace"), meta["name"])
+        created = self._created.pop(key, None)
+        if created is None:
+            return False
+        self.writes["patch"] += 1
+        self._applied[key] = merge_patch(created, self._applied.get(key, {}))
+        return True
 
     def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
         current = self._objects.get(self._key(res, namespace, name))
@@ -253,6 +272,7 @@ class MemoryGateway(KnownResources):
     def _remove(self, key: Key) -> None:
         gone = self._objects.pop(key)
         self._applied.pop(key, None)
+        self._created.pop(key, None)
         uid = gone["metadata"]["uid"]
         dependents = [k for k, o in self._objects.items()
                       if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or ())]

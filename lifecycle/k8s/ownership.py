@@ -94,18 +94,20 @@ class Owner:
 
     def apply(self, obj: Obj, res: Resource, live: Obj | None) -> Obj:
         """Server-side apply of ``obj`` (marked) over ``live`` when that is ours. Without a live object
-        it is created first, so one that someone else made meanwhile is never taken over; the apply
-        that follows makes its fields ours to remove by later applies."""
+        it is created, so one that someone else made meanwhile is never taken over. Before the first
+        apply over an object we created, the create's fields are handed to the applies, so that what
+        they leave out is removed (``lifecycle.k8s.fields``); a crash between the two leaves them
+        handed over, and the apply comes at the next pass."""
         marked(obj, self.uid)
         if live is None:
             try:
-                self.gateway.create(obj)
+                return self.gateway.create(obj)
             except Conflict:
                 live = self.gateway.get(res, obj["metadata"].get("namespace"), obj["metadata"]["name"])
                 if live is None:
                     raise
-        if live is not None:
-            self.check([live])
+        self.check([live])
+        self.gateway.claim_created_fields(res, live)
         return self.gateway.apply(obj)
 
     def delete(self, res: Resource, live: Obj | None) -> bool:

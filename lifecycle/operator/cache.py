@@ -80,6 +80,9 @@ class CachedGateway:
     def apply(self, obj: Obj) -> Obj:
         return self._remember(self.api.apply(obj))
 
+    def claim_created_fields(self, res: Resource, live: Obj) -> bool:
+        return self.api.claim_created_fields(res, live)
+
     def patch(self, res: Resource, namespace: str | None, name: str, patch: Obj) -> Obj:
         result = self.api.patch(res, namespace, name, patch)
         result.setdefault("apiVersion", res.api_version)

@@ -9,7 +9,12 @@ from kubernetes import client
 from lifecycle.k8s.gateway import EVENT, NAMESPACE, POD
 from lifecycle.k8s.kube import KubeGateway
 from tests.cluster import IMMEDIATE_START, eventually
-from tests.unit.test_memory_gateway import assert_only_our_dropped_fields_are_gone, reapply_leaving_fields_out
+from tests.unit.test_memory_gateway import (
+    assert_only_our_dropped_fields_are_gone,
+    assert_only_the_owners_dropped_fields_are_gone,
+    owner_reapplies_leaving_fields_out,
+    reapply_leaving_fields_out,
+)
 
 
 def test_execs_and_reads_from_many_threads_do_not_disturb_each_other(kube: client.ApiClient,
@@ -68,3 +73,12 @@ def test_a_repeated_event_is_counted_on_one_object(kube: client.ApiClient, names
 def test_apply_removes_only_the_fields_it_no_longer_sets(kube: client.ApiClient, namespace: str) -> None:
     """The scenario the in-memory gateway is held to, on kube-apiserver's server-side apply."""
     assert_only_our_dropped_fields_are_gone(reapply_leaving_fields_out(KubeGateway(kube), namespace))
+
+
+def test_fields_a_create_set_are_removed_by_an_apply_that_leaves_them_out(kube: client.ApiClient,
+                                                                          namespace: str) -> None:
+    """Made by a create alone (no apply after it), the object's fields are still the applies' to remove."""
+    gw = KubeGateway(kube)
+    assert_only_the_owners_dropped_fields_are_gone(owner_reapplies_leaving_fields_out(gw, namespace))
+    # create; their patch; get + claim + apply; get, the claim check; get + apply; the final get
+    assert gw.requests == 9

@@ -46,17 +46,22 @@ def test_workers_start_at_zero_with_parallel_pods_and_the_reference_placement(cl
         {"key": "topology.example.com/zone", "operator": "In", "values": ["a"]}]}]}
     cluster.gw.create(dataset_manifest(nodeAffinity={"required": required}))
     cluster.gw.create(alluxio_manifest())
-    applied: list[Obj] = []
-    apply = cluster.gw.apply
+    written: list[Obj] = []
+    create, apply = cluster.gw.create, cluster.gw.apply
 
-    def recording(obj: Obj) -> Obj:
-        applied.append(copy.deepcopy(obj))
+    def creating(obj: Obj) -> Obj:
+        written.append(copy.deepcopy(obj))
+        return create(obj)
+
+    def applying(obj: Obj) -> Obj:
+        written.append(copy.deepcopy(obj))
         return apply(obj)
 
-    cluster.gw.apply = recording  # type: ignore[method-assign]
+    cluster.gw.create, cluster.gw.apply = creating, applying  # type: ignore[method-assign]
     cluster.settle()
-    workers = [o for o in applied if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "imagenet-worker"]
-    assert [w["spec"]["replicas"] for w in workers] == [0, 3]
+    workers = [o for o in written if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "imagenet-worker"]
+    assert workers[0]["spec"]["replicas"] == 0, "created with no workers, scaled once the master is ready"
+    assert {w["spec"]["replicas"] for w in workers[1:]} == {3}
     worker = cluster.get(STATEFUL_SET, "imagenet-worker")
     assert worker["spec"]["podManagementPolicy"] == "Parallel"
     template = worker["spec"]["template"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lifecycle.k8s.gateway import CONFIG_MAP, Gateway, Obj
 from lifecycle.k8s.memory import MemoryGateway
+from lifecycle.k8s.ownership import Owner, marker
 
 
 def config_map(namespace: str, labels: dict[str, str], data: dict[str, str]) -> Obj:
@@ -26,6 +27,32 @@ def assert_only_our_dropped_fields_are_gone(found: Obj) -> None:
     assert found["metadata"]["labels"] == {"keep": "2"}
     assert found["data"] == {"keep": "2", "list": "a"}
     assert found["metadata"]["annotations"] == {"theirs": "x"}  # another writer's field stays
+
+
+def owner_reapplies_leaving_fields_out(gw: Gateway, namespace: str) -> Obj:
+    """The operator's way: made by a create alone, then applied (twice) without some of its fields."""
+    owner = Owner(gw, "uid-7", "Dataset team/x")
+    made = owner.apply(config_map(namespace, {"keep": "1", "drop": "1"}, {"keep": "1", "drop": "1"}), CONFIG_MAP, None)
+    gw.patch(CONFIG_MAP, namespace, "applied", {"metadata": {"annotations": {"theirs": "x"}}})
+    applied = owner.apply(config_map(namespace, {"keep": "2"}, {"keep": "2", "list": "a"}), CONFIG_MAP, made)
+    assert applied["data"] == {"keep": "2", "list": "a"}, "a field only the create set goes when an apply leaves it out"
+    assert not gw.claim_created_fields(CONFIG_MAP, applied), "handed over once"
+    again = owner.apply(config_map(namespace, {"keep": "3"}, {"keep": "3"}), CONFIG_MAP, applied)
+    assert again["data"] == {"keep": "3"}, "a field only an apply set goes when the next leaves it out"
+    found = gw.get(CONFIG_MAP, namespace, "applied")
+    assert found is not None
+    return found
+
+
+def assert_only_the_owners_dropped_fields_are_gone(found: Obj) -> None:
+    assert found["metadata"]["labels"] == {"keep": "3", **marker("uid-7")}
+    assert found["metadata"]["annotations"] == {"theirs": "x"}  # another writer's field stays
+
+
+def test_fields_a_create_set_are_removed_by_an_apply_that_leaves_them_out() -> None:
+    gw = MemoryGateway()
+    assert_only_the_owners_dropped_fields_are_gone(owner_reapplies_leaving_fields_out(gw, "team"))
+    assert gw.writes["create"] == 1 and gw.writes["apply"] == 2 and gw.writes["patch"] == 2  # theirs + the claim
 
 
 def test_a_field_the_last_apply_set_and_this_one_leaves_out_is_removed() -> None:
