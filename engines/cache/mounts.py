@@ -93,17 +93,35 @@ def reconcile_mounts(e: Cache) -> list[str]:
     except ufs.MountSecretMissing as exc:
         raise CacheCommandError(str(exc)) from None
     e.ctx.known_secrets.update(ufs.secret_values(resolved))
-    live = live_mounts(e) if resolved or applied_ufs_records(e) else {}
     applied = {from_json(Mount, r).effective_path: r for r in applied_ufs_records(e)}
     wanted = {m.path: m for m in resolved if not (e.ROOT_BY_CONFIG and m.path == "/")}
     rotated = set(ufs.rotated_secrets(_recorded_secret_versions(e), ufs.secret_versions(resolved)))
     try:
-        actions = _unmount_stale(e, live, wanted, applied, rotated)
-        actions += _mount_missing(e, ds.key, live, wanted, applied)
+        actions, done = _mount_unlisted(e, wanted) if not applied and e.mount_table is None else ([], False)
+        if not done:
+            live = live_mounts(e) if resolved or applied else {}
+            actions += _unmount_stale(e, live, wanted, applied, rotated)
+            actions += _mount_missing(e, ds.key, live, wanted, applied)
     finally:
         e.mount_table = None  # changed (or perhaps changed) by the commands above
     record_mounts(e, list(ds.spec.mounts or []), ufs.secret_versions(resolved))
     return actions
+
+
+def _mount_unlisted(e: Cache, wanted: dict[str, ResolvedMount]) -> tuple[list[str], bool]:
+    """Nothing of ours is mounted yet: mount without listing the table first (a command in the master
+    less per runtime; in a real cache each is a CLI start). A mount that fails, because the path is
+    taken (ours, mounted before a crash, or someone else's) or for any other reason, hands over to the
+    listing path, which skips what is there and says what is wrong. Returns what it mounted and
+    whether that was all."""
+    actions: list[str] = []
+    for path, want in wanted.items():
+        try:
+            e.run(e.mount_argv(want))
+        except CacheCommandError:
+            return actions, False
+        actions.append(f"mounted {want.ufs} at {path}")
+    return actions, True
 
 
 def _unmount_stale(e: Cache, live: dict[str, MountedUFS], wanted: dict[str, ResolvedMount],

@@ -154,3 +154,27 @@ def test_an_option_with_shell_metacharacters_is_one_literal_argument(cluster: Fa
     table = standin.mounts(cluster.state_dir("imagenet-master-0"))
     assert table[0]["options"] == {"alluxio.underfs.s3.endpoint": hostile}
     assert not marker.exists()
+
+
+def test_the_first_setup_mounts_without_listing_the_table_first(bound: FakeCluster) -> None:
+    in_master = [argv for pod, _, argv in bound.execs if pod == "imagenet-master-0"]
+    first_mounts = [i for i, argv in enumerate(in_master) if argv[:3] == ["alluxio", "fs", "mount"]][:2]
+    assert [in_master[i][-2:] for i in first_mounts] == [["/train", "s3://imagenet/train"], ["/val", "s3://imagenet/val"]]
+
+
+def test_a_path_mounted_before_a_crash_is_found_by_the_listing_and_not_mounted_twice(cluster: FakeCluster) -> None:
+    # The operator mounted /train, then died before recording it: the master's table has it, the status not.
+    made = cluster.exec(NS, "imagenet-master-0", "alluxio-master",
+                        ["alluxio", "fs", "mount", "--readonly", "/train", "s3://imagenet/train"])
+    assert made.code == 0, made.stderr
+    cluster.execs.clear()
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest())
+    outcome = cluster.settle()
+    assert outcome.failure is None and cluster.dataset()["status"]["phase"] == "Bound"
+    in_master = [argv[2:] if len(argv) <= 3 else argv[-2:] for pod, _, argv in cluster.execs
+                 if pod == "imagenet-master-0" and argv[:3] == ["alluxio", "fs", "mount"]]
+    # The mount of /train fails (taken), the listing shows it is there, /val is mounted.
+    assert in_master[:3] == [["/train", "s3://imagenet/train"], ["mount"], ["/val", "s3://imagenet/val"]]
+    table = standin.mounts(cluster.state_dir("imagenet-master-0"))
+    assert [(m["path"], m["ufs"]) for m in table] == [("/train", "s3://imagenet/train"), ("/val", "s3://imagenet/val")]
