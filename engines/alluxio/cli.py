@@ -55,9 +55,13 @@ def has_capacity(summary_text: str) -> bool:
     return "Total Capacity" in report.report_values(summary_text)
 
 
-def parse_report(summary_text: str, metrics_text: str) -> CacheReport:
-    """The cache's capacity and use from ``report summary``, its hit counters from ``report metrics``."""
+def parse_report(summary_text: str, metrics_text: str | None) -> CacheReport:
+    """The cache's capacity and use from ``report summary``, its hit counters from ``report metrics``
+    (None without its text)."""
     summary = report.report_values(summary_text)
+    capacity, used = report.tool_size(summary["Total Capacity"]), report.tool_size(summary.get("Used Capacity"))
+    if metrics_text is None:
+        return CacheReport(capacity=capacity, used=used)
     metrics: dict[str, str] = {}
     for line in metrics_text.splitlines():
         found = _METRIC.match(line.strip())
@@ -75,8 +79,7 @@ def parse_report(summary_text: str, metrics_text: str) -> CacheReport:
         remote_throughput=size("BytesReadRemoteThroughput"),
         ufs_throughput=size("BytesReadUfsThroughput"),
     )
-    return CacheReport(capacity=report.tool_size(summary["Total Capacity"]),
-                       used=report.tool_size(summary.get("Used Capacity")), hits=hits)
+    return CacheReport(capacity=capacity, used=used, hits=hits)
 
 
 def parse_count(text: str) -> tuple[int, int] | None:

@@ -64,6 +64,7 @@ class AlluxioEngine(CacheOperations, CacheEngine[AlluxioRuntimeSpec, AlluxioComp
     CONTAINER_PREFIX = "alluxio-"
     VALUES_SUFFIX = "alluxio-values"
     ROOT_BY_CONFIG = True
+    REPORTS_HITS = True
     UFS_SCHEMES = ("s3", "s3a", "oss", "hdfs", "cos", "cosn", "obs", "gs", "gcs", "wasb", "wasbs", "abfs", "abfss",
                    "alluxio", "cephfs", "ftp", "sftp", "nfs", "minio", "bos", "ks3", "tos", "http", "https")
     COMPONENT = AlluxioCompTemplateSpec
@@ -359,11 +360,11 @@ class AlluxioEngine(CacheOperations, CacheEngine[AlluxioRuntimeSpec, AlluxioComp
     def unmount_argv(self, path: str) -> list[str]:
         return cli.unmount_argv(path)
 
-    def cache_report(self) -> CacheReport:
+    def cache_report(self, hits: bool = True) -> CacheReport:
         summary = self.run(cli.REPORT_SUMMARY)
         if not cli.has_capacity(summary):
             raise CacheCommandError(f"{self.ref}: `alluxio fsadmin report summary` printed no 'Total Capacity' line")
-        return cli.parse_report(summary, self.run(cli.REPORT_METRICS))
+        return cli.parse_report(summary, self.run(cli.REPORT_METRICS) if hits else None)
 
     def metadata(self, paths: Sequence[str], load: bool) -> tuple[int, int | None]:
         timeout = self.metadata_timeout

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import attrs
+
 from engines.cache import report, ufs
 from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
@@ -27,6 +29,7 @@ from lifecycle import (
     common_label,
     component_phase,
     find_condition,
+    find_volume,
     runtime_ready,
     set_condition,
 )
@@ -157,8 +160,13 @@ def _refresh_cache_states(e: Cache, st: RuntimeStatus) -> None:
         return
     if st.cache_states and not _report_due(e):
         return
+    # Before the Dataset's volume exists nothing can have read through the cache: its counters are
+    # zero, known without asking (for Alluxio, a command less in the master per runtime set up).
+    unread = find_volume(e.gw, e.ctx.volume).pvc is None
     try:
-        cache = e.cache_report()
+        cache = e.cache_report(hits=not unread)
+        if unread and cache.hits is None and e.REPORTS_HITS:
+            cache = attrs.evolve(cache, hits=report.HitCounters())
     except (CacheCommandError, ValueError) as exc:
         e.ctx.log.warning("cache report of %s unavailable, keeping the last one: %s", e.ref, exc)
         return
@@ -183,13 +191,13 @@ def _report_due(e: Cache) -> bool:
 
 
 def used_storage_bytes(e: Cache) -> int:
-    return e.cache_report().used if e.has_workers else 0
+    return e.cache_report(hits=False).used if e.has_workers else 0
 
 
 def free_storage_bytes(e: Cache) -> int:
     if not e.has_workers:
         return 0
-    cache = e.cache_report()
+    cache = e.cache_report(hits=False)
     return max(cache.capacity - cache.used, 0)
 
 

@@ -50,6 +50,9 @@ class CacheSystem(ABC):
     # A mount at path "/" is the cache's root UFS, set in its configuration (Alluxio), rather than
     # made by the mount command (Jindo).
     ROOT_BY_CONFIG: ClassVar[bool] = False
+    # The cache's report has hit counters (cacheHitRatio and the like), so a report made before the
+    # Dataset's volume exists may give them as zero without asking for them.
+    REPORTS_HITS: ClassVar[bool] = False
 
     # -- which components run ------------------------------------------------------------------
 
@@ -131,8 +134,9 @@ class CacheSystem(ABC):
     def unmount_argv(self, path: str) -> list[str]: ...
 
     @abstractmethod
-    def cache_report(self) -> CacheReport:
-        """Capacity, use and hit counters of the cache."""
+    def cache_report(self, hits: bool = True) -> CacheReport:
+        """Capacity, use and hit counters of the cache; with ``hits`` False the counters may be left
+        out (None), for a tool that reports them by another command."""
 
     @abstractmethod
     def metadata(self, paths: Sequence[str], load: bool) -> tuple[int, int | None]:

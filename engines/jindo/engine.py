@@ -315,7 +315,7 @@ class JindoEngine(CacheOperations, CacheEngine[JindoRuntimeSpec, JindoCompTempla
     def unmount_argv(self, path: str) -> list[str]:
         return ["jindocache", "-unmount", path]
 
-    def cache_report(self) -> CacheReport:
+    def cache_report(self, hits: bool = True) -> CacheReport:
         values = report.report_values(self.run(["jindocache", "-report"]))
         if "Total MEM Capacity" not in values and "Total Disk Capacity" not in values:
             raise CacheCommandError(f"{self.ref}: `jindocache -report` printed no capacity lines")

@@ -94,3 +94,30 @@ def test_a_failed_metadata_sync_is_a_condition_not_a_stuck_calculating(cluster: 
     cluster.failing.clear()
     cluster.settle(passes=2)
     assert cluster.dataset()["status"]["ufsTotal"] == "9.77KiB"
+
+
+def reports(cluster: FakeCluster) -> list[str]:
+    return [argv[3] for _, _, argv in cluster.execs if argv[:3] == ["alluxio", "fsadmin", "report"]]
+
+
+def test_the_report_made_before_the_volume_exists_gives_zero_hits_without_asking(cluster: FakeCluster) -> None:
+    cluster.reconciler.settings["sync_intervals"]["cache_report"] = 120
+    cluster.gw.create(dataset_manifest())
+    cluster.gw.create(alluxio_manifest())
+    cluster.settle()
+    assert reports(cluster) == ["summary"]  # at setup: no volume, so nothing has read through the cache
+    states = cluster.dataset()["status"]["cacheStates"]
+    assert states["cacheHitRatio"] == states["localHitRatio"] == states["cacheThroughputRatio"] == "0.0%"
+    standin.set_metrics(cluster.state_dir("imagenet-master-0"), BytesReadLocal=300, BytesReadUfsAll=100)
+    cluster.time += timedelta(seconds=121)
+    cluster.settle(passes=2)
+    assert reports(cluster) == ["summary", "summary", "metrics"]  # the volume is there: hits are asked for
+    assert cluster.dataset()["status"]["cacheStates"]["cacheHitRatio"] == "75.0%"
+
+
+def test_the_storage_hooks_ask_for_capacity_and_use_only(bound: FakeCluster) -> None:
+    before = len(reports(bound))
+    engine = AlluxioEngine(context(bound))
+    engine.used_storage_bytes()
+    engine.free_storage_bytes()
+    assert reports(bound)[before:] == ["summary", "summary"]
