@@ -235,7 +235,7 @@ class Operator:
         for name, informer in self.informers.items():
             if name.split("@")[0] in pairs:
                 for key in informer.cached_keys():
-                    self.queue.add(key)
+                    self.queue.add(key, routine=True)
 
     # -- workers --------------------------------------------------------------------------------
 

@@ -80,7 +80,7 @@ class OperationsController:
         for res in OPERATION_RESOURCES:
             for op in self.gateway.list(res):
                 meta = op.get("metadata") or {}
-                self.queue.add((res.kind, meta.get("namespace") or "", meta.get("name") or ""))
+                self.queue.add((res.kind, meta.get("namespace") or "", meta.get("name") or ""), routine=True)
 
     def start(self, workers: int) -> None:
         for i in range(workers):

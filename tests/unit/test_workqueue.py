@@ -122,3 +122,30 @@ def test_a_key_waits_on_one_timer_the_earliest() -> None:
     clock.now = 100.0
     with pytest.raises(TimeoutError):  # the later timers were folded into the first
         q.get(timeout=0)
+
+
+def test_an_event_goes_before_routine_work_even_for_a_key_queued_as_routine() -> None:
+    clock = FakeClock()
+    q = WorkQueue(clock=clock)
+    for key in ("poll-a", "poll-b", "poll-c"):
+        q.add_after(key, 5)  # waiting states and periodic refreshes
+    q.add("resynced", routine=True)
+    clock.now = 5.0
+    q.add("event")
+    q.add("poll-c")  # an event for a key already queued as routine moves it up, once
+    assert [q.get(timeout=0) for _ in range(5)] == ["event", "poll-c", "resynced", "poll-a", "poll-b"]
+
+
+def test_a_retry_and_an_event_during_processing_come_back_in_the_event_lane() -> None:
+    clock = FakeClock()
+    q = WorkQueue(clock=clock)
+    q.add("routine", routine=True)
+    q.add("busy")
+    assert q.get(timeout=0) == "busy"
+    q.add("busy")  # an event while it is processed
+    q.done("busy")
+    assert q.get(timeout=0) == "busy"
+    q.done("busy")
+    q.add_rate_limited("failed")
+    clock.now = 1.0
+    assert [q.get(timeout=0) for _ in range(2)] == ["failed", "routine"]
