@@ -159,10 +159,15 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     f["event_to_write"] = watch.latencies()
     # The controller-manager binds each PV to its claim at its own pace after the pair is Bound;
     # the idle window starts once that is done, so it counts only what is idle.
-    volumes_deadline = time.monotonic() + 60 + pairs
-    while unbound_volumes(gw, NAMESPACE, list(created)) and time.monotonic() < volumes_deadline:
+    volumes_deadline, shown = time.monotonic() + 60 + pairs, time.monotonic()
+    while (unbound := unbound_volumes(gw, NAMESPACE, list(created))) and time.monotonic() < volumes_deadline:
+        if time.monotonic() - shown >= 30:
+            shown = time.monotonic()
+            print(f"  waiting for the controller-manager to bind the volumes: {unbound} PVCs and PVs not Bound yet",
+                  flush=True)
         time.sleep(1)
     time.sleep(5)
+    print(f"  idle window: {idle_seconds:.0f}s", flush=True)
     changes = ChangeWatch(cluster, (DATASET, workload.runtime), NAMESPACE)
     writes_before, requests_before = apiserver_writes(gw), requests_by_method(op)
     cpu_before = cpu_seconds(pid)
@@ -187,6 +192,7 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     sampler.stop.set()
     f["rss_peak"], f["rss_end"] = max(sampler.peak, rss_mib(pid)), rss_mib(pid)
     if floor and bound:
+        print(f"  the floor: {pairs} pairs' writes with no operator", flush=True)
         per_pair = {k: v / pairs for k, v in f["requests"].items()}
         templates = made_objects(gw, NAMESPACE, "pair-00000")
         f["floor_objects"] = sorted(f"{o['kind']}" for o in templates)

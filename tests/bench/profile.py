@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-RATE = 50  # samples per second: enough for a minutes-long run, cheap for the process sampled
+# Samples per second: enough for a minutes-long run. At 50 a second py-spy took half a core of the
+# two while sampling the operator's ~40 threads during a 1,000-pair run, and slowed what it measured.
+RATE = 10
 
 
 class Profile:
