@@ -38,6 +38,8 @@ class EngineContext:
 
     runtime: Runtime
     dataset: Dataset | None
+    # In the operator reads come from its caches (Secrets from the API server); they keep pods
+    # and pod templates with their containers' names only (lifecycle.operator.projections).
     gateway: Gateway
     kind: RuntimeKind
     now: Callable[[], datetime]

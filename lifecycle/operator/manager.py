@@ -38,10 +38,11 @@ from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.k8s.naming import DATASET_ID_LABEL
 from lifecycle.operator.attempt import reconcile_key
 from lifecycle.operator.cache import Cache, CachedGateway
-from lifecycle.operator.informer import Informer, Key, slim
+from lifecycle.operator.informer import Informer, Key
 from lifecycle.operator.leader import LeaderElector
 from lifecycle.operator.metrics import CONTROLLER, Metrics, ProbeServer
 from lifecycle.operator.operations import OPERATION_RESOURCES, WATCHED, OperationsController, operation_keys
+from lifecycle.operator.projections import projection
 from lifecycle.operator.workqueue import ShutDown, WorkQueue
 from lifecycle.reconcile.operations import OperationReconciler
 from lifecycle.reconcile.reconciler import Reconciler
@@ -85,12 +86,6 @@ NOTIFY_ONLY = (SECRET,)
 # What missing such a watch costs, and the fix: said once if the operator's account may not watch.
 NOTIFY_WHY = {SECRET.plural: "a created or rotated Secret is noticed only at the next resync; grant list and "
                              "watch on secrets (`fluidlc manifests`) or run with --no-watch-secrets"}
-
-
-def without_values(obj: Obj) -> Obj:
-    obj.pop("data", None)
-    obj.pop("stringData", None)
-    return slim(obj)
 
 
 def beyond_status(old: Obj, new: Obj) -> bool:
@@ -171,7 +166,7 @@ class Operator:
                 key = res.plural if ns is None else f"{res.plural}@{ns}"
                 self.informers[key] = Informer(self.kube, res, self._on_event, ns,
                                                stall_seconds=settings.stall_seconds,
-                                               transform=without_values if res in NOTIFY_ONLY else slim,
+                                               transform=projection(res),
                                                notify=beyond_status if res in (*pairs, *OPERATION_RESOURCES)
                                                else None,
                                                optional=NOTIFY_WHY.get(res.plural),

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from lifecycle.k8s.naming import DATASET_ID_LABEL
-from lifecycle.operator.manager import beyond_status, keys_for, secret_readers, without_values
+from lifecycle.operator.manager import beyond_status, keys_for, secret_readers
+from lifecycle.operator.projections import without_values
 
 KINDS = {"AlluxioRuntime", "JindoRuntime"}
 

@@ -1,0 +1,57 @@
+"""What the informers' caches keep of each kind: the fields a reconcile reads, not whole objects.
+
+Every cached object loses ``metadata.managedFields`` and shares its short strings (``slim``). A
+Secret keeps its metadata only: its values never leave the API server for the watch. Pods and the
+pod templates of StatefulSets and DaemonSets keep only the names of their containers: the image,
+command, environment, mounts and probes of each are most of such an object (at 1,000 pairs they
+were over a third of the operator's memory), and no reconcile reads them from a live object: an
+object of ours is compared with its rendering by the hash it carries, and written by server-side
+apply of the whole rendering, never by an update of what was read. An engine that needs a
+container spec takes it from its own rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lifecycle.k8s.gateway import DAEMON_SET, POD, SECRET, STATEFUL_SET, Obj, Resource
+from lifecycle.operator.informer import slim
+
+Projection = Callable[[Obj], Obj]
+CONTAINER_GROUPS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def without_values(obj: Obj) -> Obj:
+    obj.pop("data", None)
+    obj.pop("stringData", None)
+    return slim(obj)
+
+
+def _container_names(pod_spec: Obj | None) -> None:
+    for group in CONTAINER_GROUPS:
+        if isinstance(pod_spec, dict) and isinstance(pod_spec.get(group), list):
+            pod_spec[group] = [{"name": c.get("name")} for c in pod_spec[group] if isinstance(c, dict)]
+
+
+def pod_without_container_specs(obj: Obj) -> Obj:
+    _container_names(obj.get("spec"))
+    return slim(obj)
+
+
+def workload_without_container_specs(obj: Obj) -> Obj:
+    """A StatefulSet or DaemonSet whose pod template keeps its containers' names only."""
+    _container_names(((obj.get("spec") or {}).get("template") or {}).get("spec"))
+    return slim(obj)
+
+
+PROJECTIONS: dict[Resource, Projection] = {
+    SECRET: without_values,
+    POD: pod_without_container_specs,
+    STATEFUL_SET: workload_without_container_specs,
+    DAEMON_SET: workload_without_container_specs,
+}
+
+
+def projection(res: Resource) -> Projection:
+    """What the cache of ``res`` keeps of each object."""
+    return PROJECTIONS.get(res, slim)
