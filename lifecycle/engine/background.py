@@ -9,14 +9,19 @@ writes is what survives a restart, and it must be enough to start the job again.
 A job started for an ``owner`` (the operator's key of the pair) wakes it when it ends, through
 ``wake``, which the operator points at its work queue: the pass that collects the result comes at
 once, and nothing polls a job that may run for hours.
+
+The workers are daemon threads: a process told to stop does not wait for a sync that may run for
+hours (``concurrent.futures``' pool joins its threads at exit). An abandoned job is safe to lose,
+as when the process is killed: the next leader's pass starts it again from the status.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from datetime import datetime
 from typing import Any
 
@@ -37,10 +42,66 @@ class Job:
 
 WORKERS = 8  # jobs are mostly commands run in other pods: waiting, not computing
 
+Call = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+
+
+class DaemonPool:
+    """At most ``workers`` daemon threads running submitted calls in order, started as needed."""
+
+    def __init__(self, workers: int, name: str):
+        self.workers, self.name = workers, name
+        self._calls: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0  # threads waiting for a call that no submitted call has counted on yet
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot start background work after shutdown")
+            self._calls.put((future, fn, args))
+            if self._idle:  # a waiting thread takes it
+                self._idle -= 1
+            elif len(self._threads) < self.workers:
+                thread = threading.Thread(target=self._work, name=f"{self.name}_{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            call = self._calls.get()
+            if call is None:
+                return
+            future, fn, args = call
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to whoever collects the job
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self) -> None:
+        """Cancel the calls not yet started; those running end on their own (or with the process)."""
+        with self._lock:
+            self._closed = True
+            while True:
+                try:
+                    call = self._calls.get_nowait()
+                except queue.Empty:
+                    break
+                if call is not None:
+                    call[0].cancel()
+            for _ in self._threads:
+                self._calls.put(None)
+
 
 class Background:
     def __init__(self, workers: int = WORKERS):
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="background")
+        self._pool = DaemonPool(workers, "background")
         self._jobs: dict[Hashable, Job] = {}
         self._finished: dict[Hashable, datetime] = {}
         self._lock = threading.Lock()
@@ -112,4 +173,5 @@ class Background:
         wait(futures, timeout=timeout)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """No new jobs; those waiting for a worker are cancelled, those running are abandoned."""
+        self._pool.shutdown()

@@ -316,9 +316,13 @@ class Operator:
                 return 1
         return 0
 
-    def shutdown(self, grace: float = 30.0) -> None:
-        """Finish in-flight reconciles, release the Lease, stop watching."""
+    def shutdown(self, grace: float = 20.0) -> None:
+        """Finish in-flight reconciles (for at most ``grace`` seconds, well within the pod's
+        termination grace period), release the Lease, stop watching. Background jobs (metadata
+        syncs) waiting for a worker are cancelled and running ones abandoned: the next leader's
+        passes start them again from the status."""
         log.info("shutting down: finishing %d in-flight reconcile(s)", self._in_flight)
+        self.reconciler.background.shutdown()
         self.queue.shut_down()
         deadline = time.monotonic() + grace
         for thread in self._workers:

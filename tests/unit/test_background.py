@@ -3,8 +3,13 @@ running; the metadata sync's progress moves on in steps that grow."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from engines.cache.metadata import PROGRESS_STEPS, progress_step
 from lifecycle.engine.background import Background
@@ -55,3 +60,51 @@ def test_progress_steps_grow_so_a_long_sync_writes_a_few_times_an_hour() -> None
     assert progress_step(3 * last + 5) == (3 * last, 4 * last)
     shown = {progress_step(s)[0] for s in range(0, 3600)}
     assert len(shown) <= 14, sorted(shown)
+
+
+def test_jobs_run_at_most_workers_at_once_and_all_finish() -> None:
+    bg = Background(workers=3)
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def work() -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        threading.Event().wait(0.02)
+        with lock:
+            running[0] -= 1
+
+    for i in range(12):
+        bg.start(i, work, T0)
+    bg.drain(10)
+    assert most[0] == 3
+    assert all(bg.job(i) is not None and bg.job(i).done() for i in range(12))  # type: ignore[union-attr]
+
+
+def test_shutdown_cancels_waiting_jobs_refuses_new_ones_and_lets_a_running_one_end() -> None:
+    bg = Background(workers=1)
+    release = threading.Event()
+    running = bg.start("running", lambda: release.wait(5), T0)
+    waiting = bg.start("waiting", lambda: "never", T0)
+    bg.shutdown()
+    assert waiting.future.cancelled()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        bg.start("late", lambda: None, T0)
+    release.set()
+    assert running.future.result(5) is True
+
+
+def test_a_process_told_to_stop_does_not_wait_for_a_running_job() -> None:
+    script = ("import threading, datetime\n"
+              "from lifecycle.engine.background import Background\n"
+              "bg = Background(workers=1)\n"
+              "started = threading.Event()\n"
+              "bg.start('sync', lambda: (started.set(), threading.Event().wait(600)), datetime.datetime.now())\n"
+              "started.wait(10)\n"
+              "bg.shutdown()\n"
+              "print('stopping')\n")
+    # The timeout only stops a hang: a pool that joins its threads at exit waits the job's 600 s.
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert (done.returncode, done.stdout) == (0, "stopping\n"), done.stderr
