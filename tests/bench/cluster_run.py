@@ -110,6 +110,17 @@ def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps:
             cluster.down()
 
 
+def stop_operator(op: OperatorProcess) -> float:
+    """Seconds from SIGTERM to the operator's exit; killed if it takes longer than its harness waits."""
+    began = time.monotonic()
+    try:
+        op.stop()
+    except subprocess.TimeoutExpired:
+        print("  the operator did not stop within 30 s of SIGTERM; killed", flush=True)
+        op.kill()
+    return time.monotonic() - began
+
+
 def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: Workload, pairs: int,
          idle_seconds: float, floor: bool) -> Figures:
     f: Figures = {"pairs": pairs}
@@ -194,7 +205,7 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     if floor and bound:
         # With the operator stopped: at 1,000 pairs its cache reports (about 11 execs a second) kept
         # the machine busy while the floor ran, which made the floor slower and the ratio kinder.
-        op.stop()
+        f["stop_seconds"] = stop_operator(op)
         print(f"  the floor: {pairs} pairs' writes with no operator", flush=True)
         per_pair = {k: v / pairs for k, v in f["requests"].items()}
         templates = made_objects(gw, NAMESPACE, "pair-00000")
@@ -246,6 +257,7 @@ def summary(f: Figures) -> list[tuple[str, str]]:
             f"{k} {v}" for k, v in sorted(f["idle_changes"].items(), key=lambda kv: -kv[1])[:8]) or "none"),
         ("idle: events recorded (source, reason)", ", ".join(
             f"{k} {v}" for k, v in sorted(f["idle_events"].items(), key=lambda kv: -kv[1])[:8]) or "none"),
+        *([("operator stop (SIGTERM -> exit)", f"{f['stop_seconds']:.1f} s")] if "stop_seconds" in f else []),
         ("load average (1, 5, 15 min) at the end", ", ".join(f"{x:.2f}" for x in f["load"])),
     ]
     return rows
