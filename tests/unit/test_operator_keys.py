@@ -143,3 +143,17 @@ def test_every_request_is_counted_by_method_and_status() -> None:
     assert 'rest_client_requests_total{code="404",method="GET"} 1.0' in text
     assert 'rest_client_requests_total{code="200",method="PATCH"} 1.0' in text
     assert 'rest_client_requests_total{code="404",method="PATCH"} 1.0' in text
+
+
+def test_a_finished_sync_wakes_its_pair_behind_events_and_caches_keep_projections() -> None:
+    from lifecycle.engine.registry import Registry
+    from lifecycle.operator.manager import Operator, Settings
+    from lifecycle.operator.projections import pod_without_container_specs, workload_without_container_specs
+
+    operator = Operator(Settings(), Registry(), api=object())
+    operator.reconciler.background.wake(("team", "synced"))
+    operator.queue.add(("team", "scaled"))  # a watch event
+    assert operator.queue.get() == ("team", "scaled")
+    assert operator.queue.get() == ("team", "synced")
+    assert operator.informers["pods"].transform is pod_without_container_specs
+    assert operator.informers["statefulsets"].transform is workload_without_container_specs
