@@ -324,11 +324,12 @@ class Operator:
         syncs) waiting for a worker are cancelled and running ones abandoned: the next leader's
         passes start them again from the status."""
         log.info("shutting down: finishing %d in-flight reconcile(s)", self._in_flight)
-        self.reconciler.background.shutdown()
         self.queue.shut_down()
         deadline = time.monotonic() + grace
         for thread in self._workers:
             thread.join(max(0.0, deadline - time.monotonic()))
+        # After the reconciles: one that starts a sync must not fail on a closed pool (and report it).
+        self.reconciler.background.shutdown()
         self.operations.shut_down(deadline)
         self.elector.release()
         self.metrics.leader.labels(self.settings.lease_name).set(0)

@@ -157,3 +157,31 @@ def test_a_finished_sync_wakes_its_pair_behind_events_and_caches_keep_projection
     assert operator.queue.get() == ("team", "synced")
     assert operator.informers["pods"].transform is pod_without_container_specs
     assert operator.informers["statefulsets"].transform is workload_without_container_specs
+
+
+def test_a_reconcile_still_running_at_shutdown_may_start_a_sync() -> None:
+    import threading
+    from datetime import UTC, datetime
+
+    from lifecycle.engine.registry import Registry
+    from lifecycle.operator.manager import Operator, Settings
+
+    operator = Operator(Settings(), Registry(), api=object())
+    queue_closed, outcome = threading.Event(), []
+    shut_down = operator.queue.shut_down
+    operator.queue.shut_down = lambda: (shut_down(), queue_closed.set())  # type: ignore[method-assign]
+
+    def in_flight() -> None:  # a pass that was under way when the signal came
+        queue_closed.wait(5)
+        try:
+            outcome.append(operator.reconciler.background.start("sync", lambda: "synced", datetime.now(UTC)))
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=in_flight, daemon=True)
+    worker.start()
+    operator._workers = [worker]
+    operator.shutdown(grace=5)
+    assert not isinstance(outcome[0], RuntimeError), outcome
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        operator.reconciler.background.start("late", lambda: None, datetime.now(UTC))
