@@ -46,13 +46,13 @@ Call = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
 
 
 class DaemonPool:
-    """At most ``workers`` daemon threads running submitted calls in order, started as needed."""
+    """Daemon threads running submitted calls in order: one is started per call until there are
+    ``workers``, and they run every later call."""
 
     def __init__(self, workers: int, name: str):
         self.workers, self.name = workers, name
         self._calls: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = 0  # threads waiting for a call that no submitted call has counted on yet
         self._closed = False
         self._lock = threading.Lock()
 
@@ -62,9 +62,7 @@ class DaemonPool:
             if self._closed:
                 raise RuntimeError("cannot start background work after shutdown")
             self._calls.put((future, fn, args))
-            if self._idle:  # a waiting thread takes it
-                self._idle -= 1
-            elif len(self._threads) < self.workers:
+            if len(self._threads) < self.workers:
                 thread = threading.Thread(target=self._work, name=f"{self.name}_{len(self._threads)}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
@@ -81,8 +79,6 @@ class DaemonPool:
                     future.set_result(fn(*args))
                 except BaseException as exc:  # handed to whoever collects the job
                     future.set_exception(exc)
-            with self._lock:
-                self._idle += 1
 
     def shutdown(self) -> None:
         """Cancel the calls not yet started; those running end on their own (or with the process)."""

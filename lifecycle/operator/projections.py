@@ -28,8 +28,10 @@ def without_values(obj: Obj) -> Obj:
 
 
 def _container_names(pod_spec: Obj | None) -> None:
+    if not isinstance(pod_spec, dict):
+        return
     for group in CONTAINER_GROUPS:
-        if isinstance(pod_spec, dict) and isinstance(pod_spec.get(group), list):
+        if isinstance(pod_spec.get(group), list):
             pod_spec[group] = [{"name": c.get("name")} for c in pod_spec[group] if isinstance(c, dict)]
 
 

@@ -102,10 +102,7 @@ def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps:
                 try:
                     return _run(cluster, gw, op, workload, pairs, idle_seconds, floor)
                 finally:
-                    try:
-                        op.stop()
-                    except subprocess.TimeoutExpired:
-                        op.kill()
+                    stop_operator(op)
         finally:
             cluster.down()
 
