@@ -14,6 +14,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -36,7 +37,7 @@ from lifecycle.k8s.gateway import (
     version_of,
 )
 from lifecycle.k8s.naming import FIELD_MANAGER
-from lifecycle.k8s.podexec import PodExecError, exec_in_pod
+from lifecycle.k8s.podexec import ExecRefused, PodExec, PodExecError
 
 log = logging.getLogger("lifecycle.k8s.kube")
 
@@ -74,7 +75,10 @@ def _error(status: int, body: bytes, what: str) -> ApiError:
         message = json.loads(body).get("message") or body.decode(errors="replace")
     except (ValueError, AttributeError):
         message = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
-    text = f"{what}: {message}"
+    return _typed_error(status, f"{what}: {message}")
+
+
+def _typed_error(status: int, text: str) -> ApiError:
     kinds: dict[int, type[ApiError]] = {403: Forbidden, 404: NotFound, 409: Conflict, 410: Gone, 422: Invalid}
     cls = kinds.get(status, ApiError)
     return cls(text) if cls is not ApiError else ApiError(text, status)
@@ -92,6 +96,11 @@ class KubeGateway(KnownResources):
         self.event_counts = EventCounts()
         # Told (method, HTTP status) of every request: the operator's rest_client_requests_total.
         self.on_response: Callable[[str, int], None] = lambda method, status: None
+
+    @cached_property
+    def _pod_exec(self) -> PodExec:
+        """One for all execs: its TLS context and session serve every command (see podexec)."""
+        return PodExec(self.api)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -219,25 +228,18 @@ class KubeGateway(KnownResources):
         """Run ``argv`` (a vector, never a shell string) in a pod through the API server."""
         with self._lock:
             self.requests += 1
-        # The client's exec swaps the ApiClient's request method for a websocket call while it
-        # connects: on a client other threads share, their plain requests would go out as websocket
-        # handshakes. Each exec therefore gets a client of its own.
-        own = client.ApiClient(self.api.configuration)
         try:
-            result = exec_in_pod(own, namespace, pod, argv, container=container, timeout=timeout)
-            self.on_response("EXEC", 101)  # counted with the other requests (the upgrade's status)
+            result = self._pod_exec.run(namespace, pod, argv, container=container, timeout=timeout)
+        except ExecRefused as exc:
+            self.on_response("EXEC", exc.status)
+            raise _typed_error(exc.status, str(exc)) from exc
         except PodExecError as exc:
             self.on_response("EXEC", 101)
             raise ApiError(str(exc)) from exc
-        except Exception as exc:  # the websocket handshake reports HTTP errors as exceptions
-            status = int(getattr(exc, "status", 0) or 0)
-            self.on_response("EXEC", status)
-            if status == 404:
-                raise NotFound(f"exec in pod {namespace}/{pod}: pod not found") from exc
-            raise ApiError(f"exec in pod {namespace}/{pod}: {exc}", status) from exc
-        finally:
-            closer: Any = own
-            closer.close()
+        except OSError as exc:  # no connection, or TLS refused: the message names no argument
+            self.on_response("EXEC", 0)
+            raise ApiError(f"exec in pod {namespace}/{pod}: {exc}") from exc
+        self.on_response("EXEC", 101)  # counted with the other requests (the upgrade's status)
         return ExecResult(result.stdout, result.stderr, result.returncode)
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 
+import pytest
 from kubernetes import client
 
-from lifecycle.k8s.gateway import EVENT, NAMESPACE, POD
+from lifecycle.k8s.gateway import EVENT, NAMESPACE, POD, Forbidden, NotFound
 from lifecycle.k8s.kube import KubeGateway
 from tests.cluster import IMMEDIATE_START, eventually
 from tests.unit.test_memory_gateway import (
@@ -52,6 +54,65 @@ def test_execs_and_reads_from_many_threads_do_not_disturb_each_other(kube: clien
         t.join(120)
     assert errors == []
     assert len(outputs) == 20 and all(out.startswith("run ") for out in outputs)
+
+
+def _shell_pod(gw: KubeGateway, namespace: str) -> None:
+    gw.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "shell", "namespace": namespace,
+                                                               "annotations": IMMEDIATE_START},
+               "spec": {"containers": [{"name": "main", "image": "busybox"}]}})
+    eventually(lambda: (gw.get(POD, namespace, "shell") or {}).get("status", {}).get("phase"),
+               lambda phase: phase == "Running", 60, "the pod to run")
+    eventually(lambda: gw.exec(namespace, "shell", "main", ["echo", "ready"]).stdout, lambda out: "ready" in out,
+               30, "exec to reach the pod")
+
+
+def test_execs_resume_the_tls_session_and_keep_outputs_and_exit_codes_apart(kube: client.ApiClient,
+                                                                         namespace: str) -> None:
+    """Every exec is a new connection; after the first, the server resumes the TLS session."""
+    gw = KubeGateway(kube)
+    _shell_pod(gw, namespace)
+    before = gw._pod_exec.resumed
+    for i in range(5):
+        done = gw.exec(namespace, "shell", "main", ["sh", "-c", f"echo out {i}; echo err {i} >&2; exit {i}"])
+        assert (done.stdout, done.stderr, done.code) == (f"out {i}\n", f"err {i}\n", i)
+    assert gw._pod_exec.resumed - before == 5
+    big = gw.exec(namespace, "shell", "main", ["sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x"])
+    assert big.stdout == "x" * 200000  # many frames, some longer than 64 KiB
+
+
+def test_an_exec_with_a_token_the_refusals_and_no_argument_in_their_messages(
+        kube: client.ApiClient, namespace: str) -> None:
+    """Bearer-token credentials (the operator's in a cluster) reach the exec request; a missing pod
+    is NotFound and a refused exec Forbidden, and neither message quotes the command's arguments."""
+    gw = KubeGateway(kube)
+    _shell_pod(gw, namespace)
+    core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "runner"}})
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "nobody"}})
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "exec"}, "rules": [
+        {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get", "create"]}]})
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "exec"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                                  "name": "exec"},
+        "subjects": [{"kind": "ServiceAccount", "name": "runner", "namespace": namespace}]})
+
+    def as_account(name: str) -> KubeGateway:
+        token = core.create_namespaced_service_account_token(name, namespace, {"spec": {"audiences": []}}).status.token
+        configuration = copy.copy(kube.configuration)
+        configuration.cert_file = configuration.key_file = None
+        configuration.api_key = {"authorization": f"Bearer {token}"}
+        return KubeGateway(client.ApiClient(configuration))
+
+    runner = as_account("runner")
+    assert eventually(lambda: runner.exec(namespace, "shell", "main", ["echo", "as runner"]).stdout,
+                      lambda out: out == "as runner\n", 30, "the Role to take effect")
+    with pytest.raises(NotFound) as missing:
+        runner.exec(namespace, "no-such-pod", "main", ["echo", "--password=hunter2"])
+    with pytest.raises(Forbidden) as refused:
+        as_account("nobody").exec(namespace, "shell", "main", ["echo", "--password=hunter2"])
+    for err in (missing, refused):
+        assert "hunter2" not in str(err.value) and "hunter2" not in repr(err.value.__cause__)
+    assert "forbidden" in str(refused.value)
 
 
 def test_a_repeated_event_is_counted_on_one_object(kube: client.ApiClient, namespace: str) -> None:

@@ -208,25 +208,45 @@ def test_exit_codes_are_recovered_from_kwok_failure_messages() -> None:
 
 def test_an_exec_timeout_names_the_program_but_not_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     """Mount options with secrets travel in argv; an error that reaches events must not carry them."""
+    import websocket
+    from kubernetes import client
+
     from lifecycle.k8s import podexec
 
-    class NeverEnds:
+    class Silent:
+        """A websocket on which the command never finishes."""
         sock = None
+        closed = False
 
-        def run_forever(self, timeout: float) -> None:
+        def settimeout(self, timeout: float) -> None:
             return None
 
-        def is_open(self) -> bool:
-            return True
+        def recv_data(self) -> tuple[int, bytes]:
+            raise websocket.WebSocketTimeoutException("timed out")
 
-        def close(self) -> None:
-            return None
+        def shutdown(self) -> None:
+            self.closed = True
 
-    monkeypatch.setattr(podexec, "stream", lambda *args, **kwargs: NeverEnds())
+    silent = Silent()
+    configuration = client.Configuration(host="https://127.0.0.1:1")
+    configuration.verify_ssl = False
+    runner = podexec.PodExec(client.ApiClient(configuration))
+    monkeypatch.setattr(runner, "_connect", lambda *args: silent)
     with pytest.raises(PodExecError) as err:
-        podexec._exec_once(None, "ns", "master-0", ["alluxio", "fs", "mount", "--option", "secret=hunter2"],
-                           None, 0.1)
-    assert "'alluxio'" in str(err.value) and "hunter2" not in str(err.value)
+        runner.run("ns", "master-0", ["alluxio", "fs", "mount", "--option", "secret=hunter2"], timeout=0.1)
+    assert "'alluxio'" in str(err.value) and "within 0.1s" in str(err.value) and "hunter2" not in str(err.value)
+    assert silent.closed
+
+
+def test_exec_through_a_proxy_is_refused_with_the_fix() -> None:
+    from kubernetes import client
+
+    from lifecycle.k8s import podexec
+
+    configuration = client.Configuration(host="https://127.0.0.1:1")
+    configuration.proxy = "http://127.0.0.1:3128"
+    with pytest.raises(PodExecError, match="remove proxy-url"):
+        podexec.PodExec(client.ApiClient(configuration))
 
 
 def test_extra_flags_reach_only_their_component(tmp_path: Path) -> None:
