@@ -7,7 +7,8 @@ command, environment, mounts and probes of each are most of such an object (at 1
 were over a third of the operator's memory), and no reconcile reads them from a live object: an
 object of ours is compared with its rendering by the hash it carries, and written by server-side
 apply of the whole rendering, never by an update of what was read. An engine that needs a
-container spec takes it from its own rendering.
+container spec takes it from its own rendering. A pod's status keeps its phase, its conditions'
+types and values, and its containers' readiness and state; its addresses, images and IDs go.
 """
 
 from __future__ import annotations
@@ -35,8 +36,31 @@ def _container_names(pod_spec: Obj | None) -> None:
             pod_spec[group] = [{"name": c.get("name")} for c in pod_spec[group] if isinstance(c, dict)]
 
 
+CONTAINER_STATUS_KEPT = ("name", "ready", "started", "restartCount", "state")
+
+
+def _pod_status_read(status: Obj | None) -> Obj | None:
+    """A pod's status as reconciles read it: its phase, its conditions' types and values, and per
+    container whether it is ready and since when it runs. Addresses, images, IDs, resources and
+    the last state go (on a real node most of a pod's status)."""
+    if not isinstance(status, dict):
+        return status
+    kept: Obj = {"phase": status["phase"]} if "phase" in status else {}
+    if isinstance(status.get("conditions"), list):
+        kept["conditions"] = [{k: c[k] for k in ("type", "status") if k in c}
+                              for c in status["conditions"] if isinstance(c, dict)]
+    if isinstance(status.get("containerStatuses"), list):
+        kept["containerStatuses"] = [{k: c[k] for k in CONTAINER_STATUS_KEPT if k in c}
+                                     for c in status["containerStatuses"] if isinstance(c, dict)]
+    return kept
+
+
 def pod_without_container_specs(obj: Obj) -> Obj:
+    """A pod whose spec keeps its containers' names only, and whose status what ``_pod_status_read``
+    keeps."""
     _container_names(obj.get("spec"))
+    if "status" in obj:
+        obj["status"] = _pod_status_read(obj["status"])
     return slim(obj)
 
 

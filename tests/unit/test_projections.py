@@ -30,12 +30,22 @@ def test_a_cached_pod_keeps_its_containers_names_its_node_volumes_and_status() -
     pod = {"kind": "Pod", "metadata": {"name": "m-0", "labels": {"role": "master"}, "managedFields": [{}]},
            "spec": {"nodeName": "node-1", "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "c"}}],
                     "initContainers": [dict(CONTAINER, name="init")], "containers": [CONTAINER]},
-           "status": {"phase": "Running", "containerStatuses": [{"name": "alluxio-master", "ready": True}]}}
+           "status": {"phase": "Running", "hostIP": "10.0.0.1", "podIPs": [{"ip": "10.1.0.1"}], "qosClass": "Burstable",
+                      "startTime": "2026-01-01T00:00:00Z",
+                      "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+                      "containerStatuses": [{"name": "alluxio-master", "ready": True, "started": True,
+                                             "restartCount": 1,
+                                             "state": {"running": {"startedAt": "2026-01-01T00:00:05Z"}},
+                                             "lastState": {"terminated": {"exitCode": 1}}, "image": "alluxio:2.9",
+                                             "imageID": "sha256:00", "containerID": "containerd://00"}]}}
     kept = projection(POD)(copy.deepcopy(pod))
     assert kept == {"kind": "Pod", "metadata": {"name": "m-0", "labels": {"role": "master"}},
                     "spec": {"nodeName": "node-1", "volumes": pod["spec"]["volumes"],
                              "initContainers": [{"name": "init"}], "containers": [{"name": "alluxio-master"}]},
-                    "status": pod["status"]}
+                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                               "containerStatuses": [{"name": "alluxio-master", "ready": True, "started": True,
+                                                      "restartCount": 1,
+                                                      "state": {"running": {"startedAt": "2026-01-01T00:00:05Z"}}}]}}
 
 
 @pytest.mark.parametrize("res", [STATEFUL_SET, DAEMON_SET])
