@@ -125,9 +125,10 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     pid = op.process.pid
     f["rss_start"], cpu_start = rss_mib(pid), cpu_seconds(pid)
     wanted = os.environ.get("BENCH_PROFILE", "")
-    # PROFILE=1: the samples live with the cluster; PROFILE=<file>: they are kept there (py-spy's raw format).
-    where = Path(wanted) if wanted not in ("", "1") else Path(cluster.dir) / "profile.txt"
-    profile = Profile(pid, where) if wanted else None
+    # PROFILE=1: every thread's samples, kept with the cluster; PROFILE=cpu: only the thread holding the
+    # interpreter lock (the operator's own CPU); PROFILE=<file>: every thread's, kept there (py-spy's raw format).
+    where = Path(wanted) if wanted not in ("", "1", "cpu") else Path(cluster.dir) / "profile.txt"
+    profile = Profile(pid, where, gil=wanted == "cpu") if wanted else None
     sampler, watch = Sampler(pid), WriteWatch(cluster, workload.runtime, NAMESPACE)
     bound_watch = BoundWatch(cluster, NAMESPACE)
     platform_before, requests_before = platform_cpu(cluster), requests_by_method(op)

@@ -13,16 +13,22 @@ from pathlib import Path
 # Samples per second: enough for a minutes-long run. At 50 a second py-spy took half a core of the
 # two while sampling the operator's ~40 threads during a 1,000-pair run, and slowed what it measured.
 RATE = 10
+# Sampling only the thread holding the interpreter lock is cheaper, and the operator holds it a
+# fifth of the time: at 10 a second a 100-pair run gave some 60 samples, too few to rank by.
+GIL_RATE = 50
 
 
 class Profile:
-    """``py-spy record`` of one process until ``stop``; ``top`` reads what it wrote."""
+    """``py-spy record`` of one process until ``stop``; ``top`` reads what it wrote. With ``gil``
+    only the thread holding the interpreter lock is sampled: where the operator's own CPU goes,
+    without the threads that wait on the API server."""
 
-    def __init__(self, pid: int, out: Path):
+    def __init__(self, pid: int, out: Path, gil: bool = False):
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         self.out = out
-        self.process = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", str(RATE),
-                                         "--nonblocking", "--output", str(out)],
+        rate = GIL_RATE if gil else RATE
+        self.process = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate),
+                                         "--nonblocking", "--output", str(out), *(["--gil"] if gil else [])],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def stop(self) -> None:
