@@ -1,6 +1,6 @@
 """``make bench [PAIRS=N] [ENGINE=scripted|alluxio|jindo] [IDLE=seconds] [MEMORY_PAIRS=N] [PROFILE=1|cpu]``:
 how fast pairs bind and what they cost, printed as figures (never asserted); with PROFILE=1, also
-where the operator's setup time goes (PROFILE=cpu: its own CPU only) (tests/bench/profile.py).
+where the operator's setup time goes; PROFILE=cpu, where its own CPU goes (tests/bench/profile.py).
 
 1. In memory (no API server): the operator's own cost per pair as the pairs grow to MEMORY_PAIRS
    (default 10,000), in batches: it must not grow with N.
@@ -77,9 +77,8 @@ def main() -> int:
         for key, order in (("profile", "with what they call"), ("profile_own", "by their own time")):
             if not figures.get(key):
                 continue
-            sampled = "the thread holding the interpreter lock" if os.environ.get("BENCH_PROFILE") == "cpu" \
-                else "all its threads"
-            profile = Table(title=f"where the operator's setup time goes, {order} (py-spy samples of {sampled})")
+            profile = Table(title=f"where the operator's setup time goes, {order} "
+                                  f"(py-spy samples of {figures['profile_sampled']})")
             for column, justify in (("function (module)", "left"), ("own %", "right"), ("with callees %", "right")):
                 profile.add_column(column, justify=justify)
             for name, own, inclusive in figures[key]:

@@ -160,6 +160,7 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     if profile is not None:
         profile.stop()
         f["profile"], f["profile_own"] = profile.top(), profile.top(by_own=True)
+        f["profile_sampled"] = profile.sampled
     f["reconciles"] = op.reconciles() - reconciles_before
     f["requests"] = _minus(requests_by_method(op), requests_before)
     f["platform_cpu"] = _minus(platform_cpu(cluster), platform_before)

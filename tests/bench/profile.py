@@ -26,6 +26,7 @@ class Profile:
     def __init__(self, pid: int, out: Path, gil: bool = False):
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         self.out = out
+        self.sampled = "the thread holding the interpreter lock" if gil else "all its threads"
         rate = GIL_RATE if gil else RATE
         self.process = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate),
                                          "--nonblocking", "--output", str(out), *(["--gil"] if gil else [])],
