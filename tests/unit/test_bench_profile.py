@@ -30,3 +30,16 @@ def test_by_own_time_the_function_doing_the_work_comes_first() -> None:
              "_bootstrap (t.py:1);work (m.py:12) 3", "_bootstrap (t.py:1);watch (i.py:80) 1"]
     assert [(name, own) for name, own, _ in fold(lines, 2, by_own=True)] == [("loads (json/__init__.py)", 60.0),
                                                                             ("work (m.py)", 30.0)]
+
+
+def test_a_cpu_profile_samples_only_the_thread_holding_the_interpreter_lock(monkeypatch, tmp_path) -> None:
+    import subprocess
+
+    from tests.bench import profile
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "Popen", lambda argv, **_: started.append(argv))
+    every, cpu = profile.Profile(1, tmp_path / "a"), profile.Profile(1, tmp_path / "b", gil=True)
+    assert "--gil" not in started[0] and started[0][started[0].index("--rate") + 1] == str(profile.RATE)
+    assert "--gil" in started[1] and started[1][started[1].index("--rate") + 1] == str(profile.GIL_RATE)
+    assert (every.sampled, cpu.sampled) == ("all its threads", "the thread holding the interpreter lock")
