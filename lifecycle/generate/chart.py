@@ -49,6 +49,7 @@ FLAGS: tuple[tuple[str, str, Any], ...] = (
     ("--background-workers", "backgroundWorkers", 8),
     ("--port-range", "portRange", "20000-26000"),
     ("--log-format", "logFormat", "json"),
+    ("--log-level", "logLevel", "info"),
 )
 SWITCHES = (("--leader-elect", "leaderElection.enabled", True), ("--watch-secrets", "watchSecrets", True))
 

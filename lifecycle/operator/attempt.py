@@ -45,7 +45,12 @@ def reconcile_key(controller: str, metrics: Metrics, queue: WorkQueue, key: Hash
         queue.add_rate_limited(key)
         return None
     finally:
-        metrics.reconcile_time.labels(controller).observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        metrics.reconcile_time.labels(controller).observe(took)
+        if log.isEnabledFor(logging.DEBUG):
+            waited, routine = queue.taken(key) or (0.0, False)
+            log.debug("pass of %s: %.3fs, after %.3fs in the queue (%s)", what, took, waited,
+                      "routine" if routine else "event or retry", extra={"key": pair})
     if outcome.failed:
         delay = queue.add_rate_limited(key)
         log.info("retry in %.3fs: %s", delay, outcome.failure, extra={"key": pair})

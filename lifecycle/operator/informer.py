@@ -221,6 +221,8 @@ class Informer:
                     previous, self._cache[object_key(obj)] = self._cache.get(object_key(obj)), obj
             if kind == "MODIFIED" and previous is not None and not self._notable(previous, obj):
                 continue
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("watched %s %s %s/%s at %s", kind, self.res.kind, *object_key(obj), version)
             self.handler(kind, obj)
             if stop.is_set():
                 break

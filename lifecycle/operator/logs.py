@@ -26,18 +26,18 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         key = getattr(record, "key", None)
-        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created)) + f".{int(record.msecs):03d}"
         text = f"{stamp} {record.levelname:<7} {record.name}{f' [{key}]' if key else ''} {record.getMessage()}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
 
 
-def configure(fmt: str = "json", verbose: bool = False) -> None:
+def configure(fmt: str = "json", level: str = "info") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(level.upper())
     for noisy in ("urllib3", "kubernetes", "websocket", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

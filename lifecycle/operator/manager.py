@@ -158,7 +158,8 @@ class Operator:
         self.kube.on_response = lambda method, status: self.metrics.requests.labels(str(status), method).inc()
         self.queue = WorkQueue(on_depth=lambda d: self.metrics.workqueue_depth.labels(CONTROLLER).set(d),
                                on_add=lambda: self.metrics.workqueue_adds.labels(CONTROLLER).inc(),
-                               on_retry=lambda: self.metrics.workqueue_retries.labels(CONTROLLER).inc())
+                               on_retry=lambda: self.metrics.workqueue_retries.labels(CONTROLLER).inc(),
+                               on_wait=self.metrics.workqueue_queue_duration.labels(CONTROLLER).observe)
         self._runtime_kinds = {k.kind for k in self.registry.kinds()}
         self.informers: dict[str, Informer] = {}
         for res in watched:

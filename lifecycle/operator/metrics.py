@@ -25,6 +25,10 @@ class Metrics:
                                      registry=self.registry)
         self.workqueue_adds = Counter("workqueue_adds_total", "Keys added to the work queue.", ["name"],
                                       registry=self.registry)
+        self.workqueue_queue_duration = Histogram(
+            "workqueue_queue_duration_seconds", "Seconds a key waited in the work queue before a worker took it.",
+            ["name"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry)
         self.workqueue_retries = Counter("workqueue_retries_total", "Keys re-queued after a failure.", ["name"],
                                          registry=self.registry)
         self.transitions = Counter("lifecycle_transitions_total", "Lifecycle machine transitions.",

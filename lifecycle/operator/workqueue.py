@@ -32,13 +32,15 @@ class WorkQueue:
     def __init__(self, base_delay: float = BASE_DELAY, max_delay: float = MAX_DELAY,
                  clock: Callable[[], float] = time.monotonic,
                  on_depth: Callable[[int], None] | None = None, on_add: Callable[[], None] | None = None,
-                 on_retry: Callable[[], None] | None = None):
+                 on_retry: Callable[[], None] | None = None, on_wait: Callable[[float], None] | None = None):
         self.base_delay, self.max_delay, self._clock = base_delay, max_delay, clock
         self._urgent: list[Hashable] = []
         self._routine: list[Hashable] = []
         self._dirty: set[Hashable] = set()
         self._is_routine: dict[Hashable, bool] = {}  # the lane of each dirty key
         self._processing: set[Hashable] = set()
+        self._since: dict[Hashable, float] = {}  # when each dirty key was first added
+        self._taken: dict[Hashable, tuple[float, bool]] = {}  # (seconds queued, routine) of each key in process
         self._failures: dict[Hashable, int] = {}
         self._waiting: list[tuple[float, int, Hashable]] = []  # (ready at, tie breaker, key)
         self._ready_at: dict[Hashable, float] = {}  # the one pending time per waiting key
@@ -49,6 +51,7 @@ class WorkQueue:
         self._on_depth = on_depth or (lambda depth: None)
         self._on_add = on_add or (lambda: None)
         self._on_retry = on_retry or (lambda: None)
+        self._on_wait = on_wait or (lambda seconds: None)
 
     # -- adding ---------------------------------------------------------------------------------
 
@@ -68,6 +71,7 @@ class WorkQueue:
             return
         self._on_add()
         self._dirty.add(key)
+        self._since[key] = self._clock()
         self._is_routine[key] = routine
         if key not in self._processing:
             (self._routine if routine else self._urgent).append(key)
@@ -126,7 +130,9 @@ class WorkQueue:
                     self._on_depth(self._depth())
                     self._processing.add(key)
                     self._dirty.discard(key)
-                    del self._is_routine[key]
+                    waited = self._clock() - self._since.pop(key)
+                    self._taken[key] = (waited, self._is_routine.pop(key))
+                    self._on_wait(waited)
                     return key
                 if self._shutting_down:
                     raise ShutDown()
@@ -150,12 +156,19 @@ class WorkQueue:
     def done(self, key: Hashable) -> None:
         with self._cond:
             self._processing.discard(key)
+            self._taken.pop(key, None)
             if key in self._dirty:
                 (self._routine if self._is_routine[key] else self._urgent).append(key)
                 self._on_depth(self._depth())
                 self._cond.notify()
 
     # -- state ----------------------------------------------------------------------------------
+
+    def taken(self, key: Hashable) -> tuple[float, bool] | None:
+        """For a key being processed: the seconds it waited since it was added, and whether it came
+        as routine work; what tells a slow answer to an event from a slow pass."""
+        with self._cond:
+            return self._taken.get(key)
 
     def __len__(self) -> int:
         with self._cond:

@@ -149,3 +149,20 @@ def test_a_retry_and_an_event_during_processing_come_back_in_the_event_lane() ->
     q.add_rate_limited("failed")
     clock.now = 1.0
     assert [q.get(timeout=0) for _ in range(2)] == ["failed", "routine"]
+
+
+def test_the_time_a_key_waited_counts_from_its_first_add_including_a_pass_under_way() -> None:
+    clock, waits = FakeClock(), []
+    q = WorkQueue(clock=clock, on_wait=waits.append)
+    q.add("a", routine=True)
+    clock.now = 2.0
+    q.add("a")  # an event for it: the wait still counts from the first add, and it is no longer routine
+    clock.now = 3.0
+    assert q.get(timeout=0) == "a" and q.taken("a") == (3.0, False)
+    q.add("a", routine=True)  # added while its pass runs
+    clock.now = 7.5
+    q.done("a")
+    assert q.taken("a") is None
+    clock.now = 8.0
+    assert q.get(timeout=0) == "a" and q.taken("a") == (5.0, True)
+    assert waits == [3.0, 5.0]
