@@ -89,9 +89,10 @@ MEMORY_PAIRS ?= 10000
 PARTS ?= memory,cluster,manager
 PROFILE ?=
 WORKERS ?=
+TRACE ?=
 bench: setup controlplane
 	BENCH_PAIRS=$(PAIRS) BENCH_ENGINE=$(ENGINE) BENCH_IDLE=$(IDLE) BENCH_MEMORY_PAIRS=$(MEMORY_PAIRS) \
-	BENCH_PARTS=$(PARTS) BENCH_PROFILE=$(PROFILE) BENCH_WORKERS=$(WORKERS) $(PY) -m tests.bench
+	BENCH_PARTS=$(PARTS) BENCH_PROFILE=$(PROFILE) BENCH_WORKERS=$(WORKERS) BENCH_TRACE=$(TRACE) $(PY) -m tests.bench
 
 # Prints the score (killed by behaviour / total) and the survivors; fails below 95 %.
 mutants: setup

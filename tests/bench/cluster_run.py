@@ -4,6 +4,7 @@ one engine, then an idle window, then the floor (``tests.bench.floor``) in the s
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -96,13 +97,20 @@ def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps:
                 fresh_namespace(gw, NAMESPACE)
                 fresh_namespace(gw, FLOOR_NAMESPACE)
                 workers = os.environ.get("BENCH_WORKERS")  # default: the operator's own
+                # TRACE=<file>: the operator logs at debug (each watched change, each pass with its
+                # time in the queue) and its log is kept there.
+                trace = os.environ.get("BENCH_TRACE")
                 op = OperatorProcess(cluster, NAMESPACE, Path(tmp), "bench",
                                      extra=("--workers", workers) if workers else (),
-                                     env={**workload.operator_env, **port_range_env(pairs)})
+                                     env={**workload.operator_env, **port_range_env(pairs),
+                                          **({"FLUIDLC_LOG_LEVEL": "debug"} if trace else {})})
                 try:
                     return _run(cluster, gw, op, workload, pairs, idle_seconds, floor)
                 finally:
                     stop_operator(op)
+                    if trace:
+                        shutil.copyfile(op.log_path, trace)
+                        print(f"  the operator's debug log: {trace}", flush=True)
         finally:
             cluster.down()
 
@@ -262,11 +270,18 @@ def summary(f: Figures) -> list[tuple[str, str]]:
     return rows
 
 
-def _reaction(found: list[float | None]) -> str:
-    done = sorted(v for v in found if v is not None)
+def _reaction(found: list[reaction.Probe]) -> str:
+    done = sorted(p.seconds for p in found if p.seconds is not None)
     missing = f", {len(found) - len(done)} not within {reaction.PATIENCE:.0f} s" if len(done) < len(found) else ""
+    slowest = max(found, key=lambda p: float("inf") if p.seconds is None else p.seconds, default=None)
+    at = "" if slowest is None else f"; slowest {slowest.pair}, sent at {_clock(slowest.at)}"
     return (f"p50 {pct(done, .5) * 1000:.0f} ms, p95 {pct(done, .95) * 1000:.0f} ms, max "
-            f"{max(done, default=0) * 1000:.0f} ms ({len(found)} pairs, one at a time{missing})")
+            f"{max(done, default=0) * 1000:.0f} ms ({len(found)} pairs, one at a time{missing}{at})")
+
+
+def _clock(at: float) -> str:
+    """A wall-clock time as the operator's text log writes it, to find it there."""
+    return f"{time.strftime('%H:%M:%S', time.localtime(at))}.{int(at * 1000) % 1000:03d}"
 
 
 def median(values: list[float]) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from lifecycle.k8s.gateway import STATEFUL_SET, Obj
 from lifecycle.k8s.kube import KubeGateway
@@ -15,6 +16,12 @@ from tests.bench.workload import Workload
 POLL = 0.02  # seconds between reads while waiting for the answer
 PATIENCE = 30.0  # an answer later than this is reported as missing
 GIVE_UP_AFTER = 2  # missing answers in a row that end the probes (each costs PATIENCE of the run)
+
+
+class Probe(NamedTuple):
+    pair: str
+    at: float  # wall clock when the probe's write was sent, to find it in the operator's log
+    seconds: float | None  # until the answer; None when it never came
 
 
 def worker_set(gw: KubeGateway, namespace: str, runtime_uid: str) -> Obj | None:
@@ -46,20 +53,20 @@ def _waited(check: Callable[[], bool]) -> float | None:
 
 
 def _timed(gw: KubeGateway, workload: Workload, namespace: str, names: list[str],
-           act: Callable[[str, Obj], Callable[[], bool]]) -> list[float | None]:
+           act: Callable[[str, Obj], Callable[[], bool]]) -> list[Probe]:
     """For each pair: ``act`` on its runtime and worker StatefulSet, then the seconds until the check
     ``act`` returned holds (None when the pair has no worker set or the answer never came)."""
-    found: list[float | None] = []
+    found: list[Probe] = []
     for name in names:
         uid = gw.get(workload.runtime, namespace, name)["metadata"]["uid"]  # type: ignore[index]
-        sts = worker_set(gw, namespace, uid)
-        found.append(None if sts is None else _waited(act(name, sts)))
-        if found[-GIVE_UP_AFTER:] == [None] * GIVE_UP_AFTER:
+        sts, at = worker_set(gw, namespace, uid), time.time()
+        found.append(Probe(name, at, None if sts is None else _waited(act(name, sts))))
+        if [p.seconds for p in found[-GIVE_UP_AFTER:]] == [None] * GIVE_UP_AFTER:
             break  # the operator is not answering within PATIENCE: the rest would say the same
     return found
 
 
-def scaled(gw: KubeGateway, workload: Workload, namespace: str, names: list[str]) -> list[float | None]:
+def scaled(gw: KubeGateway, workload: Workload, namespace: str, names: list[str]) -> list[Probe]:
     """Seconds from a runtime's ``spec.replicas`` raised by one to its worker StatefulSet's."""
     def act(name: str, sts: Obj) -> Callable[[], bool]:
         sts_name, wanted = sts["metadata"]["name"], int(sts["spec"].get("replicas") or 0) + 1
@@ -69,7 +76,7 @@ def scaled(gw: KubeGateway, workload: Workload, namespace: str, names: list[str]
     return _timed(gw, workload, namespace, names, act)
 
 
-def recreated(gw: KubeGateway, workload: Workload, namespace: str, names: list[str]) -> list[float | None]:
+def recreated(gw: KubeGateway, workload: Workload, namespace: str, names: list[str]) -> list[Probe]:
     """Seconds from a worker StatefulSet deleted to a new one made in its place."""
     def act(name: str, sts: Obj) -> Callable[[], bool]:
         sts_name, old = sts["metadata"]["name"], sts["metadata"]["uid"]
