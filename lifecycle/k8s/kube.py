@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
@@ -70,6 +71,17 @@ def api_client(kubeconfig: str | None = None, connections: int | None = None) ->
     return client.ApiClient(configuration)
 
 
+def _command_words(argv: Argv) -> str:
+    """The program and its leading subcommand words (``alluxio fsadmin report``), for the log: no
+    argument that could carry a path, a URL or a value."""
+    words = [argv[0].rsplit("/", 1)[-1]] if argv else []
+    for arg in argv[1:4]:
+        if not arg.isalpha():
+            break
+        words.append(arg)
+    return " ".join(words)
+
+
 def _error(status: int, body: bytes, what: str) -> ApiError:
     try:
         message = json.loads(body).get("message") or body.decode(errors="replace")
@@ -125,8 +137,11 @@ class KubeGateway(KnownResources):
             auth_settings=["BearerToken"])
         with self._lock:
             self.requests += 1
+        started = time.perf_counter()
         response = self.api.call_api(method_, url, headers, body_, _request_timeout=timeout or self.timeout)
         self.on_response(method, response.status)
+        if log.isEnabledFor(logging.DEBUG):  # the path names objects only; no body or query is logged
+            log.debug("%s %s: %d after %.0f ms", method, path, response.status, (time.perf_counter() - started) * 1000)
         if stream:
             if response.status >= 300:
                 raise _error(response.status, response.read(), what or f"{method} {path}")
@@ -228,6 +243,7 @@ class KubeGateway(KnownResources):
         """Run ``argv`` (a vector, never a shell string) in a pod through the API server."""
         with self._lock:
             self.requests += 1
+        started = time.perf_counter()
         try:
             result = self._pod_exec.run(namespace, pod, argv, container=container, timeout=timeout)
         except ExecRefused as exc:
@@ -240,6 +256,9 @@ class KubeGateway(KnownResources):
             self.on_response("EXEC", 0)
             raise ApiError(f"exec in pod {namespace}/{pod}: {exc}") from exc
         self.on_response("EXEC", 101)  # counted with the other requests (the upgrade's status)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("EXEC %s in %s/%s: exit %d after %.0f ms", _command_words(argv), namespace, pod,
+                      result.returncode, (time.perf_counter() - started) * 1000)
         return ExecResult(result.stdout, result.stderr, result.returncode)
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:

@@ -69,3 +69,43 @@ def test_a_text_line_carries_milliseconds() -> None:
     record = logging.LogRecord("lifecycle.operator", logging.INFO, __file__, 1, "hello", None, None)
     record.created, record.msecs = 1_700_000_000.042, 42.0
     assert TextFormatter().format(record).split(" ")[0].endswith(".042")
+
+
+def test_at_debug_a_request_is_logged_with_its_path_status_and_time_and_never_its_body_or_query(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from typing import Any
+
+    from lifecycle.k8s.gateway import CONFIG_MAP
+    from lifecycle.k8s.kube import KubeGateway
+
+    class Response:
+        status = 200
+
+        def read(self) -> bytes:
+            return b"{}"
+
+    class Api:
+        def param_serialize(self, method: str, path: str, **_: Any) -> tuple[str, str, dict[str, str], Any, None]:
+            return method, path, {}, None, None
+
+        def call_api(self, *_: Any, **__: Any) -> Response:
+            return Response()
+
+    gw = KubeGateway(Api())
+    with caplog.at_level(logging.DEBUG, logger="lifecycle.k8s.kube"):
+        gw.patch(CONFIG_MAP, "team", "settings", {"data": {"token": "hunter2"}})
+        gw.list(CONFIG_MAP, "team", {"owner": "hunter2"})
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("PATCH /api/v1/namespaces/team/configmaps/settings: 200 after ")
+    assert lines[1].startswith("GET /api/v1/namespaces/team/configmaps: 200 after ")
+    assert not any("hunter2" in line for line in lines)
+
+
+def test_an_exec_is_logged_by_its_program_and_subcommand_words_only() -> None:
+    from lifecycle.k8s.kube import _command_words
+
+    assert _command_words(["alluxio", "fsadmin", "report", "capacity"]) == "alluxio fsadmin report capacity"
+    assert _command_words(["/opt/alluxio/bin/alluxio", "fs", "mount", "/data", "https://u:hunter2@x"]) \
+        == "alluxio fs mount"
+    assert _command_words(["jindo", "--secret=hunter2"]) == "jindo"
+    assert _command_words([]) == ""
