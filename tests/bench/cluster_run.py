@@ -21,7 +21,16 @@ from lifecycle.local import LocalCluster, ufs
 from tests.bench import reaction
 from tests.bench.floor import made_objects, run_floor
 from tests.bench.profile import Profile
-from tests.bench.watchers import BoundWatch, ChangeWatch, Sampler, WriteWatch, cpu_seconds, platform_cpu, rss_mib
+from tests.bench.watchers import (
+    BoundWatch,
+    ChangeWatch,
+    Sampler,
+    WriteWatch,
+    cpu_seconds,
+    machine_cpu,
+    platform_cpu,
+    rss_mib,
+)
 from tests.bench.workload import Workload
 from tests.cluster.operator_harness import (
     OperatorProcess,
@@ -140,6 +149,7 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     sampler, watch = Sampler(pid), WriteWatch(cluster, workload.runtime, NAMESPACE)
     bound_watch = BoundWatch(cluster, NAMESPACE)
     platform_before, requests_before = platform_cpu(cluster), requests_by_method(op)
+    machine_before = machine_cpu()
     reconciles_before = op.reconciles()
     created: dict[str, float] = {}
     started = time.monotonic()
@@ -172,6 +182,7 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     f["reconciles"] = op.reconciles() - reconciles_before
     f["requests"] = _minus(requests_by_method(op), requests_before)
     f["platform_cpu"] = _minus(platform_cpu(cluster), platform_before)
+    f["machine_cpu"] = tuple(after - before for after, before in zip(machine_cpu(), machine_before, strict=True))
     f["rss_end_setup"] = rss_mib(pid)
     watch.stop.set()
     f["event_to_write"] = watch.latencies()
@@ -248,6 +259,7 @@ def summary(f: Figures) -> list[tuple[str, str]]:
                                  f"{f['cpu'] * 1000 / max(1, f['reconciles']):.1f} ms per reconcile "
                                  f"({f['reconciles'] / max(1, pairs):.1f} reconciles per pair)"),
         ("control plane CPU (setup)", ", ".join(f"{k} {v:.1f} s" for k, v in sorted(f["platform_cpu"].items()))),
+        *([("machine CPU (setup)", _machine(f))] if "machine_cpu" in f else []),
         ("operator RSS", f"start {f['rss_start']:.0f}, peak {f['rss_peak']:.0f}, end {f['rss_end']:.0f} MiB "
                          f"({(f['rss_end_setup'] - f['rss_start']) * 1024 / max(1, pairs):.0f} KiB per pair)"),
         ("operator requests per pair (setup)", f"{reqs / max(1, pairs):.1f}" + ratio(reqs, floor_reqs) + ": "
@@ -277,6 +289,16 @@ def _reaction(found: list[reaction.Probe]) -> str:
     at = "" if slowest is None else f"; slowest {slowest.pair}, sent at {_clock(slowest.at)}"
     return (f"p50 {pct(done, .5) * 1000:.0f} ms, p95 {pct(done, .95) * 1000:.0f} ms, max "
             f"{max(done, default=0) * 1000:.0f} ms ({len(found)} pairs, one at a time{missing}{at})")
+
+
+def _machine(f: Figures) -> str:
+    """How busy the machine was during setup, and whose the busy time was: when it is near all of
+    it, every process waited for a CPU and the times above are the machine's, not one process's."""
+    busy, every = f["machine_cpu"]
+    known = f["cpu"] + sum(f["platform_cpu"].values())
+    return (f"{busy:.0f} of {every:.0f} core-seconds busy ({busy / max(every, 1e-9):.0%}): operator {f['cpu']:.0f}, "
+            f"control plane and stand-ins {sum(f['platform_cpu'].values()):.0f}, the rest (this bench, other "
+            f"processes) {max(busy - known, 0):.0f}")
 
 
 def _clock(at: float) -> str:

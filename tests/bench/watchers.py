@@ -18,6 +18,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu_seconds(pid: int) -> float:
+    """CPU of the children ``pid`` has waited for: for kwok, the stand-in CLIs its execs ran."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, all) core-seconds of the machine since boot (/proc/stat): whether a run was short of CPU."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    total = sum(ticks[:8])  # guest time is already counted in user
+    tck = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / tck, total / tck
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -25,9 +40,16 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+STANDIN_EXECS = "stand-in execs (kwok's children)"
+
+
 def platform_cpu(cluster: LocalCluster) -> dict[str, float]:
     """CPU seconds so far of the control plane's processes, by component."""
-    return {s.name: cpu_seconds(s.pid) for s in cluster.status() if s.running and s.pid}
+    found = {s.name: cpu_seconds(s.pid) for s in cluster.status() if s.running and s.pid}
+    kwok = next((s.pid for s in cluster.status() if s.name == "kwok" and s.running and s.pid), None)
+    if kwok is not None:
+        found[STANDIN_EXECS] = children_cpu_seconds(kwok)
+    return found
 
 
 class Sampler:
