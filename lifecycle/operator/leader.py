@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from lifecycle.k8s.gateway import LEASE, ApiError, Conflict, Gateway
+from lifecycle.k8s.gateway import LEASE, ApiError, Conflict, Gateway, NotFound, Obj
 
 log = logging.getLogger("lifecycle.leader")
 
@@ -35,6 +35,9 @@ class LeaderElector:
         self.lost = threading.Event()
         self._observed: tuple[str, str] | None = None  # (holder, renewTime) last seen
         self._observed_at = 0.0
+        # The Lease as our last write left it: while nobody else writes it, a renewal is one PATCH
+        # on its resourceVersion instead of a GET and a PATCH (a conflict means somebody did).
+        self._written: Obj | None = None
 
     def _spec(self, transitions: int, acquired: str | None) -> dict[str, object]:
         now = _now_micro()
@@ -42,12 +45,15 @@ class LeaderElector:
                 "acquireTime": acquired or now, "renewTime": now, "leaseTransitions": transitions}
 
     def try_acquire_or_renew(self) -> bool:
+        if self._written is not None and self._renew(self._written):
+            return True
+        self._written = None
         lease = self.gateway.get(LEASE, self.namespace, self.name)
         if lease is None:
             try:
-                self.gateway.create({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                                     "metadata": {"name": self.name, "namespace": self.namespace},
-                                     "spec": self._spec(0, None)})
+                self._wrote(self.gateway.create({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                                 "metadata": {"name": self.name, "namespace": self.namespace},
+                                                 "spec": self._spec(0, None)}))
             except Conflict:
                 return False
             return True
@@ -63,10 +69,27 @@ class LeaderElector:
         body = {"metadata": {"resourceVersion": lease["metadata"]["resourceVersion"]},
                 "spec": self._spec(transitions, spec.get("acquireTime") if mine else None)}
         try:
-            self.gateway.patch(LEASE, self.namespace, self.name, body)
+            self._wrote(self.gateway.patch(LEASE, self.namespace, self.name, body))
         except Conflict:
             return False
         return True
+
+    def _renew(self, written: Obj) -> bool:
+        """Renew the Lease we wrote last, on the version we wrote: refused if anyone wrote it since."""
+        spec = written.get("spec") or {}
+        body = {"metadata": {"resourceVersion": (written.get("metadata") or {}).get("resourceVersion")},
+                "spec": self._spec(int(spec.get("leaseTransitions") or 0), spec.get("acquireTime"))}
+        try:
+            self._wrote(self.gateway.patch(LEASE, self.namespace, self.name, body))
+        except (Conflict, NotFound):
+            return False
+        return True
+
+    def _wrote(self, lease: Obj) -> None:
+        spec = lease.get("spec") or {}
+        if spec.get("holderIdentity") == self.identity:
+            self._written = lease
+            self._observed, self._observed_at = (self.identity, spec.get("renewTime") or ""), self.clock()
 
     def run(self, stop: threading.Event, on_started: Callable[[], None]) -> None:
         """Campaign until leading, then renew; sets ``lost`` if a renewal misses its deadline."""
@@ -113,6 +136,7 @@ class LeaderElector:
         if not self.leading.is_set():
             return
         self.leading.clear()
+        self._written = None
         try:
             lease = self.gateway.get(LEASE, self.namespace, self.name)
             if lease and (lease.get("spec") or {}).get("holderIdentity") == self.identity:

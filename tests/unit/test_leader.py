@@ -87,3 +87,43 @@ def test_of_two_candidates_that_both_saw_no_lease_one_holds_it(gw: MemoryGateway
     assert a.try_acquire_or_renew()
     assert not b.try_acquire_or_renew()  # its create conflicts
     assert holder(gw) == "a"
+
+
+class Counting:
+    """The gateway, counting the calls the elector makes."""
+
+    def __init__(self, gw: MemoryGateway):
+        self.gw, self.calls = gw, []  # type: ignore[var-annotated]
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.calls.append(name)
+            return getattr(self.gw, name)(*args, **kwargs)
+        return call
+
+
+def test_a_holder_renews_with_one_patch_on_the_version_it_wrote(gw: MemoryGateway) -> None:
+    clock, counting = Clock(), Counting(gw)
+    a = LeaderElector(counting, "fluid-system", "fluid-lifecycle-operator", "a", lease_seconds=6.0,  # type: ignore[arg-type]
+                      renew_deadline=4.0, retry_period=0.8, clock=clock)
+    assert a.try_acquire_or_renew() and counting.calls == ["get", "create"]
+    counting.calls.clear()
+    for _ in range(3):
+        clock.now += 0.8
+        assert a.try_acquire_or_renew()
+    assert counting.calls == ["patch"] * 3
+    renewed = gw.get(LEASE, "fluid-system", "fluid-lifecycle-operator")
+    assert renewed is not None and renewed["spec"]["holderIdentity"] == "a" and renewed["spec"]["leaseTransitions"] == 0
+
+
+def test_a_holder_whose_lease_was_taken_meanwhile_does_not_take_it_back(gw: MemoryGateway) -> None:
+    clock = Clock()
+    a, b = elector(gw, "a", clock), elector(gw, "b", clock)
+    assert a.try_acquire_or_renew()
+    assert not b.try_acquire_or_renew()
+    clock.now += 6.0  # a paused (a long stop of the process) past its lease: b takes it
+    assert b.try_acquire_or_renew() and holder(gw) == "b"
+    clock.now += 0.1
+    assert not a.try_acquire_or_renew() and holder(gw) == "b"  # its renewal on the old version is refused
+    clock.now += 0.8
+    assert b.try_acquire_or_renew() and not a.try_acquire_or_renew() and holder(gw) == "b"
