@@ -88,6 +88,12 @@ NOTIFY_WHY = {SECRET.plural: "a created or rotated Secret is noticed only at the
                              "watch on secrets (`fluidlc manifests`) or run with --no-watch-secrets"}
 
 
+def routine_limit(workers: int) -> int:
+    """Workers routine work (cache reports, resyncs) may hold at once: a quarter are kept for events,
+    so a user's change or a lost workload is taken up at once however many reports are due."""
+    return max(1, workers - max(1, workers // 4))
+
+
 def beyond_status(old: Obj, new: Obj) -> bool:
     """Whether an update of a Dataset or runtime is more than a status write. Status is written by
     this operator alone, and its own write must not wake the pair again: a failing pair would then
@@ -159,7 +165,8 @@ class Operator:
         self.queue = WorkQueue(on_depth=lambda d: self.metrics.workqueue_depth.labels(CONTROLLER).set(d),
                                on_add=lambda: self.metrics.workqueue_adds.labels(CONTROLLER).inc(),
                                on_retry=lambda: self.metrics.workqueue_retries.labels(CONTROLLER).inc(),
-                               on_wait=self.metrics.workqueue_queue_duration.labels(CONTROLLER).observe)
+                               on_wait=self.metrics.workqueue_queue_duration.labels(CONTROLLER).observe,
+                               routine_limit=routine_limit(settings.workers))
         self._runtime_kinds = {k.kind for k in self.registry.kinds()}
         self.informers: dict[str, Informer] = {}
         for res in watched:

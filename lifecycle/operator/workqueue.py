@@ -9,7 +9,9 @@ Two lanes: what an event or a retry brings is handed out before routine work (a 
 periodic refresh, a resync), as controller-runtime's priority queue puts its resyncs last. At
 1,000 pairs the cache reports due every 120 s kept 750 keys queued in an otherwise idle operator,
 and a user's change waited behind all of them; now it waits for a free worker only. Routine work
-waits while events keep coming, which is what it is for.
+waits while events keep coming, which is what it is for. And routine work holds at most
+``routine_limit`` workers at once: at 100 pairs a burst of cache reports (an exec of a second or
+two each on a busy machine) took all 16, and a user's scale waited 0.75 s for one to finish.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ class WorkQueue:
     def __init__(self, base_delay: float = BASE_DELAY, max_delay: float = MAX_DELAY,
                  clock: Callable[[], float] = time.monotonic,
                  on_depth: Callable[[int], None] | None = None, on_add: Callable[[], None] | None = None,
-                 on_retry: Callable[[], None] | None = None, on_wait: Callable[[float], None] | None = None):
+                 on_retry: Callable[[], None] | None = None, on_wait: Callable[[float], None] | None = None,
+                 routine_limit: int | None = None):
         self.base_delay, self.max_delay, self._clock = base_delay, max_delay, clock
+        self.routine_limit = routine_limit  # None: routine work may take every worker
+        self._routine_taken = 0  # routine keys being processed
         self._urgent: list[Hashable] = []
         self._routine: list[Hashable] = []
         self._dirty: set[Hashable] = set()
@@ -124,14 +129,15 @@ class WorkQueue:
         with self._cond:
             while True:
                 self._promote_due_locked()
-                lane = self._urgent or self._routine
+                lane = self._urgent or (self._routine if self._routine_may_start() else None)
                 if lane:
                     key = lane.pop(0)
                     self._on_depth(self._depth())
                     self._processing.add(key)
                     self._dirty.discard(key)
-                    waited = self._clock() - self._since.pop(key)
-                    self._taken[key] = (waited, self._is_routine.pop(key))
+                    waited, routine = self._clock() - self._since.pop(key), self._is_routine.pop(key)
+                    self._taken[key] = (waited, routine)
+                    self._routine_taken += routine
                     self._on_wait(waited)
                     return key
                 if self._shutting_down:
@@ -143,6 +149,9 @@ class WorkQueue:
                         raise TimeoutError()
                     wait = left if wait is None else min(wait, left)
                 self._cond.wait(wait)
+
+    def _routine_may_start(self) -> bool:
+        return self.routine_limit is None or self._routine_taken < self.routine_limit
 
     def _promote_due_locked(self) -> None:
         now = self._clock()
@@ -156,7 +165,11 @@ class WorkQueue:
     def done(self, key: Hashable) -> None:
         with self._cond:
             self._processing.discard(key)
-            self._taken.pop(key, None)
+            taken = self._taken.pop(key, None)
+            if taken is not None and taken[1]:
+                self._routine_taken -= 1
+                if self._routine:
+                    self._cond.notify()  # a routine slot is free for a worker waiting on one
             if key in self._dirty:
                 (self._routine if self._is_routine[key] else self._urgent).append(key)
                 self._on_depth(self._depth())

@@ -166,3 +166,40 @@ def test_the_time_a_key_waited_counts_from_its_first_add_including_a_pass_under_
     clock.now = 8.0
     assert q.get(timeout=0) == "a" and q.taken("a") == (5.0, True)
     assert waits == [3.0, 5.0]
+
+
+def test_routine_work_holds_at_most_its_limit_of_workers_so_an_event_finds_one_free() -> None:
+    q = WorkQueue(routine_limit=2)
+    for key in ("report-a", "report-b", "report-c"):
+        q.add(key, routine=True)
+    assert q.get(timeout=0) == "report-a" and q.get(timeout=0) == "report-b"
+    with pytest.raises(TimeoutError):
+        q.get(timeout=0)  # two routine passes run: the third waits although a worker is free
+    q.add("scaled")
+    assert q.get(timeout=0) == "scaled"
+    q.done("scaled")  # an event's pass frees no routine slot
+    with pytest.raises(TimeoutError):
+        q.get(timeout=0)
+    q.done("report-a")
+    assert q.get(timeout=0) == "report-c"
+
+
+def test_a_worker_waiting_for_a_routine_slot_is_woken_when_one_frees() -> None:
+    q = WorkQueue(routine_limit=1)
+    q.add("report-a", routine=True)
+    q.add("report-b", routine=True)
+    assert q.get(timeout=0) == "report-a"
+    got: list[object] = []
+    waiter = threading.Thread(target=lambda: got.append(q.get(timeout=5)))
+    waiter.start()
+    time.sleep(0.05)
+    assert got == []
+    q.done("report-a")
+    waiter.join(timeout=5)
+    assert got == ["report-b"]
+
+
+def test_the_operator_keeps_a_quarter_of_its_workers_for_events() -> None:
+    from lifecycle.operator.manager import routine_limit
+
+    assert [routine_limit(n) for n in (1, 2, 4, 16, 32)] == [1, 1, 3, 12, 24]
