@@ -66,10 +66,8 @@ class LeaderElector:
         if not mine and holder and not expired:
             return False
         transitions = int(spec.get("leaseTransitions") or 0) + (0 if mine else 1)
-        body = {"metadata": {"resourceVersion": lease["metadata"]["resourceVersion"]},
-                "spec": self._spec(transitions, spec.get("acquireTime") if mine else None)}
         try:
-            self._wrote(self.gateway.patch(LEASE, self.namespace, self.name, body))
+            self._write_on(lease, transitions, spec.get("acquireTime") if mine else None)
         except Conflict:
             return False
         return True
@@ -77,13 +75,17 @@ class LeaderElector:
     def _renew(self, written: Obj) -> bool:
         """Renew the Lease we wrote last, on the version we wrote: refused if anyone wrote it since."""
         spec = written.get("spec") or {}
-        body = {"metadata": {"resourceVersion": (written.get("metadata") or {}).get("resourceVersion")},
-                "spec": self._spec(int(spec.get("leaseTransitions") or 0), spec.get("acquireTime"))}
         try:
-            self._wrote(self.gateway.patch(LEASE, self.namespace, self.name, body))
+            self._write_on(written, int(spec.get("leaseTransitions") or 0), spec.get("acquireTime"))
         except (Conflict, NotFound):
             return False
         return True
+
+    def _write_on(self, lease: Obj, transitions: int, acquired: str | None) -> None:
+        """Our spec over ``lease``, on its resourceVersion: Conflict if anyone wrote it since."""
+        body = {"metadata": {"resourceVersion": (lease.get("metadata") or {}).get("resourceVersion")},
+                "spec": self._spec(transitions, acquired)}
+        self._wrote(self.gateway.patch(LEASE, self.namespace, self.name, body))
 
     def _wrote(self, lease: Obj) -> None:
         spec = lease.get("spec") or {}

@@ -38,7 +38,6 @@ class WorkQueue:
                  routine_limit: int | None = None):
         self.base_delay, self.max_delay, self._clock = base_delay, max_delay, clock
         self.routine_limit = routine_limit  # None: routine work may take every worker
-        self._routine_taken = 0  # routine keys being processed
         self._urgent: list[Hashable] = []
         self._routine: list[Hashable] = []
         self._dirty: set[Hashable] = set()
@@ -137,7 +136,6 @@ class WorkQueue:
                     self._dirty.discard(key)
                     waited, routine = self._clock() - self._since.pop(key), self._is_routine.pop(key)
                     self._taken[key] = (waited, routine)
-                    self._routine_taken += routine
                     self._on_wait(waited)
                     return key
                 if self._shutting_down:
@@ -151,7 +149,9 @@ class WorkQueue:
                 self._cond.wait(wait)
 
     def _routine_may_start(self) -> bool:
-        return self.routine_limit is None or self._routine_taken < self.routine_limit
+        if self.routine_limit is None:
+            return True
+        return sum(routine for _, routine in self._taken.values()) < self.routine_limit  # one entry per worker
 
     def _promote_due_locked(self) -> None:
         now = self._clock()
@@ -166,10 +166,8 @@ class WorkQueue:
         with self._cond:
             self._processing.discard(key)
             taken = self._taken.pop(key, None)
-            if taken is not None and taken[1]:
-                self._routine_taken -= 1
-                if self._routine:
-                    self._cond.notify()  # a routine slot is free for a worker waiting on one
+            if taken is not None and taken[1] and self._routine:
+                self._cond.notify()  # a routine slot is free for a worker waiting on one
             if key in self._dirty:
                 (self._routine if self._is_routine[key] else self._urgent).append(key)
                 self._on_depth(self._depth())

@@ -295,10 +295,10 @@ def _machine(f: Figures) -> str:
     """How busy the machine was during setup, and whose the busy time was: when it is near all of
     it, every process waited for a CPU and the times above are the machine's, not one process's."""
     busy, every = f["machine_cpu"]
-    known = f["cpu"] + sum(f["platform_cpu"].values())
+    platform = sum(f["platform_cpu"].values())
     return (f"{busy:.0f} of {every:.0f} core-seconds busy ({busy / max(every, 1e-9):.0%}): operator {f['cpu']:.0f}, "
-            f"control plane and stand-ins {sum(f['platform_cpu'].values()):.0f}, the rest (this bench, other "
-            f"processes) {max(busy - known, 0):.0f}")
+            f"control plane and stand-ins {platform:.0f}, the rest (this bench, other "
+            f"processes) {max(busy - f['cpu'] - platform, 0):.0f}")
 
 
 def _clock(at: float) -> str:

@@ -13,15 +13,20 @@ from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster
 
 
-def cpu_seconds(pid: int) -> float:
+def _stat_seconds(pid: int, user: int) -> float:
+    """Two adjacent clock-tick fields of /proc/<pid>/stat (user, then system time), in seconds;
+    ``user`` counts from the field after the command name."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[user]) + int(fields[user + 1])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    return _stat_seconds(pid, 11)
 
 
 def children_cpu_seconds(pid: int) -> float:
     """CPU of the children ``pid`` has waited for: for kwok, the stand-in CLIs its execs ran."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return _stat_seconds(pid, 13)
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -45,10 +50,10 @@ STANDIN_EXECS = "stand-in execs (kwok's children)"
 
 def platform_cpu(cluster: LocalCluster) -> dict[str, float]:
     """CPU seconds so far of the control plane's processes, by component."""
-    found = {s.name: cpu_seconds(s.pid) for s in cluster.status() if s.running and s.pid}
-    kwok = next((s.pid for s in cluster.status() if s.name == "kwok" and s.running and s.pid), None)
-    if kwok is not None:
-        found[STANDIN_EXECS] = children_cpu_seconds(kwok)
+    running = {s.name: s.pid for s in cluster.status() if s.running and s.pid}
+    found = {name: cpu_seconds(pid) for name, pid in running.items()}
+    if "kwok" in running:
+        found[STANDIN_EXECS] = children_cpu_seconds(running["kwok"])
     return found
 
 
