@@ -40,7 +40,7 @@ from lifecycle.api.runtime import (
 )
 from lifecycle.api.units import format_bytes, format_ratio, parse_quantity, parse_tool_size
 from lifecycle.api.validation import FieldError, InvalidSpec, scheme_of
-from lifecycle.engine.background import Background
+from lifecycle.engine.background import SHORT_LANE, Background
 from lifecycle.engine.contract import IMPLEMENT_HOOKS, BuildImplement, EngineContext, Implement, ImplementBase
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.engine.operations import TOOL_POD_ANNOTATION, OperationWork, Unsupported, job_manifest, job_state
@@ -143,6 +143,7 @@ __all__ = [
     "REDACTED",
     "SECRET",
     "SERVICE",
+    "SHORT_LANE",
     "STATEFUL_SET",
     "TOOL_POD_ANNOTATION",
     "APIGatewayStatus",

@@ -6,7 +6,9 @@ writes) and says whether the runtime is ready. The cache's figures (capacity, us
 from the cache system's report, refreshed while the master is ready and kept when it cannot answer.
 The report is a command run in the master, so it runs at most once per
 ``settings['sync_intervals']['cache_report']`` seconds per runtime (default ``CACHE_REPORT_INTERVAL``: Fluid
-refreshes its figures about as often); between reports the recorded figures stand.
+refreshes its figures about as often); between reports the recorded figures stand. Only the first
+report runs in the pass; later ones run as background work (``SHORT_LANE``) and the pass their end
+wakes takes the figures, so a scale or a lost workload is never queued behind a report's commands.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from engines.cache.commands import CacheCommandError
 from engines.cache.objects import spec_replicas, status_int
 from lifecycle import (
     DAEMON_SET,
+    SHORT_LANE,
     STATEFUL_SET,
     ComponentPhase,
     Condition,
@@ -36,6 +39,7 @@ from lifecycle import (
 
 CACHE_REPORT_INTERVAL = 120.0
 REPORTED_AT = "cache-reported-at"  # EngineContext.shared: runtime UID -> time of its last report
+REPORT_JOB = "cache-report"  # the background job's key: (REPORT_JOB, runtime UID)
 
 
 def check_and_update_runtime_status(e: Cache) -> bool:
@@ -154,26 +158,52 @@ def _ready_condition(st: RuntimeStatus, type_: str, ok: bool, message: str, now:
 
 
 def _refresh_cache_states(e: Cache, st: RuntimeStatus) -> None:
+    """The first report runs in the pass (setup writes the figures with the rest); later ones run in
+    the background and a later pass takes their figures, so a pass never waits for the commands
+    while a user's change to the same pair is queued behind it."""
     if not e.has_workers:
         # Nothing caches: say so instead of leaving the columns empty.
         st.cache_states = {"cached": "0.00B", "cacheCapacity": "0.00B"}
         return
-    if st.cache_states and not _report_due(e):
+    key, bg = _report_key(e), e.ctx.background
+    job = bg.job(key)
+    if job is not None and not job.done():
         return
-    # Before the Dataset's volume exists nothing can have read through the cache: its counters are
-    # zero, known without asking (for Alluxio, a command less in the master per runtime set up).
-    unread = find_volume(e.gw, e.ctx.volume).pvc is None
+    if job is None and st.cache_states:
+        if _report_due(e):
+            bg.start(key, lambda: _report(e), e.ctx.now(), owner=(e.ctx.namespace, e.ctx.name), lane=SHORT_LANE)
+        return
+    # Tried now, whatever comes of it: the next report is due an interval later.
+    e.ctx.shared.setdefault(REPORTED_AT, {})[_uid(e)] = e.ctx.now()
     try:
-        cache = e.cache_report(hits=not unread)
-        if unread and cache.hits is None and e.REPORTS_HITS:
-            cache = attrs.evolve(cache, hits=report.HitCounters())
+        cache = bg.collect(key, e.ctx.now()) if job is not None else _report(e)
     except (CacheCommandError, ValueError) as exc:
         e.ctx.log.warning("cache report of %s unavailable, keeping the last one: %s", e.ref, exc)
         return
-    e.ctx.shared.setdefault(REPORTED_AT, {})[_uid(e)] = e.ctx.now()
     ds = e.ctx.dataset
     total = report.ufs_total_bytes(ds.status.ufs_total) if ds and ds.status else None
     st.cache_states = report.cache_states(cache, total)
+
+
+def _report(e: Cache) -> report.CacheReport:
+    """The cache's report. Before the Dataset's volume exists nothing can have read through the
+    cache: its counters are zero, known without asking (for Alluxio, a command less per setup)."""
+    unread = find_volume(e.gw, e.ctx.volume).pvc is None
+    cache = e.cache_report(hits=not unread)
+    if unread and cache.hits is None and e.REPORTS_HITS:
+        cache = attrs.evolve(cache, hits=report.HitCounters())
+    return cache
+
+
+def _report_key(e: Cache) -> tuple[str, str]:
+    return (REPORT_JOB, _uid(e))
+
+
+def forget_reports(e: Cache) -> None:
+    """The runtime is shutting down: its report job and pacing are of no use any more."""
+    uid = _uid(e)
+    e.ctx.background.forget(lambda key: key == (REPORT_JOB, uid))
+    e.ctx.shared.get(REPORTED_AT, {}).pop(uid, None)
 
 
 def _uid(e: Cache) -> str:

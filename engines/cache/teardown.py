@@ -6,7 +6,7 @@ keys come from the runtime's namespace and name alone).
 
 from __future__ import annotations
 
-from engines.cache import metadata, placement, render
+from engines.cache import metadata, placement, render, status
 from engines.cache.base import Cache
 from engines.cache.commands import CacheCommandError
 from lifecycle import CONFIG_MAP, DAEMON_SET, SERVICE, STATEFUL_SET
@@ -26,6 +26,7 @@ def shutdown(e: Cache) -> None:
     e.port_reservations.release(e.uid)
     render.forget(e.ctx.shared, e.uid)
     metadata.MetadataSync(e).forget()
+    status.forget_reports(e)
 
 
 def clean_cache(e: Cache) -> None:

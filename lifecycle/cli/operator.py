@@ -30,6 +30,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         retry_period=max(0.5, args.lease_seconds / 7.5), stall_seconds=args.stall_seconds,
         rollout_deadline=args.rollout_deadline, cache_report_seconds=args.cache_report_interval,
         mount_check_seconds=args.mount_check_interval, background_workers=args.background_workers,
+        report_workers=args.report_workers,
         port_range=args.port_range, watch_secrets=args.watch_secrets,
         faults=FaultPlan.parse(os.environ[FAULTS_ENV]) if os.environ.get(FAULTS_ENV) else None,
         **({"identity": args.identity} if args.identity else {}))
@@ -74,6 +75,9 @@ def add_operator_flags(parser: argparse.ArgumentParser) -> None:
                              "changed Dataset or a restarted master is acted on at once)")
     parser.add_argument("--background-workers", type=int, default=int(_env("BACKGROUND_WORKERS", 8)),
                         help="metadata syncs run at once, each a command in a master (default 8)")
+    parser.add_argument("--report-workers", type=int, default=int(_env("REPORT_WORKERS", 8)),
+                        help="cache reports run at once beside the reconciles, each a command in a master; "
+                             "they do not wait behind metadata syncs (default 8)")
     parser.add_argument("--port-range", type=_port_range, default=_port_range(_env("PORT_RANGE", "20000-26000")),
                         help="host ports given to runtimes on the host network, FIRST-LAST (default 20000-26000)")
     parser.add_argument("--watch-secrets", action=argparse.BooleanOptionalAction,

@@ -10,6 +10,10 @@ A job started for an ``owner`` (the operator's key of the pair) wakes it when it
 ``wake``, which the operator points at its work queue: the pass that collects the result comes at
 once, and nothing polls a job that may run for hours.
 
+Two lanes, each with its own workers: ``LONG_LANE`` for work that may run for hours (metadata syncs)
+and ``SHORT_LANE`` for commands of a second or two (cache reports), so a report never waits behind a
+sync of a big UFS, and a pass never waits for a report.
+
 The workers are daemon threads: a process told to stop does not wait for a sync that may run for
 hours (``concurrent.futures``' pool joins its threads at exit). An abandoned job is safe to lose,
 as when the process is killed: the next leader's pass starts it again from the status.
@@ -41,6 +45,8 @@ class Job:
 
 
 WORKERS = 8  # jobs are mostly commands run in other pods: waiting, not computing
+SHORT_WORKERS = 8  # reports due at once: at 1,000 pairs about 8 a second, each a second or two
+LONG_LANE, SHORT_LANE = "long", "short"
 
 Call = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
 
@@ -96,8 +102,8 @@ class DaemonPool:
 
 
 class Background:
-    def __init__(self, workers: int = WORKERS):
-        self._pool = DaemonPool(workers, "background")
+    def __init__(self, workers: int = WORKERS, short_workers: int = SHORT_WORKERS):
+        self._pools = {LONG_LANE: DaemonPool(workers, "background"), SHORT_LANE: DaemonPool(short_workers, "reports")}
         self._jobs: dict[Hashable, Job] = {}
         self._finished: dict[Hashable, datetime] = {}
         self._lock = threading.Lock()
@@ -105,10 +111,10 @@ class Background:
 
     def start(self, key: Hashable, work: Callable[[], Any], now: datetime,
               replaces: Callable[[Hashable], bool] = lambda key: False, owner: Hashable | None = None,
-              clock: Callable[[], datetime] | None = None) -> Job:
-        """Run ``work`` unless a job of this key already runs; the job either way. Jobs whose keys
-        ``replaces`` accepts are forgotten: their results, when they come, are not wanted. The
-        ``owner`` is woken when the job ends; ``clock`` stamps when a worker takes the job up."""
+              clock: Callable[[], datetime] | None = None, lane: str = LONG_LANE) -> Job:
+        """Run ``work`` in ``lane`` unless a job of this key already runs; the job either way. Jobs
+        whose keys ``replaces`` accepts are forgotten: their results, when they come, are not wanted.
+        The ``owner`` is woken when the job ends; ``clock`` stamps when a worker takes the job up."""
         with self._lock:
             for old in [k for k in self._jobs if k != key and replaces(k)]:
                 self._jobs.pop(old).future.cancel()
@@ -117,7 +123,7 @@ class Background:
             job = self._jobs.get(key)
             if job is None:
                 job = self._jobs[key] = Job(now, Future())
-                job.future = self._pool.submit(self._run, job, work, clock)
+                job.future = self._pools[lane].submit(self._run, job, work, clock)
                 if owner is not None:
                     job.future.add_done_callback(lambda _done: self._woken(owner))
             return job
@@ -170,4 +176,5 @@ class Background:
 
     def shutdown(self) -> None:
         """No new jobs; those waiting for a worker are cancelled, those running are abandoned."""
-        self._pool.shutdown()
+        for pool in self._pools.values():
+            pool.shutdown()

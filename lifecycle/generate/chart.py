@@ -47,6 +47,7 @@ FLAGS: tuple[tuple[str, str, Any], ...] = (
     ("--cache-report-interval", "cacheReportInterval", 120),
     ("--mount-check-interval", "mountCheckInterval", 300),
     ("--background-workers", "backgroundWorkers", 8),
+    ("--report-workers", "reportWorkers", 8),
     ("--port-range", "portRange", "20000-26000"),
     ("--log-format", "logFormat", "json"),
     ("--log-level", "logLevel", "info"),

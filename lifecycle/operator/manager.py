@@ -71,6 +71,7 @@ class Settings:
     cache_report_seconds: float = 120.0  # a cache's figures (capacity, use) are refreshed by exec this often
     mount_check_seconds: float = 300.0  # a cache's mount table is compared with the Dataset's by exec this often
     background_workers: int = 8  # metadata syncs (commands in the masters) running at once
+    report_workers: int = 8  # cache reports (commands of a second or two) running at once, beside the passes
     rollout_deadline: float = 600.0  # a changed spec's rollout may keep a component unready this long
     port_range: tuple[int, int] = (20000, 26000)  # host ports for runtimes on the host network
     watch_secrets: bool = True  # off: no list/watch on Secrets; a change is seen at the next resync
@@ -157,7 +158,7 @@ class Operator:
         watched = (*pairs, *CACHED_BUILTINS, *WATCHED, *(NOTIFY_ONLY if settings.watch_secrets else ()))
         # A connection for every watch, worker and background worker, and a few for the Lease and execs.
         connections = len(watched) * max(1, len(settings.namespaces)) + settings.workers \
-            + settings.background_workers + 4
+            + settings.background_workers + settings.report_workers + 4
         self.kube = KubeGateway(api or api_client(settings.kubeconfig, connections),
                                 (*(k.resource for k in self.registry.kinds()), *OPERATION_RESOURCES))
         self.metrics = Metrics()
@@ -191,7 +192,8 @@ class Operator:
             self.gateway, self.registry, settings={"resync": settings.resync_seconds, "sync_intervals": intervals,
                                                    "rollout_deadline": settings.rollout_deadline,
                                                    "port_range": settings.port_range,
-                                                   "background_workers": settings.background_workers},
+                                                   "background_workers": settings.background_workers,
+                                                   "report_workers": settings.report_workers},
             on_move=lambda m: self.metrics.transitions.labels(m.machine, m.source, m.dest).inc())
         # A finished sync brings its pair's pass without polling, as routine work: at 1,000 pairs the
         # syncs ending after setup stood ahead of a user's scale for over 30 s.

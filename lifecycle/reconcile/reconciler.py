@@ -21,6 +21,7 @@ import attrs
 from lifecycle.api import to_json
 from lifecycle.api.dataset import DatasetStatus
 from lifecycle.api.runtime import RuntimeStatus
+from lifecycle.engine.background import SHORT_WORKERS as REPORT_WORKERS
 from lifecycle.engine.background import WORKERS as BACKGROUND_WORKERS
 from lifecycle.engine.background import Background
 from lifecycle.engine.contract import EngineContext
@@ -102,7 +103,8 @@ class Reconciler:
         self.settings = dict(settings or {})
         self.on_move = on_move or (lambda move: None)
         self.sync_clock = SyncClock()
-        self.background = Background(int(self.settings.get("background_workers", BACKGROUND_WORKERS)))
+        self.background = Background(int(self.settings.get("background_workers", BACKGROUND_WORKERS)),
+                                     int(self.settings.get("report_workers", REPORT_WORKERS)))
         self.shared: dict[str, Any] = {}  # engines' per-process state (EngineContext.shared)
 
     def reconcile(self, namespace: str, name: str) -> Outcome:

@@ -5,13 +5,14 @@ fixtures are in conftest."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from engines.alluxio.engine import AlluxioEngine
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
-from lifecycle.k8s.gateway import NODE
+from lifecycle.k8s.gateway import NODE, ExecResult
 from lifecycle.local.standin import cache as standin
-from tests.unit.cache_cluster import NAME, FakeCluster, alluxio_manifest, context, dataset_manifest
+from tests.unit.cache_cluster import NAME, NS, FakeCluster, alluxio_manifest, context, dataset_manifest
 
 
 def test_cache_states_come_from_the_report_in_the_reference_formats(bound: FakeCluster) -> None:
@@ -41,8 +42,74 @@ def test_cache_reports_run_once_per_interval_and_the_figures_stand_between(bound
     assert [argv for _, _, argv in bound.execs if argv[:3] == ["alluxio", "fsadmin", "report"]] == reports
     assert bound.dataset()["status"]["cacheStates"]["cached"] == before
     bound.time += timedelta(seconds=21)
-    bound.reconcile()
+    bound.reconcile()  # due: the report runs beside this pass, whose figures still stand
+    assert bound.dataset()["status"]["cacheStates"]["cached"] == before
+    assert len([argv for _, _, argv in bound.execs if argv[:3] == ["alluxio", "fsadmin", "report"]]) > len(reports)
+    bound.reconcile()  # the pass the finished report wakes takes its figures
     assert bound.dataset()["status"]["cacheStates"]["cached"] == "2.93KiB"
+
+
+class HeldReports:
+    """Holds every `fsadmin report` until released, like a master slow to answer under load."""
+
+    def __init__(self, cluster: FakeCluster):
+        self.inner, self.release, self.started = cluster.exec, threading.Event(), threading.Event()
+        self.fail, self.calls = False, 0
+
+    def __call__(self, namespace: str, pod: str, container: str | None, argv: list[str]) -> ExecResult:
+        if argv[:3] == ["alluxio", "fsadmin", "report"]:
+            self.calls += 1
+            self.started.set()
+            assert self.release.wait(30), "the test never released the report"
+            if self.fail:
+                return ExecResult(1, "", "connection refused")
+        return self.inner(namespace, pod, container, argv)
+
+
+def pass_without_waiting(cluster: FakeCluster, seconds: float = 1) -> None:
+    cluster.time += timedelta(seconds=seconds)
+    cluster.kubelet()
+    assert cluster.reconciler.reconcile(NS, NAME).failure is None
+
+
+def test_a_due_report_runs_beside_the_passes_and_a_scale_is_not_held_behind_it(bound: FakeCluster) -> None:
+    bound.reconciler.settings["sync_intervals"]["cache_report"] = 120
+    bound.settle(passes=1)
+    held = HeldReports(bound)
+    bound.gw.exec_handler = held
+    try:
+        standin.set_cached(bound.state_dir("imagenet-master-0"), {"/train/a.jpg": 3000})
+        pass_without_waiting(bound, seconds=121)  # the report is due: started, and this pass returns
+        assert held.started.wait(10), "the due report was not started"
+        bound.patch_spec(ALLUXIO.resource, NAME, {"replicas": 1})
+        for _ in range(3):  # the scale goes through while the report still hangs
+            pass_without_waiting(bound)
+        status = bound.get(ALLUXIO.resource, NAME)["status"]
+        assert status["desiredWorkerNumberScheduled"] == 1 and status["cacheStates"]["cached"] == "0.00B"
+    finally:
+        held.release.set()
+        bound.reconciler.background.drain(10)
+    pass_without_waiting(bound)
+    assert bound.dataset()["status"]["cacheStates"]["cached"] == "2.93KiB"
+
+
+def test_a_failed_background_report_keeps_the_figures_and_waits_an_interval(bound: FakeCluster) -> None:
+    bound.reconciler.settings["sync_intervals"]["cache_report"] = 120
+    bound.settle(passes=1)
+    before = bound.dataset()["status"]["cacheStates"]
+    held = HeldReports(bound)
+    held.fail = True
+    held.release.set()
+    bound.gw.exec_handler = held
+    bound.time += timedelta(seconds=121)
+    bound.settle(passes=2)  # started, then collected: the failure is logged, the figures stand
+    assert held.calls == 1
+    bound.settle(passes=5)
+    assert bound.dataset()["status"]["cacheStates"] == before
+    assert held.calls == 1, "a failed report is not retried on every pass"
+    bound.time += timedelta(seconds=121)
+    bound.settle(passes=2)
+    assert held.calls == 2, "it is tried again an interval later"
 
 
 def test_an_idle_pass_writes_nothing(bound: FakeCluster) -> None:

@@ -1,5 +1,5 @@
-"""Background work: a job's end wakes its owner, and a job waiting for a worker is not counted as
-running; the metadata sync's progress moves on in steps that grow."""
+"""Background work: a job's end wakes its owner, a job waiting for a worker is not counted as
+running, and short jobs have workers of their own; the metadata sync's progress moves on in steps that grow."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engines.cache.metadata import PROGRESS_STEPS, progress_step
-from lifecycle.engine.background import Background
+from lifecycle.engine.background import SHORT_LANE, Background
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -39,6 +39,19 @@ def test_a_job_waiting_for_a_free_worker_is_not_yet_running() -> None:
     release.set()
     bg.drain(5)
     assert first.running_since == T0 + timedelta(seconds=3) and second.running_since == T0 + timedelta(seconds=9)
+
+
+def test_a_short_job_does_not_wait_behind_long_ones() -> None:
+    bg = Background(workers=1, short_workers=1)
+    release = threading.Event()
+    bg.start("sync", lambda: release.wait(5), T0)
+    bg.start("another sync", lambda: None, T0)
+    report = bg.start("report", lambda: 3, T0, lane=SHORT_LANE)
+    try:
+        assert report.future.result(timeout=5) == 3, "the report waited for the only long-lane worker"
+    finally:
+        release.set()
+    bg.drain(5)
 
 
 def test_a_failing_wake_does_not_lose_the_result() -> None:
