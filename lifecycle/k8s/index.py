@@ -4,12 +4,19 @@ Every pass lists a pair's pods, StatefulSets or Services by namespace and label 
 from one flat table, each such list walks every object of the kind in the cluster, so a pass costs
 more with every pair added. Here a list starts from the smallest of the sets its namespace and its
 labels name, so its cost follows what it returns, not the size of the cluster.
+
+A ``packed`` index keeps each object as its compact JSON text (``orjson``) and decodes it on every
+read. The informers' caches are packed: an Alluxio pair's cached objects take about 20 KiB as text
+and 120 KiB as dicts, and a decode takes a third of the time copying the dict did (each reader gets a copy
+of its own either way, so nobody changes the cache through what it read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, MutableMapping
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import orjson
 
 from lifecycle.k8s.gateway import Obj, Objs
 
@@ -25,28 +32,37 @@ def _labels(obj: Obj) -> dict[str, str]:
 
 
 class ObjectIndex(MutableMapping[Key, Obj]):
-    def __init__(self, objects: dict[Key, Obj] | None = None) -> None:
-        self._objects: dict[Key, Obj] = {}
+    def __init__(self, objects: dict[Key, Obj] | None = None, packed: bool = False) -> None:
+        self.packed = packed
+        self._objects: dict[Key, Any] = {}  # the object, or its JSON text (bytes) when packed
+        self._label_sets: dict[Key, tuple[Label, ...]] = {}  # what each key is indexed under
         self._namespaces: dict[str, set[Key]] = {}
         self._labels: dict[Label, set[Key]] = {}
         for key, obj in (objects or {}).items():
             self[key] = obj
 
     def __getitem__(self, key: Key) -> Obj:
-        return self._objects[key]
+        stored = self._objects[key]
+        return unpack(stored) if self.packed else stored
+
+    def text(self, key: Key) -> bytes | None:
+        """A packed index's text of ``key`` (None: not there), to decode outside a lock."""
+        assert self.packed
+        return self._objects.get(key)
 
     def __setitem__(self, key: Key, obj: Obj) -> None:
         if key in self._objects:
             del self[key]
-        self._objects[key] = obj
+        self._objects[key] = pack(obj) if self.packed else obj
         self._namespaces.setdefault(key[0], set()).add(key)
-        for label in _labels(obj).items():
+        labels = self._label_sets[key] = tuple(_labels(obj).items())
+        for label in labels:
             self._labels.setdefault(label, set()).add(key)
 
     def __delitem__(self, key: Key) -> None:
-        obj = self._objects.pop(key)
+        self._objects.pop(key)
         self._drop(self._namespaces, key[0], key)
-        for label in _labels(obj).items():
+        for label in self._label_sets.pop(key):
             self._drop(self._labels, label, key)
 
     @staticmethod
@@ -65,12 +81,28 @@ class ObjectIndex(MutableMapping[Key, Obj]):
 
     def select(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
         """The objects in ``namespace`` (None: every namespace) carrying every label of ``labels``,
-        sorted by key; the stored objects themselves, so the caller copies what it hands on."""
+        sorted by key; unpacked, the stored objects themselves, so the caller copies what it hands on."""
+        return [self[key] for key in self._selected(namespace, labels)]
+
+    def select_texts(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> list[bytes]:
+        """``select`` of a packed index, as the objects' texts."""
+        assert self.packed
+        return [self._objects[key] for key in self._selected(namespace, labels)]
+
+    def _selected(self, namespace: str | None, labels: dict[str, str] | None) -> list[Key]:
         sets: list[set[Key] | frozenset[Key]] = [self._labels.get(label, _NONE) for label in (labels or {}).items()]
         if namespace is not None:
             sets.append(self._namespaces.get(namespace, _NONE))
         if not sets:
-            return [self._objects[key] for key in sorted(self._objects)]
+            return sorted(self._objects)
         sets.sort(key=len)
-        keys = set(sets[0]).intersection(*sets[1:])
-        return [self._objects[key] for key in sorted(keys)]
+        return sorted(set(sets[0]).intersection(*sets[1:]))
+
+
+def pack(obj: Obj) -> bytes:
+    return orjson.dumps(obj)
+
+
+def unpack(text: bytes) -> Obj:
+    obj: Obj = orjson.loads(text)
+    return obj

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from kubernetes import client, config
 
 from lifecycle.k8s.events import EventCounts
@@ -149,7 +150,7 @@ class KubeGateway(KnownResources):
         data = response.read()
         if response.status >= 300:
             raise _error(response.status, data, what or f"{method} {path}")
-        return json.loads(data) if data else None
+        return orjson.loads(data) if data else None
 
     def _obj(self, method: str, path: str, **kwargs: Any) -> Obj:
         """A request whose answer is one object."""
@@ -319,7 +320,7 @@ class KubeGateway(KnownResources):
                                 timeout=(10.0, stall_seconds), what=f"watch {res.plural}")
         try:
             for line in _lines(response):
-                event = json.loads(line)
+                event = orjson.loads(line)
                 kind, obj = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
                     code = int(obj.get("code") or 0)

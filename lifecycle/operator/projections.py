@@ -1,6 +1,7 @@
 """What the informers' caches keep of each kind: the fields a reconcile reads, not whole objects.
 
-Every cached object loses ``metadata.managedFields`` and shares its short strings (``slim``). A
+Every cached object loses ``metadata.managedFields`` (``slim``) and is kept as compact JSON text
+(``lifecycle.k8s.index``). A
 Secret keeps its metadata only: its values never leave the API server for the watch. Pods and the
 pod templates of StatefulSets and DaemonSets keep only the names of their containers: the image,
 command, environment, mounts and probes of each are most of such an object (at 1,000 pairs they

@@ -1,4 +1,4 @@
-"""The indexed object table answers every list exactly as a walk over all its objects would."""
+"""The indexed object table, packed or not, answers every list exactly as a walk over all its objects would."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lifecycle.k8s.index import ObjectIndex
+from lifecycle.k8s.index import ObjectIndex, unpack
 
 NAMESPACES = ("", "a", "b")
 NAMES = ("x", "y", "z")
@@ -27,10 +27,10 @@ def walked(objects: dict[tuple[str, str], dict[str, Any]], namespace: str | None
             and all(o["metadata"]["labels"].get(k) == v for k, v in labels.items())]
 
 
-@given(STEPS, st.none() | st.sampled_from(NAMESPACES), LABELS)
+@given(STEPS, st.none() | st.sampled_from(NAMESPACES), LABELS, st.booleans())
 def test_a_list_is_what_a_walk_over_every_object_finds(steps: list[Any], namespace: str | None,
-                                                       labels: dict[str, str]) -> None:
-    index, plain = ObjectIndex(), {}
+                                                       labels: dict[str, str], packed: bool) -> None:
+    index, plain = ObjectIndex(packed=packed), {}
     for ns, name, labelled in steps:
         if labelled is None:
             index.pop((ns, name), None)
@@ -39,6 +39,8 @@ def test_a_list_is_what_a_walk_over_every_object_finds(steps: list[Any], namespa
             index[(ns, name)] = plain[(ns, name)] = obj(ns, name, labelled)
     assert index.select(namespace, labels) == walked(plain, namespace, labels)
     assert dict(index) == plain
+    if packed:
+        assert [unpack(t) for t in index.select_texts(namespace, labels)] == walked(plain, namespace, labels)
 
 
 def test_a_relabelled_object_leaves_its_old_label_and_an_emptied_index_is_dropped() -> None:
