@@ -170,7 +170,7 @@ def _refresh_cache_states(e: Cache, st: RuntimeStatus) -> None:
     if job is not None and not job.done():
         return
     if job is None and st.cache_states:
-        if _report_due(e):
+        if _report_due(e) and bg.has_room(SHORT_LANE):  # else: still due at the next pass
             bg.start(key, lambda: _report(e), e.ctx.now(), owner=(e.ctx.namespace, e.ctx.name), lane=SHORT_LANE)
         return
     # Tried now, whatever comes of it: the next report is due an interval later.

@@ -74,6 +74,10 @@ class DaemonPool:
                 thread.start()
         return future
 
+    def waiting(self) -> int:
+        """Calls submitted and not yet taken up by a worker."""
+        return self._calls.qsize()
+
     def _work(self) -> None:
         while True:
             call = self._calls.get()
@@ -127,6 +131,14 @@ class Background:
                 if owner is not None:
                     job.future.add_done_callback(lambda _done: self._woken(owner))
             return job
+
+    def has_room(self, lane: str) -> bool:
+        """Whether ``lane`` takes up new work soon: fewer calls wait for its workers than it has
+        workers. A job holds its pass's objects until it runs, so work that can wait for the next
+        pass (a cache report) is not queued beyond this: at 1,000 pairs on a busy machine the
+        reports queued faster than they ran, and held some 120 MiB while they waited."""
+        pool = self._pools[lane]
+        return pool.waiting() < pool.workers
 
     @staticmethod
     def _run(job: Job, work: Callable[[], Any], clock: Callable[[], datetime] | None) -> Any:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from engines.alluxio.engine import AlluxioEngine
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.k8s.gateway import NODE, ExecResult
@@ -188,3 +190,18 @@ def test_the_storage_hooks_ask_for_capacity_and_use_only(bound: FakeCluster) -> 
     engine.used_storage_bytes()
     engine.free_storage_bytes()
     assert reports(bound)[before:] == ["summary", "summary"]
+
+
+def test_a_due_report_waits_for_the_next_pass_while_the_report_lane_is_full(bound: FakeCluster,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    bound.reconciler.settings["sync_intervals"]["cache_report"] = 120
+    bound.settle(passes=1)
+    before = len(reports(bound))
+    background = bound.reconciler.background
+    monkeypatch.setattr(background, "has_room", lambda lane: False)
+    bound.time += timedelta(seconds=121)
+    bound.settle(passes=3)
+    assert len(reports(bound)) == before, "queued although the lane was full"
+    monkeypatch.undo()
+    bound.settle(passes=2)
+    assert len(reports(bound)) > before, "started once the lane had room"

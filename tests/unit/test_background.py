@@ -6,13 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from engines.cache.metadata import PROGRESS_STEPS, progress_step
-from lifecycle.engine.background import SHORT_LANE, Background
+from lifecycle.engine.background import LONG_LANE, SHORT_LANE, Background
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -121,3 +122,21 @@ def test_a_process_told_to_stop_does_not_wait_for_a_running_job() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).resolve().parents[2])
     assert (done.returncode, done.stdout) == (0, "stopping\n"), done.stderr
+
+
+def test_a_lane_has_room_while_fewer_calls_wait_than_it_has_workers() -> None:
+    bg = Background(workers=1, short_workers=1)
+    release = threading.Event()
+    try:
+        bg.start("running", lambda: release.wait(5), T0, lane=SHORT_LANE)
+        deadline = time.monotonic() + 5
+        while bg.job("running").running_since is None and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.01)
+        assert bg.has_room(SHORT_LANE), "a running call does not wait"
+        bg.start("waiting", lambda: None, T0, lane=SHORT_LANE)
+        assert not bg.has_room(SHORT_LANE)
+        assert bg.has_room(LONG_LANE), "the other lane's room is its own"
+    finally:
+        release.set()
+    bg.drain(5)
+    assert bg.has_room(SHORT_LANE)
