@@ -135,8 +135,8 @@ class Background:
     def has_room(self, lane: str) -> bool:
         """Whether ``lane`` takes up new work soon: fewer calls wait for its workers than it has
         workers. A job holds its pass's objects until it runs, so work that can wait for the next
-        pass (a cache report) is not queued beyond this: at 1,000 pairs on a busy machine the
-        reports queued faster than they ran, and held some 120 MiB while they waited."""
+        pass (a cache report) is not queued beyond this: each waiting report holds some 60 KiB, and at
+        1,000 pairs on a busy machine the reports were due faster than they ran."""
         pool = self._pools[lane]
         return pool.waiting() < pool.workers
 

@@ -1,6 +1,7 @@
 """``make bench [PAIRS=N] [ENGINE=scripted|alluxio|jindo] [IDLE=seconds] [MEMORY_PAIRS=N] [PROFILE=1|cpu]``:
 how fast pairs bind and what they cost, printed as figures (never asserted); with PROFILE=1, also
-where the operator's setup time goes; PROFILE=cpu, where its own CPU goes (tests/bench/profile.py).
+where the operator's time goes during setup and the idle window; PROFILE=cpu, where its own CPU goes
+(tests/bench/profile.py).
 
 1. In memory (no API server): the operator's own cost per pair as the pairs grow to MEMORY_PAIRS
    (default 10,000), in batches: it must not grow with N.
@@ -74,10 +75,13 @@ def main() -> int:
         console.print(f"[bold]{title} ...")
         figures = on_cluster(WORKLOADS[engine], pairs, idle, manager_qps=qps)
         _table(title, summary(figures))
-        for key, order in (("profile", "with what they call"), ("profile_own", "by their own time")):
+        for key, window, order in (("profile", "setup", "with what they call"),
+                                   ("profile_own", "setup", "by their own time"),
+                                   ("idle_profile", "idle", "with what they call"),
+                                   ("idle_profile_own", "idle", "by their own time")):
             if not figures.get(key):
                 continue
-            profile = Table(title=f"where the operator's setup time goes, {order} "
+            profile = Table(title=f"where the operator's {window} time goes, {order} "
                                   f"(py-spy samples of {figures['profile_sampled']})")
             for column, justify in (("function (module)", "left"), ("own %", "right"), ("with callees %", "right")):
                 profile.add_column(column, justify=justify)

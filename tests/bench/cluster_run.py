@@ -201,7 +201,12 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     writes_before, requests_before = apiserver_writes(gw), requests_by_method(op)
     cpu_before = cpu_seconds(pid)
     idle_from = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    # The idle window's own profile: what the operator does once every pair is Bound.
+    idle_profile = Profile(pid, where.with_name(f"idle-{where.name}"), gil=wanted == "cpu") if wanted else None
     time.sleep(idle_seconds)
+    if idle_profile is not None:
+        idle_profile.stop()
+        f["idle_profile"], f["idle_profile_own"] = idle_profile.top(), idle_profile.top(by_own=True)
     changes.stop.set()
     f["idle_changes"] = dict(changes.counts)
     f["idle_events"] = dict(Counter(f"{(e.get('source') or {}).get('component', '?')} {e.get('reason')}"
