@@ -5,6 +5,7 @@ fixtures are in conftest."""
 
 from __future__ import annotations
 
+import traceback
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,38 @@ def test_scaling_moves_pods_status_conditions_and_node_labels(bound: FakeCluster
     assert next(c for c in status["conditions"] if c["type"] == "WorkersScaledOut")["status"] == "True"
     assert labelled() == ["node-0", "node-1"]
     assert bound.dataset()["status"]["phase"] == "Bound"
+
+
+def test_a_pass_reads_only_the_nodes_that_run_a_worker_or_carry_the_datasets_labels(
+        bound: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every other node is left unread: at 1,000 pairs decoding all nodes on every pass was most of
+    the idle operator's CPU. A node that stopped running a worker is still found by its labels."""
+    for i in range(3, 6):
+        bound.gw.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"node-{i}"}})
+    read: list[str] = []
+    gw_list, gw_get = bound.gw.list, bound.gw.get
+
+    def listed(res: Any, namespace: str | None = None, labels: dict[str, str] | None = None) -> Any:
+        found = gw_list(res, namespace, labels)
+        read.extend(o["metadata"]["name"] for o in found if res == NODE and by_the_engine())
+        return found
+
+    def got(res: Any, namespace: str | None, name: str) -> Any:
+        found = gw_get(res, namespace, name)
+        read.extend([name] if res == NODE and found is not None and by_the_engine() else [])
+        return found
+
+    def by_the_engine() -> bool:  # not the in-memory cluster's scheduler and kubelet
+        return any("/engines/" in frame.filename for frame in traceback.extract_stack())
+
+    monkeypatch.setattr(bound.gw, "list", listed)
+    monkeypatch.setattr(bound.gw, "get", got)
+    bound.patch_spec(ALLUXIO.resource, NAME, {"replicas": 1})
+    bound.settle(passes=4)
+    assert read and set(read) <= {"node-0", "node-1", "node-2"}, sorted(set(read))
+    unlabelled = [n for n in ("node-1", "node-2") if "fluid.io/s-alluxio-team-imagenet"
+                  in (bound.get(NODE, n, None)["metadata"].get("labels") or {})]
+    assert not unlabelled, f"{unlabelled} kept the labels of a worker they no longer run"
 
 
 def test_fuses_follow_the_nodes_that_use_the_volume_with_scaled_conditions(bound: FakeCluster) -> None:
