@@ -7,8 +7,8 @@ from the cache system's report, refreshed while the master is ready and kept whe
 The report is a command run in the master, so it runs at most once per
 ``settings['sync_intervals']['cache_report']`` seconds per runtime (default ``CACHE_REPORT_INTERVAL``: Fluid
 refreshes its figures about as often); between reports the recorded figures stand. Only the first
-report runs in the pass; later ones run as background work (``SHORT_LANE``) and the pass their end
-wakes takes the figures, so a scale or a lost workload is never queued behind a report's commands.
+report runs in the pass; later ones run as background work (``SHORT_LANE``) and the pair's next
+pass takes the figures, so a scale or a lost workload is never queued behind a report's commands.
 """
 
 from __future__ import annotations
@@ -171,7 +171,9 @@ def _refresh_cache_states(e: Cache, st: RuntimeStatus) -> None:
         return
     if job is None and st.cache_states:
         if _report_due(e) and bg.has_room(SHORT_LANE):  # else: still due at the next pass
-            bg.start(key, lambda: _report(e), e.ctx.now(), owner=(e.ctx.namespace, e.ctx.name), lane=SHORT_LANE)
+            # No owner to wake: the pair's next pass (its resync, within a minute) takes the figures,
+            # instead of a pass of its own for each report.
+            bg.start(key, lambda: _report(e), e.ctx.now(), lane=SHORT_LANE)
         return
     # Tried now, whatever comes of it: the next report is due an interval later.
     e.ctx.shared.setdefault(REPORTED_AT, {})[_uid(e)] = e.ctx.now()

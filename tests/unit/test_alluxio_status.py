@@ -47,8 +47,25 @@ def test_cache_reports_run_once_per_interval_and_the_figures_stand_between(bound
     bound.reconcile()  # due: the report runs beside this pass, whose figures still stand
     assert bound.dataset()["status"]["cacheStates"]["cached"] == before
     assert len([argv for _, _, argv in bound.execs if argv[:3] == ["alluxio", "fsadmin", "report"]]) > len(reports)
-    bound.reconcile()  # the pass the finished report wakes takes its figures
+    bound.reconcile()  # the pair's next pass takes the finished report's figures
     assert bound.dataset()["status"]["cacheStates"]["cached"] == "2.93KiB"
+
+
+def test_a_finished_background_report_wakes_no_pass_of_its_own(bound: FakeCluster) -> None:
+    """Its figures wait for the pair's next pass (the resync): at 1,000 pairs a pass per report was
+    idle work the resync does anyway."""
+    woken: list[object] = []
+    bound.reconciler.background.wake = woken.append
+    bound.reconciler.settings["sync_intervals"].update(cache_report=120, sync_metadata=3600)  # no sync to wake it
+    bound.settle(passes=1)
+    bound.time += timedelta(seconds=121)
+    bound.reconcile()
+    job = bound.reconciler.background.job(("cache-report", bound.get(ALLUXIO.resource, NAME)["metadata"]["uid"]))
+    assert job is not None
+    ended = threading.Event()
+    job.future.add_done_callback(lambda _: ended.set())  # runs after the callbacks added before it
+    assert ended.wait(10)
+    assert woken == []
 
 
 class HeldReports:
