@@ -12,6 +12,7 @@ import pytest
 
 from engines.alluxio.engine import AlluxioEngine
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
+from engines.cache.status import REPORT_JOB
 from lifecycle.k8s.gateway import NODE, ExecResult
 from lifecycle.local.standin import cache as standin
 from tests.unit.cache_cluster import NAME, NS, FakeCluster, alluxio_manifest, context, dataset_manifest
@@ -60,7 +61,7 @@ def test_a_finished_background_report_wakes_no_pass_of_its_own(bound: FakeCluste
     bound.settle(passes=1)
     bound.time += timedelta(seconds=121)
     bound.reconcile()
-    job = bound.reconciler.background.job(("cache-report", bound.get(ALLUXIO.resource, NAME)["metadata"]["uid"]))
+    job = bound.reconciler.background.job((REPORT_JOB, bound.get(ALLUXIO.resource, NAME)["metadata"]["uid"]))
     assert job is not None
     ended = threading.Event()
     job.future.add_done_callback(lambda _: ended.set())  # runs after the callbacks added before it
