@@ -1,7 +1,8 @@
-"""``make bench [PAIRS=N] [ENGINE=scripted|alluxio|jindo] [IDLE=seconds] [MEMORY_PAIRS=N] [PROFILE=1|cpu]``:
+"""``make bench [PAIRS=N] [ENGINE=scripted|alluxio|jindo] [IDLE=seconds] [MEMORY_PAIRS=N] [PROFILE=1|cpu|memory]``:
 how fast pairs bind and what they cost, printed as figures (never asserted); with PROFILE=1, also
 where the operator's time goes during setup and the idle window; PROFILE=cpu, where its own CPU goes
-(tests/bench/profile.py).
+(tests/bench/profile.py); PROFILE=memory, what its memory is made of at all Bound and after the idle
+window (tests/bench/heap.py).
 
 1. In memory (no API server): the operator's own cost per pair as the pairs grow to MEMORY_PAIRS
    (default 10,000), in batches: it must not grow with N.
@@ -88,7 +89,41 @@ def main() -> int:
             for name, own, inclusive in figures[key]:
                 profile.add_row(name, f"{own:.1f}", f"{inclusive:.1f}")
             console.print(profile)
+        for key, when in (("heap_start", "at its start"), ("heap_bound", "at all Bound"),
+                          ("heap_idle", "after the idle window")):
+            if figures.get(key):
+                _heap_tables(console, when, figures[key])
     return 0
+
+
+def _heap_tables(console: Console, when: str, found: dict) -> None:
+    """PROFILE=memory: what the RSS is made of, the objects by type and, traced, the lines holding them."""
+    mib = 1 / (1024 * 1024)
+    malloc, pymalloc = found.get("malloc", {}), found.get("pymalloc")
+    parts = [f"RSS {found['rss'] * mib:.1f} MiB"]
+    if pymalloc:
+        parts.append(f"the interpreter's pools {pymalloc.get('bytes in arenas', 0) * mib:.1f} MiB, in use "
+                     f"{pymalloc.get('bytes in allocated blocks', 0) * mib:.1f}")
+    if "traced" in found:
+        parts.append(f"Python objects traced {found['traced'] * mib:.1f} MiB (peak {found['traced_peak'] * mib:.1f}; "
+                     f"the trace's own {found['tracing'] * mib:.1f} is in the C heap)")
+    parts.append(f"C heap in use {malloc.get('in_use', 0) * mib:.1f} MiB, free but kept "
+                 f"{malloc.get('free', 0) * mib:.1f}, mmapped {malloc.get('mmapped', 0) * mib:.1f}")
+    console.print(f"[bold]the operator's memory {when}:[/] " + "; ".join(parts))
+    census = Table(title=f"objects the collector tracks {when}, by type")
+    for column, justify in (("type", "left"), ("objects", "right"), ("own MiB", "right")):
+        census.add_column(column, justify=justify)
+    for name, count, size in found["census"]:
+        census.add_row(name, f"{count:,}", f"{size * mib:.1f}")
+    console.print(census)
+    if found.get("top"):
+        table = Table(title=f"where the operator's Python objects are {when} (tracemalloc, by our innermost lines)")
+        for column, justify in (("our lines (innermost first)", "left"), ("allocated at", "left"), ("MiB", "right"),
+                                ("blocks", "right")):
+            table.add_column(column, justify=justify)
+        for ours, innermost, size, blocks in found["top"]:
+            table.add_row(ours, innermost if innermost not in ours else "", f"{size * mib:.2f}", f"{blocks:,}")
+        console.print(table)
 
 
 ENGINE_TITLE = {"alluxio": "Alluxio (one web UFS, 1 worker, MEM 1Gi)", "scripted": "scripted engine",

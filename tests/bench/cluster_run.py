@@ -18,7 +18,7 @@ from lifecycle.cli.run import install_crds
 from lifecycle.k8s.gateway import DATASET, EVENT, ApiError
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster, ufs
-from tests.bench import reaction
+from tests.bench import heap, reaction
 from tests.bench.floor import made_objects, run_floor
 from tests.bench.profile import Profile
 from tests.bench.watchers import (
@@ -109,10 +109,14 @@ def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps:
                 # TRACE=<file>: the operator logs at debug (each watched change, each pass with its
                 # time in the queue) and its log is kept there.
                 trace = os.environ.get("BENCH_TRACE")
+                # PROFILE=memory: the operator writes what its memory is made of when asked.
+                traced = os.environ.get("BENCH_PROFILE") == "memory"
                 op = OperatorProcess(cluster, NAMESPACE, Path(tmp), "bench",
                                      extra=("--workers", workers) if workers else (),
                                      env={**workload.operator_env, **port_range_env(pairs),
-                                          **({"FLUIDLC_LOG_LEVEL": "debug"} if trace else {})})
+                                          **({"FLUIDLC_LOG_LEVEL": "debug"} if trace else {}),
+                                          **({"BENCH_HEAP_DIR": tmp} if traced else {})},
+                                     main="tests.bench.heap" if traced else "lifecycle.cli.main")
                 try:
                     return _run(cluster, gw, op, workload, pairs, idle_seconds, floor)
                 finally:
@@ -140,10 +144,15 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     f: Figures = {"pairs": pairs}
     wait_for("the operator", op.leading, 60)
     pid = op.process.pid
-    f["rss_start"], cpu_start = rss_mib(pid), cpu_seconds(pid)
     wanted = os.environ.get("BENCH_PROFILE", "")
+    heap_dir = Path(op.log_path).parent if wanted == "memory" else None
+    wanted = "" if heap_dir else wanted
+    if heap_dir:
+        f["heap_start"] = heap.ask(pid, heap_dir, 0)
+    f["rss_start"], cpu_start = rss_mib(pid), cpu_seconds(pid)
     # PROFILE=1: every thread's samples, kept with the cluster; PROFILE=cpu: only the thread holding the
-    # interpreter lock (the operator's own CPU); PROFILE=<file>: every thread's, kept there (py-spy's raw format).
+    # interpreter lock (the operator's own CPU); PROFILE=<file>: every thread's, kept there (py-spy's raw format);
+    # PROFILE=memory: the operator's memory at its start, at all Bound and after the idle window (tests.bench.heap).
     where = Path(wanted) if wanted not in ("", "1", "cpu") else Path(cluster.dir) / "profile.txt"
     profile = Profile(pid, where, gil=wanted == "cpu") if wanted else None
     sampler, watch = Sampler(pid), WriteWatch(cluster, workload.runtime, NAMESPACE)
@@ -184,6 +193,8 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     f["platform_cpu"] = _minus(platform_cpu(cluster), platform_before)
     f["machine_cpu"] = tuple(after - before for after, before in zip(machine_cpu(), machine_before, strict=True))
     f["rss_end_setup"] = rss_mib(pid)
+    if heap_dir:
+        f["heap_bound"] = heap.ask(pid, heap_dir, 1)
     watch.stop.set()
     f["event_to_write"] = watch.latencies()
     # The controller-manager binds each PV to its claim at its own pace after the pair is Bound;
@@ -207,6 +218,8 @@ def _run(cluster: LocalCluster, gw: KubeGateway, op: OperatorProcess, workload: 
     if idle_profile is not None:
         idle_profile.stop()
         f["idle_profile"], f["idle_profile_own"] = idle_profile.top(), idle_profile.top(by_own=True)
+    if heap_dir:
+        f["heap_idle"] = heap.ask(pid, heap_dir, 2)
     changes.stop.set()
     f["idle_changes"] = dict(changes.counts)
     f["idle_events"] = dict(Counter(f"{(e.get('source') or {}).get('component', '?')} {e.get('reason')}"

@@ -37,13 +37,14 @@ WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
 class OperatorProcess:
     def __init__(self, cluster: LocalCluster, namespace: str, log_dir: Path, identity: str,
                  lease_seconds: float = 6.0, extra: tuple[str, ...] = (), kubeconfig: Path | None = None,
-                 lease_namespace: str | None = None, env: dict[str, str] | None = None):
+                 lease_namespace: str | None = None, env: dict[str, str] | None = None,
+                 main: str = "lifecycle.cli.main"):
         self.metrics_port = free_port()
         self.identity = identity
         self.log_path = log_dir / f"operator-{identity}.log"
         env = {**os.environ, "KUBECONFIG": str(kubeconfig or cluster.kubeconfig), "PYTHONPATH": str(REPO),
                "FLUIDLC_ENGINES": "lifecycle.testing.scripted:register", **(env or {})}
-        args = [sys.executable, "-m", "lifecycle.cli.main", "operator", "--namespace", namespace,
+        args = [sys.executable, "-m", main, "operator", "--namespace", namespace,
                 "--lease-namespace", lease_namespace or namespace, "--lease-seconds", str(lease_seconds),
                 "--identity", identity,
                 "--metrics-address", f"127.0.0.1:{self.metrics_port}", "--log-format", "text", *extra]

@@ -1,0 +1,95 @@
+"""The bench's memory profile: a signalled process writes what its memory is made of and, traced,
+what it holds is put on the innermost lines of our code that allocated it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from tests.bench import heap
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("frames", [0, 8])
+def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: Path, frames: int) -> None:
+    program = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from tests.bench import heap
+        heap.install(Path({str(tmp_path)!r}), frames=int(sys.argv[1]))
+        class Kept:
+            def __init__(self): self.data = bytearray(4096)
+        held = [Kept() for _ in range(2000)]  # about 8 MiB, on this line
+        print("ready", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", program, str(frames)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        found = heap.ask(proc.pid, tmp_path, 0, patience=30)
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert found, "no state was written"
+    assert found["rss"] > 2000 * 4096
+    assert set(found["malloc"]) == {"in_use", "free", "mmapped", "heap"}
+    assert ("__main__.Kept", 2000) in [(name, count) for name, count, _ in found["census"]]
+    if frames:
+        where, size = {ours: size for ours, _, size, _ in found["top"]}, 2000 * 4096
+        assert where["<string>:7"] >= size  # the bytearrays, made in __init__ on line 7
+        assert found["traced"] >= size and found["traced_peak"] >= found["traced"]
+        assert found["malloc"]["in_use"] >= found["tracing"] > 0  # the trace itself lives in the C heap
+        assert "pymalloc" not in found  # the interpreter prints no pool statistics while traced
+    else:
+        assert "top" not in found and "traced" not in found
+        assert found["pymalloc"]["bytes in arenas"] >= found["pymalloc"]["bytes in allocated blocks"] > 0
+
+
+def test_an_allocation_is_put_on_our_innermost_lines_not_the_library_that_made_it(tmp_path: Path) -> None:
+    library = tmp_path / "site-packages" / "lib.py"
+    cache, user = tmp_path / "lifecycle" / "k8s" / "cache.py", tmp_path / "lifecycle" / "reconcile" / "user.py"
+    for path, text in ((library, "def make():\n    return [bytearray(1000) for _ in range(100)]\n"),
+                       (cache, "import lib\n\ndef keep():\n    return lib.make()\n"),
+                       (user, "import cache\n\n\ndef use():\n    return cache.keep()\n")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    sys.path[:0] = [str(library.parent), str(cache.parent), str(user.parent)]
+    tracemalloc.start(8)
+    try:
+        import user as user_module  # type: ignore[import-not-found]
+
+        kept = user_module.use()
+        snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+        sys.path[:3] = []
+        for name in ("user", "cache", "lib"):
+            sys.modules.pop(name, None)
+    rows = {(o, i): (size, blocks) for o, i, size, blocks in heap.top(snapshot, n=50)}
+    size, blocks = rows[("lifecycle/k8s/cache.py:4 < lifecycle/reconcile/user.py:5", "lib.py:2")]
+    assert blocks >= 100 and size >= 100 * 1000
+    assert len(kept) == 100
+
+
+def test_the_interpreter_allocators_summary_is_read_by_name() -> None:
+    text = textwrap.dedent("""\
+        # arenas allocated current         =                    3
+        3 arenas * 1048576 bytes/arena     =            3,145,728
+
+        # bytes in allocated blocks        =            2,186,928
+        # bytes in available blocks        =              302,064
+        38 unused pools * 16384 bytes      =              622,592
+        # bytes lost to pool headers       =                7,344
+        Total                              =            3,145,728
+    """)
+    assert heap.parse_pymalloc(text) == {
+        "arenas allocated current": 3, "bytes in arenas": 3145728, "bytes in allocated blocks": 2186928,
+        "bytes in available blocks": 302064, "bytes in unused pools": 622592, "bytes lost to pool headers": 7344}
