@@ -2,8 +2,13 @@
 
 A cache engine runs its CLI this way several times per runtime, so the cost of one exec is the
 operator's cost per reconcile. ``PodExec`` therefore keeps, per API server, one TLS context (the CA
-and client certificate are read once, not per command) and the last TLS session, which the next
+and client certificate are read once, not per command) and a TLS session, which every next
 connection offers again: the server resumes it instead of a full handshake with certificate checks.
+The session is read from a connection only after a full handshake: on the Python versions before
+the fix of CPython gh-116810 (3.11 among them) each read of ``SSLSocket.session`` leaks a copy of
+the session, about 7 KiB with the local API server, which at 1,000 pairs was some 80 KiB a second
+of cache reports. A TLS 1.3 session of the Kubernetes API server (Go) resumes any number of times;
+a server that refuses it again gets a full handshake, whose session serves from then on.
 Measured on the local control plane, that is a third of the CPU of the client's own exec
 (`kubernetes.stream`, which loads the certificates, builds a client and polls for every command).
 The websocket itself is the `websocket-client` library's, on the socket made here.
@@ -112,6 +117,7 @@ class PodExec:
         self.tls = tls_context(configuration) if configuration.host.startswith("https:") else None
         self.session: ssl.SSLSession | None = None
         self.resumed = 0  # connections whose TLS session was resumed (a figure for tests and benches)
+        self.sessions_taken = 0  # full handshakes whose session was kept for the next connections
 
     def run(self, namespace: str, pod: str, argv: Sequence[str], container: str | None = None,
             timeout: float = 60.0, wait_for_exec: float = 15.0) -> ExecResult:
@@ -162,14 +168,20 @@ class PodExec:
                     streams[data[0]] += data[1:]
         finally:
             if isinstance(ws.sock, ssl.SSLSocket):
-                # Taken at the end: a TLS 1.3 server sends its ticket after the handshake, and a
-                # session is resumed once, so each connection hands on the newest.
-                self.session = ws.sock.session
-                self.resumed += 1 if ws.sock.session_reused else 0
+                self._keep_session(ws.sock)
             ws.shutdown()
         status = json.loads(streams[STATUS]) if streams[STATUS].strip() else None
         return ExecResult(streams[STDOUT].decode(errors="replace"), streams[STDERR].decode(errors="replace"),
                           _returncode(status, where))
+
+    def _keep_session(self, sock: ssl.SSLSocket) -> None:
+        """At a connection's end (a TLS 1.3 server sends its ticket after the handshake): keep the
+        session of a full handshake for the next connections; a resumed one leaves it be."""
+        if sock.session_reused:
+            self.resumed += 1
+        else:
+            self.session = sock.session
+            self.sessions_taken += 1
 
     def _connect(self, url: str, headers: dict[str, str], timeout: float, where: str) -> Any:
         parts = urlsplit(url)
