@@ -9,9 +9,10 @@ are cached, and a write replaces what it changed.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from engines.cache import commands, objects, ports, report, ufs
 from engines.cache.api import CacheRuntimeSpec, ComponentSpec
@@ -280,6 +281,15 @@ class CacheBase(ImplementBase, CacheSystem, Generic[SpecT, CompT]):
         if key not in self._live:
             self._live[key] = self.gw.get(res, self.ns if res.namespaced else None, name)
         return self._live[key]
+
+    def for_background(self) -> Self:
+        """This engine for work that outlives the pass (a metadata sync, a cache report): without
+        what the pass read. A queued job holds its engine until a worker takes it up, and at 1,000
+        pairs hundreds of syncs waited, each holding its pass's objects; nor does the job share
+        the pass's reads with the pass running on in another thread."""
+        twin = copy.copy(self)
+        twin._live, twin.mount_table = {}, None
+        return twin
 
     def forget(self, res: Resource, name: str) -> None:
         self._live.pop((res.plural, name), None)

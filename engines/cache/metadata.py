@@ -112,7 +112,8 @@ class MetadataSync:
         ds = self.ctx.dataset
         assert ds is not None and ds.status is not None
         paths = [m.effective_path for m in self.engine.ufs_mount_list()]
-        self.ctx.background.start(key, lambda: self.engine.metadata(paths, load), self.ctx.now(),
+        engine = self.engine.for_background()
+        self.ctx.background.start(key, lambda: engine.metadata(paths, load), self.ctx.now(),
                                   replaces=lambda other: isinstance(other, tuple) and other[:2] == key[:2],
                                   owner=(self.ctx.namespace, self.ctx.name), clock=self.ctx.now)
         cond = self._condition()

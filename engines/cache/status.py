@@ -173,7 +173,8 @@ def _refresh_cache_states(e: Cache, st: RuntimeStatus) -> None:
         if _report_due(e) and bg.has_room(SHORT_LANE):  # else: still due at the next pass
             # No owner to wake: the pair's next pass (its resync, within a minute) takes the figures,
             # instead of a pass of its own for each report.
-            bg.start(key, lambda: _report(e), e.ctx.now(), lane=SHORT_LANE)
+            detached = e.for_background()
+            bg.start(key, lambda: _report(detached), e.ctx.now(), lane=SHORT_LANE)
         return
     # Tried now, whatever comes of it: the next report is due an interval later.
     e.ctx.shared.setdefault(REPORTED_AT, {})[_uid(e)] = e.ctx.now()
