@@ -4,13 +4,13 @@ A cache engine runs its CLI this way several times per runtime, so the cost of o
 operator's cost per reconcile. ``PodExec`` therefore keeps, per API server, one TLS context (the CA
 and client certificate are read once, not per command) and a TLS session, which every next
 connection offers again: the server resumes it instead of a full handshake with certificate checks.
+Measured on the local control plane, that is a third of the CPU of the client's own exec
+(`kubernetes.stream`, which loads the certificates, builds a client and polls for every command).
 The session is read from a connection only after a full handshake: on the Python versions before
 the fix of CPython gh-116810 (3.11 among them) each read of ``SSLSocket.session`` leaks a copy of
 the session, about 7 KiB with the local API server, which at 1,000 pairs was some 80 KiB a second
 of cache reports. A TLS 1.3 session of the Kubernetes API server (Go) resumes any number of times;
 a server that refuses it again gets a full handshake, whose session serves from then on.
-Measured on the local control plane, that is a third of the CPU of the client's own exec
-(`kubernetes.stream`, which loads the certificates, builds a client and polls for every command).
 The websocket itself is the `websocket-client` library's, on the socket made here.
 
 A real kubelet reports the exit code as a status cause; besides that, two things of the local kwok

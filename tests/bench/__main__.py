@@ -1,8 +1,8 @@
 """``make bench [PAIRS=N] [ENGINE=scripted|alluxio|jindo] [IDLE=seconds] [MEMORY_PAIRS=N] [PROFILE=1|cpu|memory]``:
 how fast pairs bind and what they cost, printed as figures (never asserted); with PROFILE=1, also
 where the operator's time goes during setup and the idle window; PROFILE=cpu, where its own CPU goes
-(tests/bench/profile.py); PROFILE=memory, what its memory is made of at all Bound and after the idle
-window (tests/bench/heap.py).
+(tests/bench/profile.py); PROFILE=memory, what its memory is made of at its start, at all Bound and
+after the idle window (tests/bench/heap.py).
 
 1. In memory (no API server): the operator's own cost per pair as the pairs grow to MEMORY_PAIRS
    (default 10,000), in batches: it must not grow with N.

@@ -249,3 +249,20 @@ def leftovers(cluster: FakeCluster) -> list[str]:
 def delete_pair(cluster: FakeCluster, name: str = NAME) -> None:
     cluster.gw.delete(DATASET, NS, name)
     cluster.settle(name, passes=8)
+
+
+def queued_engines(background: Any) -> list[Any]:
+    """The engines of the jobs started on ``background`` from now on: the job's own, or that of the
+    part it calls (a MetadataSync), to see what a queued job holds."""
+    from engines.cache.base import CacheBase
+
+    found: list[Any] = []
+    start = background.start
+
+    def recording(key: Any, work: Any, *args: Any, **kwargs: Any) -> Any:
+        cells = [c.cell_contents for c in work.__closure__ or ()]
+        found.extend(e for c in cells for e in (c, getattr(c, "engine", None)) if isinstance(e, CacheBase))
+        return start(key, work, *args, **kwargs)
+
+    background.start = recording
+    return found

@@ -15,7 +15,15 @@ from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.cache.status import REPORT_JOB
 from lifecycle.k8s.gateway import NODE, ExecResult
 from lifecycle.local.standin import cache as standin
-from tests.unit.cache_cluster import NAME, NS, FakeCluster, alluxio_manifest, context, dataset_manifest
+from tests.unit.cache_cluster import (
+    NAME,
+    NS,
+    FakeCluster,
+    alluxio_manifest,
+    context,
+    dataset_manifest,
+    queued_engines,
+)
 
 
 def test_cache_states_come_from_the_report_in_the_reference_formats(bound: FakeCluster) -> None:
@@ -111,6 +119,15 @@ def test_a_due_report_runs_beside_the_passes_and_a_scale_is_not_held_behind_it(b
         bound.reconciler.background.drain(10)
     pass_without_waiting(bound)
     assert bound.dataset()["status"]["cacheStates"]["cached"] == "2.93KiB"
+
+
+def test_a_queued_report_holds_none_of_the_objects_its_pass_read(bound: FakeCluster) -> None:
+    bound.reconciler.settings["sync_intervals"].update(cache_report=120, sync_metadata=3600)
+    bound.settle(passes=1)
+    queued = queued_engines(bound.reconciler.background)
+    pass_without_waiting(bound, seconds=121)  # the report is due: started in the background
+    bound.reconciler.background.drain(10)
+    assert queued and all(engine._live == {} and engine.mount_table is None for engine in queued)
 
 
 def test_a_failed_background_report_keeps_the_figures_and_waits_an_interval(bound: FakeCluster) -> None:

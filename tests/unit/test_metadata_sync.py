@@ -15,7 +15,15 @@ from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.engine.registry import Registry
 from lifecycle.k8s.gateway import ExecResult
 from lifecycle.reconcile.reconciler import Reconciler
-from tests.unit.cache_cluster import NAME, NS, FakeCluster, alluxio_manifest, dataset_manifest, seed
+from tests.unit.cache_cluster import (
+    NAME,
+    NS,
+    FakeCluster,
+    alluxio_manifest,
+    dataset_manifest,
+    queued_engines,
+    seed,
+)
 
 
 class SlowLoad:
@@ -152,19 +160,9 @@ def test_a_deleted_runtime_leaves_nothing_behind_in_the_background_runner(tmp_pa
 def test_a_queued_sync_holds_none_of_the_objects_its_pass_read(slow_pair: tuple[FakeCluster, SlowLoad]) -> None:
     """A job waits for a worker holding its engine: at 1,000 pairs hundreds waited, so the engine
     it gets keeps nothing the pass read (and shares no reads with the pass running on)."""
-    from engines.cache.base import CacheBase
-
     cluster, slow = slow_pair
-    background, queued = cluster.reconciler.background, []
-    start = background.start
-
-    def recording(key: Any, work: Any, *args: Any, **kwargs: Any) -> Any:
-        cells = [c.cell_contents for c in work.__closure__ or ()]
-        # The engine itself, or the engine of what the job calls (a MetadataSync).
-        queued.extend(e for c in cells for e in (c, getattr(c, "engine", None)) if isinstance(e, CacheBase))
-        return start(key, work, *args, **kwargs)
-
-    background.start = recording  # type: ignore[method-assign]
+    background = cluster.reconciler.background
+    queued = queued_engines(background)
     for _ in range(12):
         pass_without_waiting(cluster)
         if slow.started.is_set():
