@@ -1,6 +1,6 @@
 """What the operator's memory is made of during a bench run (``PROFILE=memory``): the operator
 runs as ``python -m tests.bench.heap <operator args>`` and, on SIGUSR2, writes its state into a
-directory; the bench asks at all Bound and after the idle window and prints it.
+directory; the bench asks at its start, at all Bound and after the idle window, and prints it.
 
 RSS is more than the Python objects: the C allocator's free memory it has not given back, the
 interpreter's free pools and what C libraries (OpenSSL) hold. The state splits it that way, so a
