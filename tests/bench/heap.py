@@ -104,7 +104,7 @@ def top(snapshot: tracemalloc.Snapshot, n: int = 20) -> list[tuple[str, str, int
 def _where(frame: tracemalloc.Frame) -> str:
     """``package/module.py:line`` from the repository or site-packages, or the file's name."""
     path = frame.filename
-    for anchor in ("/site-packages/", "/lifecycle/", "/engines/", "/tests/"):
+    for anchor in ("/site-packages/", *OURS, "/tests/"):
         if anchor in path:
             rest = path.rsplit(anchor, 1)[1]
             path = rest if anchor == "/site-packages/" else anchor.strip("/") + "/" + rest
@@ -159,6 +159,8 @@ def parse_pymalloc(text: str) -> dict[str, int]:
 
 
 def _rss() -> int:
+    """``tests.bench.watchers.rss_mib`` of this process, in bytes: that module imports the API
+    client, which the unit tests of this one would otherwise load for nothing."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
