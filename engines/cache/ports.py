@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 
 import yaml
 
+from engines.cache import valuestext
 from lifecycle import CONFIG_MAP, MANAGED_BY_LABEL, MANAGER, Gateway, Obj
 
 # On the values ConfigMaps that record ports, so allocation lists only those (one list per new
@@ -42,7 +43,7 @@ def recorded(values_config_map: Obj | None) -> Ports | None:
     if not text:
         return None
     try:
-        values = yaml.safe_load(text)
+        values = valuestext.load(text)
     except yaml.YAMLError:
         return None
     ports = values.get(PORTS_KEY) if isinstance(values, dict) else None

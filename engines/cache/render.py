@@ -19,9 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
-import yaml
-
-from engines.cache import objects, ports
+from engines.cache import objects, ports, valuestext
 from engines.cache.base import Cache
 from lifecycle import DATASET_ID_LABEL, DATASET_LABEL, PLACEMENT_LABEL, SERVICE, Obj, fuse_label, to_json
 
@@ -52,7 +50,7 @@ def values_text(shared: dict[str, object], uid: str, values: dict[str, object]) 
         known = texts.get(uid)
     if known is not None and known[0] == key:
         return str(known[1])
-    text: str = yaml.safe_dump(values, sort_keys=True)
+    text = valuestext.dump(values)
     with _KEPT_LOCK:
         texts[uid] = (key, text)
     return text

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
-from engines.cache import ports, render
+from engines.cache import ports, render, valuestext
 from lifecycle.engine.settings import parse_port_range
 from lifecycle.k8s.gateway import CONFIG_MAP, STATEFUL_SET
 from lifecycle.k8s.memory import MemoryGateway
@@ -210,13 +210,13 @@ def test_a_runtimes_own_values_are_parsed_once_per_version_and_forgotten_with_it
 
 def test_the_values_are_dumped_again_only_when_they_change(monkeypatch: pytest.MonkeyPatch) -> None:
     dumps: list[object] = []
-    real = yaml.safe_dump
-    monkeypatch.setattr(render.yaml, "safe_dump", lambda data, **kw: dumps.append(data) or real(data, **kw))
+    real = valuestext.dump
+    monkeypatch.setattr(render.valuestext, "dump", lambda data: dumps.append(data) or real(data))
     shared: dict[str, object] = {}
     first = render.values_text(shared, "rt", {"a": 1, "b": [1, 2]})
     assert render.values_text(shared, "rt", {"b": [1, 2], "a": 1}) == first and len(dumps) == 1
     changed = render.values_text(shared, "rt", {"a": 2, "b": [1, 2]})
-    assert changed == real({"a": 2, "b": [1, 2]}, sort_keys=True) and len(dumps) == 2
+    assert changed == yaml.safe_dump({"a": 2, "b": [1, 2]}, sort_keys=True) and len(dumps) == 2
     render.forget(shared, "rt")
     render.values_text(shared, "rt", {"a": 2, "b": [1, 2]})
     assert len(dumps) == 3, "kept after its runtime was shut down"
