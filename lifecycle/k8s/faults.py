@@ -18,7 +18,18 @@ from typing import Any
 
 import attrs
 
-from lifecycle.k8s.gateway import Argv, ExecResult, Gateway, Obj, Objs, Resource, clone, version_of
+from lifecycle.k8s.gateway import (
+    Argv,
+    ExecResult,
+    Gateway,
+    Obj,
+    Objs,
+    Resource,
+    Versions,
+    clone,
+    version_of,
+    versions_of,
+)
 
 FAULTS_ENV = "FLUIDLC_FAULTS"
 CRASH_EXIT_CODE = 86  # how a process that crashed on purpose exits, so a test tells it from a bug
@@ -115,9 +126,9 @@ class FaultyGateway:
         result: Objs = self._stale(key, lambda: self.inner.list(res, namespace, labels))
         return result
 
-    def list_readonly(self, res: Resource, namespace: str | None = None,
-                      labels: dict[str, str] | None = None) -> Objs:
-        return self.list(res, namespace, labels)  # as stale as a list
+    def list_versions(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Versions:
+        return versions_of(self.list(res, namespace, labels))  # as stale as a list
 
     # -- writes, counted ---------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ T = TypeVar("T")
 Obj = dict[str, Any]
 Objs = list[Obj]
 Argv = list[str]  # (a module-level name: inside a class, ``list`` means the method)
+Versions = dict[tuple[str, str], str]  # (namespace or "", name) -> resourceVersion
 
 
 @attrs.frozen
@@ -126,10 +127,10 @@ class Gateway(Protocol):
     def list(self, res: Resource, namespace: str | None = None,
              labels: dict[str, str] | None = None) -> Objs: ...
 
-    def list_readonly(self, res: Resource, namespace: str | None = None,
-                      labels: dict[str, str] | None = None) -> Objs:
-        """``list``, where the objects may be a cache's own: for a caller that only reads them and
-        reads many (no copy of each)."""
+    def list_versions(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Versions:
+        """The resourceVersion of each object ``list`` would return: for a caller that keeps what it
+        read from each object and reads again only the ones that changed (no object decoded)."""
         ...
 
     def create(self, obj: Obj) -> Obj:
@@ -167,6 +168,15 @@ class Gateway(Protocol):
 
 def version_of(obj: Obj | None) -> str | None:
     return None if obj is None else str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def versions_of(objs: Objs) -> Versions:
+    """``Gateway.list_versions`` of the objects a list returned."""
+    found: Versions = {}
+    for obj in objs:
+        meta = obj.get("metadata") or {}
+        found[(meta.get("namespace") or "", meta.get("name") or "")] = str(meta.get("resourceVersion") or "")
+    return found
 
 
 def clone(value: T) -> T:

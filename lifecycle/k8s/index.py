@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from lifecycle.k8s.gateway import Obj, Objs
+from lifecycle.k8s.gateway import Obj, Objs, Versions
 
 Key = tuple[str, str]  # (namespace or "", name)
 Label = tuple[str, str]
@@ -36,6 +36,7 @@ class ObjectIndex(MutableMapping[Key, Obj]):
         self.packed = packed
         self._objects: dict[Key, Any] = {}  # the object, or its JSON text (bytes) when packed
         self._label_sets: dict[Key, tuple[Label, ...]] = {}  # what each key is indexed under
+        self._versions: dict[Key, str] = {}  # packed: each object's resourceVersion, read without a decode
         self._namespaces: dict[str, set[Key]] = {}
         self._labels: dict[Label, set[Key]] = {}
         for key, obj in (objects or {}).items():
@@ -54,6 +55,8 @@ class ObjectIndex(MutableMapping[Key, Obj]):
         if key in self._objects:
             del self[key]
         self._objects[key] = pack(obj) if self.packed else obj
+        if self.packed:
+            self._versions[key] = str((obj.get("metadata") or {}).get("resourceVersion") or "")
         self._namespaces.setdefault(key[0], set()).add(key)
         labels = self._label_sets[key] = tuple(_labels(obj).items())
         for label in labels:
@@ -61,6 +64,7 @@ class ObjectIndex(MutableMapping[Key, Obj]):
 
     def __delitem__(self, key: Key) -> None:
         self._objects.pop(key)
+        self._versions.pop(key, None)
         self._drop(self._namespaces, key[0], key)
         for label in self._label_sets.pop(key):
             self._drop(self._labels, label, key)
@@ -88,6 +92,13 @@ class ObjectIndex(MutableMapping[Key, Obj]):
         """``select`` of a packed index, as the objects' texts."""
         assert self.packed
         return [self._objects[key] for key in self._selected(namespace, labels)]
+
+    def versions(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Versions:
+        """``select``'s objects' resourceVersions, by key; packed, without decoding any."""
+        keys = self._selected(namespace, labels)
+        if self.packed:
+            return {key: self._versions[key] for key in keys}
+        return {key: str(self._objects[key]["metadata"].get("resourceVersion") or "") for key in keys}
 
     def _selected(self, namespace: str | None, labels: dict[str, str] | None) -> list[Key]:
         sets: list[set[Key] | frozenset[Key]] = [self._labels.get(label, _NONE) for label in (labels or {}).items()]

@@ -36,7 +36,9 @@ from lifecycle.k8s.gateway import (
     Obj,
     Objs,
     Resource,
+    Versions,
     version_of,
+    versions_of,
 )
 from lifecycle.k8s.naming import FIELD_MANAGER
 from lifecycle.k8s.podexec import ExecRefused, PodExec, PodExecError
@@ -186,9 +188,9 @@ class KubeGateway(KnownResources):
     def list(self, res: Resource, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
         return self.list_with_version(res, namespace, labels)[0]
 
-    def list_readonly(self, res: Resource, namespace: str | None = None,
-                      labels: dict[str, str] | None = None) -> Objs:
-        return self.list(res, namespace, labels)  # fresh from the API server: nobody else holds them
+    def list_versions(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Versions:
+        return versions_of(self.list_with_version(res, namespace, labels, metadata_only=True)[0])
 
     def _named(self, obj: Obj) -> tuple[Resource, str | None, str]:
         res = self.resource(obj["apiVersion"], obj["kind"])

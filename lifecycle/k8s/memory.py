@@ -28,8 +28,10 @@ from lifecycle.k8s.gateway import (
     Obj,
     Objs,
     Resource,
+    Versions,
     clone,
     version_of,
+    versions_of,
 )
 from lifecycle.k8s.index import ObjectIndex
 
@@ -138,9 +140,9 @@ class MemoryGateway(KnownResources):
              labels: dict[str, str] | None = None) -> Objs:
         return clone(self._objects.select(res.plural, namespace, labels))
 
-    def list_readonly(self, res: Resource, namespace: str | None = None,
-                      labels: dict[str, str] | None = None) -> Objs:
-        return self._objects.select(res.plural, namespace, labels)
+    def list_versions(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Versions:
+        return versions_of(self._objects.select(res.plural, namespace, labels))
 
     def all_objects(self) -> Objs:
         return [clone(o) for _, o in sorted(self._objects.items())]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from lifecycle.k8s.gateway import Argv, ExecResult, Obj, Objs, Resource, version_of
+from lifecycle.k8s.gateway import Argv, ExecResult, Obj, Objs, Resource, Versions, version_of
 from lifecycle.k8s.kube import KubeGateway
 
 
@@ -23,7 +23,7 @@ class Cache(Protocol):
 
     def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs: ...
 
-    def list_readonly(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs: ...
+    def list_versions(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Versions: ...
 
     def remember(self, obj: Obj) -> None: ...
 
@@ -59,12 +59,12 @@ class CachedGateway:
             return self.api.list(res, namespace, labels)
         return informer.list(namespace, labels)
 
-    def list_readonly(self, res: Resource, namespace: str | None = None,
-                      labels: dict[str, str] | None = None) -> Objs:
+    def list_versions(self, res: Resource, namespace: str | None = None,
+                      labels: dict[str, str] | None = None) -> Versions:
         informer = self._informer(res)
         if informer is None:
-            return self.api.list(res, namespace, labels)
-        return informer.list_readonly(namespace, labels)
+            return self.api.list_versions(res, namespace, labels)
+        return informer.list_versions(namespace, labels)
 
     def _remember(self, obj: Obj) -> Obj:
         if obj.get("metadata"):

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from lifecycle.k8s.gateway import Forbidden, NotFound, Obj, Objs, Resource, clone
+from lifecycle.k8s.gateway import Forbidden, NotFound, Obj, Objs, Resource, Versions, clone
 from lifecycle.k8s.index import ObjectIndex, unpack
 from lifecycle.k8s.kube import Gone, KubeGateway
 
@@ -85,9 +85,9 @@ class Informer:
             texts = self._cache.select_texts(namespace, labels)
         return [unpack(text) for text in texts]
 
-    def list_readonly(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
-        """``list``: with the cache packed, the copies cost nothing more than the reads."""
-        return self.list(namespace, labels)
+    def list_versions(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Versions:
+        with self._lock:
+            return self._cache.versions(namespace, labels)
 
     def cached_keys(self) -> Keys:
         with self._lock:

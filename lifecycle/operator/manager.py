@@ -33,6 +33,7 @@ from lifecycle.k8s.gateway import (
     Gateway,
     Obj,
     Objs,
+    Versions,
 )
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.k8s.naming import DATASET_ID_LABEL
@@ -372,8 +373,8 @@ class UnionCache:
     def list(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
         return [o for i in self._in(namespace) for o in i.list(namespace, labels)]
 
-    def list_readonly(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Objs:
-        return [o for i in self._in(namespace) for o in i.list_readonly(namespace, labels)]
+    def list_versions(self, namespace: str | None = None, labels: dict[str, str] | None = None) -> Versions:
+        return {k: v for i in self._in(namespace) for k, v in i.list_versions(namespace, labels).items()}
 
     def remember(self, obj: Obj) -> None:
         ns = (obj.get("metadata") or {}).get("namespace")

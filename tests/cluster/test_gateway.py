@@ -14,6 +14,7 @@ from tests.cluster import IMMEDIATE_START, eventually
 from tests.unit.test_memory_gateway import (
     assert_only_our_dropped_fields_are_gone,
     assert_only_the_owners_dropped_fields_are_gone,
+    assert_versions_follow_the_objects,
     owner_reapplies_leaving_fields_out,
     reapply_leaving_fields_out,
 )
@@ -149,3 +150,8 @@ def test_fields_a_create_set_are_removed_by_an_apply_that_leaves_them_out(kube: 
     assert_only_the_owners_dropped_fields_are_gone(owner_reapplies_leaving_fields_out(gw, namespace))
     # create; their patch; get + claim + apply; get, the claim check; get + apply; the final get
     assert gw.requests == 9
+
+
+def test_the_versions_listed_follow_the_objects(kube: client.ApiClient, namespace: str) -> None:
+    """Listed as metadata only, so no ConfigMap's data travels (``KubeGateway.list_versions``)."""
+    assert_versions_follow_the_objects(KubeGateway(kube), namespace)

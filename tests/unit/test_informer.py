@@ -114,7 +114,23 @@ def test_the_cache_keeps_compact_text_and_every_read_is_a_copy_of_its_own() -> N
     got["spec"]["phase"] = "changed by a reader"
     listed = informer.list("ns")
     listed[0]["metadata"]["labels"] = {"changed": "too"}
-    assert informer.get("ns", "a") == a and informer.list_readonly("ns") == [a]
+    assert informer.get("ns", "a") == a and informer.list("ns") == [a]
+
+
+def test_the_versions_listed_follow_every_change_and_decode_nothing(monkeypatch: Any) -> None:
+    stop = threading.Event()
+    labelled = {**obj("b", 2), "metadata": {**obj("b", 2)["metadata"], "labels": {"holds": "ports"}}}
+    server = ScriptedServer(stop, lists=[[obj("a", 1), labelled, obj("c", 3)]],
+                            watches=[[("MODIFIED", obj("a", 5)), ("DELETED", obj("c", 6))]])
+    informer, _ = run(server, stop)
+    informer.remember({**labelled, "metadata": {**labelled["metadata"], "resourceVersion": "8"}})
+    decoded: list[bytes] = []
+    monkeypatch.setattr("lifecycle.operator.informer.unpack", lambda text: decoded.append(text) or {})
+    assert informer.list_versions("ns") == {("ns", "a"): "5", ("ns", "b"): "8"}
+    assert informer.list_versions(labels={"holds": "ports"}) == {("ns", "b"): "8"}
+    assert informer.list_versions("other") == {} and decoded == []
+    union: Cache = UnionCache([informer])
+    assert union.list_versions("ns", {"holds": "ports"}) == {("ns", "b"): "8"}
 
 
 def test_updates_the_filter_finds_dull_are_cached_but_not_handed_on() -> None:
@@ -188,5 +204,5 @@ def test_namespaces_watched_apart_read_as_one_cache() -> None:
 
     union: Cache = UnionCache([informer_of("a", "x"), informer_of("b", "y")])
     assert [o["metadata"]["name"] for o in union.list()] == ["x", "y"]
-    assert [o["metadata"]["name"] for o in union.list_readonly("b")] == ["y"]
+    assert [o["metadata"]["name"] for o in union.list("b")] == ["y"]
     assert union.get("a", "x") is not None and union.get("a", "y") is None

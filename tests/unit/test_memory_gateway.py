@@ -1,5 +1,5 @@
-"""The in-memory API server's apply, held to what the real one does (the same scenario runs in
-tests/cluster/test_gateway.py against kube-apiserver)."""
+"""The in-memory API server's apply and version listing, held to what the real one does (the same
+scenarios run in tests/cluster/test_gateway.py against kube-apiserver)."""
 
 from __future__ import annotations
 
@@ -67,3 +67,28 @@ def test_an_object_made_again_forgets_what_was_applied_to_the_old_one() -> None:
     gw.apply(config_map("team", {"new": "1"}, {"new": "1"}))
     found = gw.get(CONFIG_MAP, "team", "applied")
     assert found is not None and found["data"] == {"old": "1", "new": "1"}
+
+
+def assert_versions_follow_the_objects(gw: Gateway, namespace: str) -> None:
+    """``list_versions`` names what ``list`` returns, each at the version ``get`` reads."""
+    for name, labels in (("plain", {}), ("marked", {"holds": "ports"})):
+        gw.create({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": namespace, "labels": labels}, "data": {"a": "1"}})
+    gw.patch(CONFIG_MAP, namespace, "marked", {"data": {"a": "2"}})
+
+    def version(name: str) -> str:
+        found = gw.get(CONFIG_MAP, namespace, name)
+        assert found is not None
+        return str(found["metadata"]["resourceVersion"])
+
+    marked = {(namespace, "marked"): version("marked")}
+    assert gw.list_versions(CONFIG_MAP, namespace, {"holds": "ports"}) == marked
+    everything = gw.list_versions(CONFIG_MAP, namespace)
+    ours = {k: v for k, v in everything.items() if k[1] in ("plain", "marked")}
+    assert ours == {**marked, (namespace, "plain"): version("plain")}
+    gw.delete(CONFIG_MAP, namespace, "marked")
+    assert gw.list_versions(CONFIG_MAP, namespace, {"holds": "ports"}) == {}
+
+
+def test_the_versions_listed_follow_the_objects() -> None:
+    assert_versions_follow_the_objects(MemoryGateway(), "team")

@@ -174,18 +174,37 @@ def test_each_recorded_configmap_is_parsed_once_per_version_and_a_changed_one_ag
     assert parsed.count("r0-values") == 2 and len(parsed) == 4
 
 
-def test_allocation_reads_the_configmaps_without_copies_and_changes_none() -> None:
+def test_allocation_reads_only_the_configmaps_new_or_changed_since_it_last_read_them() -> None:
     gw = MemoryGateway()
-    gw.create({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"name": "r0-values", "namespace": NS, "ownerReferences": [{"uid": "rt-0"}],
-                            "labels": {MANAGED_BY_LABEL: MANAGER, ports.HOLDS_PORTS_LABEL: "true"}},
-               "data": {"data": yaml.safe_dump({ports.PORTS_KEY: {"master": {"rpc": 20000}}})}})
+    for i in range(3):
+        gw.create({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": f"r{i}-values", "namespace": NS, "ownerReferences": [{"uid": f"rt-{i}"}],
+                                "labels": {MANAGED_BY_LABEL: MANAGER, ports.HOLDS_PORTS_LABEL: "true"}},
+                   "data": {"data": yaml.safe_dump({ports.PORTS_KEY: {"master": {"rpc": 20000 + i}}})}})
     before = gw.all_objects()
-    copies: list[str] = []
-    gw.list = lambda *a, **kw: copies.append("list") or MemoryGateway.list(gw, *a, **kw)  # type: ignore[method-assign]
-    held = ports.Reservations()
-    assert held.allocate(gw, "new", {"master": ["rpc"]}, {}, (20000, 20010), "a")["master"]["rpc"] == 20001
-    assert copies == [] and gw.all_objects() == before
+    read: list[str] = []  # the ConfigMaps handed to allocation as objects (each one a decode from a cache)
+
+    def counted(method: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            found = method(*args, **kwargs)
+            read.extend(o["metadata"]["name"] for o in (found if isinstance(found, list) else [found] if found else []))
+            return found
+        return call
+
+    for name in ("get", "list"):
+        setattr(gw, name, counted(getattr(gw, name)))
+    held, wanted, window = ports.Reservations(), {"master": ["rpc"]}, (20000, 20010)
+    assert held.allocate(gw, "new-1", wanted, {}, window, "a")["master"]["rpc"] == 20003
+    assert sorted(read) == ["r0-values", "r1-values", "r2-values"]
+    read.clear()
+    assert held.allocate(gw, "new-2", wanted, {}, window, "b")["master"]["rpc"] == 20004
+    assert read == [], "read again at the same versions"
+    assert gw.all_objects() == before, "allocation changed an object"
+    moved = yaml.safe_dump({ports.PORTS_KEY: {"master": {"rpc": 20009}}})
+    gw.patch(CONFIG_MAP, NS, "r1-values", {"data": {"data": moved}})
+    gw.delete(CONFIG_MAP, NS, "r2-values")
+    assert held.allocate(gw, "new-3", wanted, {}, window, "c")["master"]["rpc"] == 20001
+    assert read == ["r1-values"]
 
 
 def test_a_runtimes_own_values_are_parsed_once_per_version_and_forgotten_with_it(

@@ -90,10 +90,6 @@ class CachedReads:
     def list(self, res: Resource, namespace: str | None = None, labels: dict[str, str] | None = None) -> list[Obj]:
         return [as_read(res, o) for o in self._gw.list(res, namespace, labels)]
 
-    def list_readonly(self, res: Resource, namespace: str | None = None,
-                      labels: dict[str, str] | None = None) -> list[Obj]:
-        return self.list(res, namespace, labels)
-
 
 def lifecycle_run(root: Path, runtime: Obj, cached: bool) -> tuple[list[Obj], list[Obj], dict[str, int]]:
     """Set up a pair, scale it to one worker, lose its worker StatefulSet, then delete the pair:
