@@ -116,6 +116,14 @@ def _heap_tables(console: Console, when: str, found: dict) -> None:
     for name, count, size in found["census"]:
         census.add_row(name, f"{count:,}", f"{size * mib:.1f}")
     console.print(census)
+    if found.get("caches"):
+        cached = Table(title=f"the informers' caches {when}: texts in the C heap, their index in the pools")
+        for column, justify in (("kind", "left"), ("objects", "right"), ("text MiB", "right"),
+                                ("KiB per object", "right"), ("index MiB", "right")):
+            cached.add_column(column, justify=justify)
+        for kind, count, text, index in found["caches"]:
+            cached.add_row(kind, f"{count:,}", f"{text * mib:.1f}", f"{text / count / 1024:.1f}", f"{index * mib:.1f}")
+        console.print(cached)
     if found.get("top"):
         table = Table(title=f"where the operator's Python objects are {when} (tracemalloc, by our innermost lines)")
         for column, justify in (("our lines (innermost first)", "left"), ("allocated at", "left"), ("MiB", "right"),

@@ -4,10 +4,11 @@ directory; the bench asks at its start, at all Bound and after the idle window, 
 
 RSS is more than the Python objects: the C allocator's free memory it has not given back, the
 interpreter's free pools and what C libraries (OpenSSL) hold. The state splits it that way, so a
-high RSS is not blamed on objects that are not there, and counts the objects the collector tracks
-by type. With ``BENCH_HEAP_FRAMES=<n>`` the operator also runs under ``tracemalloc`` with that many
-frames and the bench prints the lines of our code holding the most; that slows the operator some
-twentyfold, so it is for small runs. (The interpreter's pool statistics, ``sys._debugmallocstats``,
+high RSS is not blamed on objects that are not there, counts the objects the collector tracks
+by type, and measures the informers' caches (their objects' text and the index around it). With
+``BENCH_HEAP_FRAMES=<n>`` the operator also runs under ``tracemalloc`` with that many frames and
+the bench prints the lines of our code holding the most; that slows the operator some twentyfold,
+so it is for small runs. (The interpreter's pool statistics, ``sys._debugmallocstats``,
 print nothing while tracemalloc wraps the allocator, so a traced run has none.)"""
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def install(out: Path, frames: int = 0) -> None:
 
     def dump(signum: int, frame: Any) -> None:
         n, taken[0] = taken[0], taken[0] + 1
-        state: dict[str, Any] = {"rss": _rss(), "malloc": malloc_state(), "census": census()}
+        state: dict[str, Any] = {"rss": _rss(), "malloc": malloc_state(), "census": census(), "caches": caches()}
         if tracemalloc.is_tracing():
             state["traced"], state["traced_peak"] = tracemalloc.get_traced_memory()
             state["tracing"] = tracemalloc.get_tracemalloc_memory()
@@ -80,6 +81,41 @@ def census(n: int = 15) -> list[tuple[str, int, int]]:
         counts[name] += 1
         sizes[name] += sys.getsizeof(obj)
     return [(name, count, sizes[name]) for name, count in counts.most_common(n)]
+
+
+def caches() -> list[tuple[str, int, int, int]]:
+    """(kind, objects, bytes of their text, bytes of the index around them) of each packed object
+    index (the informers' caches, ``lifecycle.k8s.index``), most text first: the texts are bytes
+    objects of the C heap, the index (keys, label sets, versions) lives in the interpreter's pools."""
+    module = sys.modules.get("lifecycle.k8s.index")
+    if module is None:
+        return []
+    found = []
+    for obj in gc.get_objects():
+        if isinstance(obj, module.ObjectIndex) and obj.packed and len(obj):
+            texts = list(obj._objects.values())
+            kind = str(json.loads(texts[0]).get("kind", "?"))
+            found.append((kind, len(texts), sum(sys.getsizeof(t) for t in texts), _index_bytes(obj, texts)))
+    return sorted(found, key=lambda row: -row[2])
+
+
+def _index_bytes(index: Any, texts: list[bytes]) -> int:
+    """The bytes of an index's tables and what only they hold (keys, label pairs, versions), each
+    object counted once, the texts not at all."""
+    seen = {id(t) for t in texts}
+    total, pending = 0, [index._objects, index._label_sets, index._namespaces, index._labels, index._versions]
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, dict):
+            pending.extend(obj.keys())
+            pending.extend(obj.values())
+        elif isinstance(obj, (set, frozenset, tuple, list)):
+            pending.extend(obj)
+    return total
 
 
 def top(snapshot: tracemalloc.Snapshot, n: int = 20) -> list[tuple[str, str, int, int]]:

@@ -23,6 +23,10 @@ def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: 
         from pathlib import Path
         from tests.bench import heap
         heap.install(Path({str(tmp_path)!r}), frames=int(sys.argv[1]))
+        if not heap.tracemalloc.is_tracing():  # (importing the index under the trace is slow)
+            from lifecycle.k8s.index import ObjectIndex
+            pod = {{"kind": "Pod", "metadata": {{"name": "p", "namespace": "ns", "labels": {{"app": "x"}}}}}}
+            cache = ObjectIndex({{("ns", f"p{{i}}"): pod for i in range(100)}}, packed=True)
         class Kept:
             def __init__(self): self.data = bytearray(4096)
         held = [Kept() for _ in range(2000)]  # about 8 MiB, on this line
@@ -44,12 +48,15 @@ def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: 
     assert ("__main__.Kept", 2000) in [(name, count) for name, count, _ in found["census"]]
     if frames:
         where, size = {ours: size for ours, _, size, _ in found["top"]}, 2000 * 4096
-        assert where["<string>:7"] >= size  # the bytearrays, made in __init__ on line 7
+        assert where["<string>:11"] >= size  # the bytearrays, made in __init__ on line 11
         assert found["traced"] >= size and found["traced_peak"] >= found["traced"]
         assert found["malloc"]["in_use"] >= found["tracing"] > 0  # the trace itself lives in the C heap
         assert "pymalloc" not in found  # the interpreter prints no pool statistics while traced
     else:
         assert "top" not in found and "traced" not in found
+        [(kind, count, text, index)] = found["caches"]
+        assert (kind, count) == ("Pod", 100) and text >= 100 * len(b'{"kind":"Pod","metadata":{"name":"p"}}')
+        assert 100 * 8 < index < text * 10  # at least a pointer a key, and not the texts counted again
         assert found["pymalloc"]["bytes in arenas"] >= found["pymalloc"]["bytes in allocated blocks"] > 0
 
 
