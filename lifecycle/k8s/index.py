@@ -9,11 +9,16 @@ A ``packed`` index keeps each object as its compact JSON text (``orjson``) and d
 read. The informers' caches are packed: an Alluxio pair's cached objects take about 20 KiB as text
 and 120 KiB as dicts, and a decode takes a third of the time copying the dict did (each reader gets a copy
 of its own either way, so nobody changes the cache through what it read).
+
+Only the label keys some list has selected by are indexed, each from its first such list on (the
+objects stored before are read once for it). Indexing every label of every object kept a set per
+label value and a tuple per label: at 1,000 Alluxio pairs the indexes took as much memory as the
+objects' texts (24 MiB), most of it for labels nobody selects by (a pod's name, a revision's hash).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, MutableMapping
+from collections.abc import Hashable, Iterable, Iterator, MutableMapping
 from typing import Any, TypeVar
 
 import orjson
@@ -21,7 +26,6 @@ import orjson
 from lifecycle.k8s.gateway import Obj, Objs, Versions
 
 Key = tuple[str, str]  # (namespace or "", name)
-Label = tuple[str, str]
 At = TypeVar("At", bound=Hashable)
 _NONE: frozenset[Key] = frozenset()
 
@@ -32,15 +36,21 @@ def _labels(obj: Obj) -> dict[str, str]:
 
 
 class ObjectIndex(MutableMapping[Key, Obj]):
-    def __init__(self, objects: dict[Key, Obj] | None = None, packed: bool = False) -> None:
+    def __init__(self, objects: dict[Key, Obj] | None = None, packed: bool = False,
+                 label_keys: Iterable[str] = ()) -> None:
+        """``label_keys``: index these at once (a cache listed again keeps what its lists select by)."""
         self.packed = packed
         self._objects: dict[Key, Any] = {}  # the object, or its JSON text (bytes) when packed
-        self._label_sets: dict[Key, tuple[Label, ...]] = {}  # what each key is indexed under
         self._versions: dict[Key, str] = {}  # packed: each object's resourceVersion, read without a decode
         self._namespaces: dict[str, set[Key]] = {}
-        self._labels: dict[Label, set[Key]] = {}
+        self._by_label: dict[str, dict[str, set[Key]]] = {k: {} for k in label_keys}  # key -> value -> keys
         for key, obj in (objects or {}).items():
             self[key] = obj
+
+    @property
+    def label_keys(self) -> tuple[str, ...]:
+        """The label keys indexed so far."""
+        return tuple(self._by_label)
 
     def __getitem__(self, key: Key) -> Obj:
         stored = self._objects[key]
@@ -58,16 +68,20 @@ class ObjectIndex(MutableMapping[Key, Obj]):
         if self.packed:
             self._versions[key] = str((obj.get("metadata") or {}).get("resourceVersion") or "")
         self._namespaces.setdefault(key[0], set()).add(key)
-        labels = self._label_sets[key] = tuple(_labels(obj).items())
-        for label in labels:
-            self._labels.setdefault(label, set()).add(key)
+        labels = _labels(obj)
+        for label_key, values in self._by_label.items():
+            if label_key in labels:
+                values.setdefault(labels[label_key], set()).add(key)
 
     def __delitem__(self, key: Key) -> None:
-        self._objects.pop(key)
+        stored = self._objects.pop(key)
         self._versions.pop(key, None)
         self._drop(self._namespaces, key[0], key)
-        for label in self._label_sets.pop(key):
-            self._drop(self._labels, label, key)
+        if self._by_label:
+            labels = _labels(unpack(stored) if self.packed else stored)
+            for label_key, values in self._by_label.items():
+                if label_key in labels:
+                    self._drop(values, labels[label_key], key)
 
     @staticmethod
     def _drop(index: dict[At, set[Key]], at: At, key: Key) -> None:
@@ -101,13 +115,27 @@ class ObjectIndex(MutableMapping[Key, Obj]):
         return {key: str(self._objects[key]["metadata"].get("resourceVersion") or "") for key in keys}
 
     def _selected(self, namespace: str | None, labels: dict[str, str] | None) -> list[Key]:
-        sets: list[set[Key] | frozenset[Key]] = [self._labels.get(label, _NONE) for label in (labels or {}).items()]
+        sets: list[set[Key] | frozenset[Key]] = [self._label(label_key).get(value, _NONE)
+                                                 for label_key, value in (labels or {}).items()]
         if namespace is not None:
             sets.append(self._namespaces.get(namespace, _NONE))
         if not sets:
             return sorted(self._objects)
         sets.sort(key=len)
         return sorted(set(sets[0]).intersection(*sets[1:]))
+
+
+    def _label(self, label_key: str) -> dict[str, set[Key]]:
+        """The index of ``label_key``, made from the objects stored so far on its first use."""
+        values = self._by_label.get(label_key)
+        if values is None:
+            values = {}
+            for key, stored in list(self._objects.items()):
+                value = _labels(unpack(stored) if self.packed else stored).get(label_key)
+                if value is not None:
+                    values.setdefault(value, set()).add(key)
+            self._by_label[label_key] = values
+        return values
 
 
 def pack(obj: Obj) -> bytes:

@@ -164,7 +164,7 @@ class Informer:
         items, version = self.gateway.list_with_version(self.res, self.namespace, metadata_only=self.metadata_only)
         fresh = {object_key(o): self.transform(o) for o in items}
         with self._lock:
-            old, self._cache = self._cache, ObjectIndex(fresh, packed=True)
+            old, self._cache = self._cache, ObjectIndex(fresh, packed=True, label_keys=self._cache.label_keys)
         for key, obj in fresh.items():
             if key not in old:
                 self.handler("ADDED", obj)

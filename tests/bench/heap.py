@@ -103,7 +103,7 @@ def _index_bytes(index: Any, texts: list[bytes]) -> int:
     """The bytes of an index's tables and what only they hold (keys, label pairs, versions), each
     object counted once, the texts not at all."""
     seen = {id(t) for t in texts}
-    total, pending = 0, [index._objects, index._label_sets, index._namespaces, index._labels, index._versions]
+    total, pending = 0, [index._objects, index._namespaces, index._by_label, index._versions]
     while pending:
         obj = pending.pop()
         if id(obj) in seen:

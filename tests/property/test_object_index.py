@@ -1,4 +1,5 @@
-"""The indexed object table, packed or not, answers every list exactly as a walk over all its objects would."""
+"""The indexed object table, packed or not, answers every list exactly as a walk over all its objects
+would, whether a label key was indexed before the objects came, after, or was never asked for."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from lifecycle.k8s.index import ObjectIndex, unpack
 NAMESPACES = ("", "a", "b")
 NAMES = ("x", "y", "z")
 LABELS = st.dictionaries(st.sampled_from(("app", "role", "release")), st.sampled_from(("1", "2")), max_size=3)
-# (namespace, name, labels) to store, or (namespace, name, None) to delete
-STEPS = st.lists(st.tuples(st.sampled_from(NAMESPACES), st.sampled_from(NAMES), st.none() | LABELS), max_size=30)
+# ("put", namespace, name, labels), ("delete", namespace, name) or ("select", namespace or None, labels)
+STEPS = st.lists(st.one_of(st.tuples(st.just("put"), st.sampled_from(NAMESPACES), st.sampled_from(NAMES), LABELS),
+                           st.tuples(st.just("delete"), st.sampled_from(NAMESPACES), st.sampled_from(NAMES)),
+                           st.tuples(st.just("select"), st.none() | st.sampled_from(NAMESPACES), LABELS)),
+                 max_size=40)
 
 
-def obj(namespace: str, name: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {"metadata": {"namespace": namespace, "name": name, "labels": labels}}
+def obj(namespace: str, name: str, labels: dict[str, str], version: int = 1) -> dict[str, Any]:
+    return {"metadata": {"namespace": namespace, "name": name, "labels": labels, "resourceVersion": str(version)}}
 
 
 def walked(objects: dict[tuple[str, str], dict[str, Any]], namespace: str | None,
@@ -27,26 +31,44 @@ def walked(objects: dict[tuple[str, str], dict[str, Any]], namespace: str | None
             and all(o["metadata"]["labels"].get(k) == v for k, v in labels.items())]
 
 
-@given(STEPS, st.none() | st.sampled_from(NAMESPACES), LABELS, st.booleans())
+def answers(index: ObjectIndex, plain: dict[tuple[str, str], dict[str, Any]], namespace: str | None,
+            labels: dict[str, str]) -> None:
+    expected = walked(plain, namespace, labels)
+    assert index.select(namespace, labels) == expected
+    assert index.versions(namespace, labels) == {
+        (o["metadata"]["namespace"], o["metadata"]["name"]): o["metadata"]["resourceVersion"] for o in expected}
+    if index.packed:
+        assert [unpack(t) for t in index.select_texts(namespace, labels)] == expected
+
+
+@given(STEPS, st.none() | st.sampled_from(NAMESPACES), LABELS, st.booleans(),
+       st.lists(st.sampled_from(("app", "role")), max_size=2))
 def test_a_list_is_what_a_walk_over_every_object_finds(steps: list[Any], namespace: str | None,
-                                                       labels: dict[str, str], packed: bool) -> None:
-    index, plain = ObjectIndex(packed=packed), {}
-    for ns, name, labelled in steps:
-        if labelled is None:
-            index.pop((ns, name), None)
-            plain.pop((ns, name), None)
+                                                       labels: dict[str, str], packed: bool,
+                                                       indexed_first: list[str]) -> None:
+    index, plain = ObjectIndex(packed=packed, label_keys=indexed_first), {}
+    for n, step in enumerate(steps):
+        if step[0] == "put":
+            _, ns, name, labelled = step
+            index[(ns, name)] = plain[(ns, name)] = obj(ns, name, labelled, n)
+        elif step[0] == "delete":
+            index.pop(step[1:], None)
+            plain.pop(step[1:], None)
         else:
-            index[(ns, name)] = plain[(ns, name)] = obj(ns, name, labelled)
-    assert index.select(namespace, labels) == walked(plain, namespace, labels)
+            answers(index, plain, step[1], step[2])
+    answers(index, plain, namespace, labels)
     assert dict(index) == plain
-    if packed:
-        assert [unpack(t) for t in index.select_texts(namespace, labels)] == walked(plain, namespace, labels)
+    listed_again = ObjectIndex(plain, packed=packed, label_keys=index.label_keys)
+    answers(listed_again, plain, namespace, labels)
 
 
-def test_a_relabelled_object_leaves_its_old_label_and_an_emptied_index_is_dropped() -> None:
-    index = ObjectIndex({("a", "x"): obj("a", "x", {"role": "master"})})
+def test_only_the_label_keys_selected_by_are_indexed_and_an_emptied_index_is_dropped() -> None:
+    index = ObjectIndex({("a", "x"): obj("a", "x", {"role": "master", "pod-name": "x-0"})}, packed=True)
+    assert index.label_keys == ()
+    assert [o["metadata"]["name"] for o in index.select("a", {"role": "master"})] == ["x"]
+    assert index.label_keys == ("role",)  # the pod's name, never selected by, has no index
     index[("a", "x")] = obj("a", "x", {"role": "worker"})
     assert index.select("a", {"role": "master"}) == []
     assert [o["metadata"]["labels"] for o in index.select(None, {"role": "worker"})] == [{"role": "worker"}]
     del index[("a", "x")]
-    assert not index._labels and not index._namespaces and len(index) == 0
+    assert index._by_label == {"role": {}} and not index._namespaces and not index._versions and len(index) == 0
