@@ -116,6 +116,13 @@ def _heap_tables(console: Console, when: str, found: dict) -> None:
     for name, count, size in found["census"]:
         census.add_row(name, f"{count:,}", f"{size * mib:.1f}")
     console.print(census)
+    if found.get("holders"):
+        held = Table(title=f"dicts, lists and sets {when}, by the first holder up their chain that is not one")
+        for column, justify in (("held by", "left"), ("containers", "right"), ("own MiB", "right")):
+            held.add_column(column, justify=justify)
+        for name, count, size in found["holders"]:
+            held.add_row(name, f"{count:,}", f"{size * mib:.1f}")
+        console.print(held)
     if found.get("caches"):
         cached = Table(title=f"the informers' caches {when}: texts in the C heap, their index in the pools")
         for column, justify in (("kind", "left"), ("objects", "right"), ("text MiB", "right"),

@@ -40,7 +40,8 @@ def install(out: Path, frames: int = 0) -> None:
 
     def dump(signum: int, frame: Any) -> None:
         n, taken[0] = taken[0], taken[0] + 1
-        state: dict[str, Any] = {"rss": _rss(), "malloc": malloc_state(), "census": census(), "caches": caches()}
+        state: dict[str, Any] = {"rss": _rss(), "malloc": malloc_state(), "census": census(), "caches": caches(),
+                                 "holders": holders()}
         if tracemalloc.is_tracing():
             state["traced"], state["traced_peak"] = tracemalloc.get_traced_memory()
             state["tracing"] = tracemalloc.get_tracemalloc_memory()
@@ -76,11 +77,39 @@ def census(n: int = 15) -> list[tuple[str, int, int]]:
     counts: collections.Counter[str] = collections.Counter()
     sizes: collections.Counter[str] = collections.Counter()
     for obj in gc.get_objects():
-        kind = type(obj)
-        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        name = _type_name(type(obj))
         counts[name] += 1
         sizes[name] += sys.getsizeof(obj)
     return [(name, count, sizes[name]) for name, count in counts.most_common(n)]
+
+
+def holders(n: int = 12) -> list[tuple[str, int, int]]:
+    """(what holds them, containers, their own bytes) of the dicts, lists and sets the collector
+    tracks, most bytes first. A container held by another is put on the first holder up the chain
+    that is not one (an instance, a module, a function's cell, a frame), so the census names the
+    structure that keeps what a pair leaves behind, not the dict inside it."""
+    objects = gc.get_objects()
+    containers = (dict, list, set, tuple)
+    holder: dict[int, Any] = {}
+    for parent in objects:
+        for child in gc.get_referents(parent):
+            holder.setdefault(id(child), parent)
+    counts: collections.Counter[str] = collections.Counter()
+    sizes: collections.Counter[str] = collections.Counter()
+    for obj in objects:
+        if type(obj) not in (dict, list, set):
+            continue
+        up, steps = holder.get(id(obj)), 0
+        while up is not None and type(up) in containers and steps < 32:
+            up, steps = holder.get(id(up)), steps + 1
+        name = "nothing tracked" if up is None else _type_name(type(up))
+        counts[name] += 1
+        sizes[name] += sys.getsizeof(obj)
+    return [(name, counts[name], size) for name, size in sizes.most_common(n)]
+
+
+def _type_name(kind: type) -> str:
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def caches() -> list[tuple[str, int, int, int]]:

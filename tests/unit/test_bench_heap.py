@@ -30,6 +30,9 @@ def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: 
         class Kept:
             def __init__(self): self.data = bytearray(4096)
         held = [Kept() for _ in range(2000)]  # about 8 MiB, on this line
+        class Table:
+            def __init__(self): self.rows = {{i: [i] for i in range(500)}}
+        table = Table()
         print("ready", flush=True)
         time.sleep(60)
     """)
@@ -46,6 +49,8 @@ def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: 
     assert found["rss"] > 2000 * 4096
     assert set(found["malloc"]) == {"in_use", "free", "mmapped", "heap"}
     assert ("__main__.Kept", 2000) in [(name, count) for name, count, _ in found["census"]]
+    # the rows' dict and its 500 lists are put on the instance holding them, not on the dict
+    assert ("__main__.Table", 501) in [(name, count) for name, count, _ in found["holders"]]
     if frames:
         where, size = {ours: size for ours, _, size, _ in found["top"]}, 2000 * 4096
         assert where["<string>:11"] >= size  # the bytearrays, made in __init__ on line 11
