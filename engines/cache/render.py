@@ -14,7 +14,6 @@ only when those inputs change or something must be applied.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from typing import NamedTuple
@@ -36,14 +35,14 @@ def config_maps(e: Cache) -> list[Obj]:
                                e.owner_ref) for name, d in data.items()]
 
 
-_VALUES_TEXT = "values-text"  # EngineContext.shared: runtime UID -> (values as JSON, as YAML)
+_VALUES_TEXT = "values-text"  # EngineContext.shared: runtime UID -> (the digest of the values, their YAML)
 _KEPT_LOCK = threading.Lock()
 
 
 def values_text(shared: dict[str, object], uid: str, values: dict[str, object]) -> str:
     """The values as YAML, dumped again only when they changed: every pass renders them to compare
     with the live ConfigMap, and PyYAML's dump cost more than the rest of the rendering."""
-    key = json.dumps(values, sort_keys=True, default=str)
+    key = objects.digest(values)
     with _KEPT_LOCK:
         texts = shared.setdefault(_VALUES_TEXT, {})
         assert isinstance(texts, dict)
