@@ -8,7 +8,7 @@ import threading
 import pytest
 from kubernetes import client
 
-from lifecycle.k8s.gateway import EVENT, NAMESPACE, POD, Forbidden, NotFound
+from lifecycle.k8s.gateway import CONFIG_MAP, EVENT, NAMESPACE, POD, Forbidden, NotFound
 from lifecycle.k8s.kube import KubeGateway
 from tests.cluster import IMMEDIATE_START, eventually
 from tests.unit.test_memory_gateway import (
@@ -155,3 +155,23 @@ def test_fields_a_create_set_are_removed_by_an_apply_that_leaves_them_out(kube: 
 def test_the_versions_listed_follow_the_objects(kube: client.ApiClient, namespace: str) -> None:
     """Listed as metadata only, so no ConfigMap's data travels (``KubeGateway.list_versions``)."""
     assert_versions_follow_the_objects(KubeGateway(kube), namespace)
+
+
+def test_bodies_of_every_content_type_arrive_as_written(kube: client.ApiClient, namespace: str) -> None:
+    """The gateway encodes bodies itself: create, merge patch and delete options (orjson) and
+    server-side apply (YAML, so escaped) carry quotes, a backslash, other scripts and a U+2028, which
+    YAML reads as a line break when it is not escaped."""
+    gw = KubeGateway(kube)
+    text = 'déjà "vu" \\ 数据 \u2028'
+
+    def config_map(name: str, key: str) -> dict[str, object]:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
+                "data": {key: text}}
+
+    made = gw.create(config_map("bodies", "created"))
+    assert made["data"] == {"created": text}
+    assert gw.apply(config_map("applied", "applied"))["data"] == {"applied": text}
+    patched = gw.patch(CONFIG_MAP, namespace, "bodies", {"data": {"patched": text}})
+    assert patched["data"] == {"created": text, "patched": text}
+    assert gw.delete(CONFIG_MAP, namespace, "bodies", uid=made["metadata"]["uid"])
+    assert gw.get(CONFIG_MAP, namespace, "bodies") is None

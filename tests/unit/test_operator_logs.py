@@ -73,18 +73,22 @@ def test_a_text_line_carries_milliseconds() -> None:
 
 def test_at_debug_a_request_is_logged_with_its_path_status_and_time_and_never_its_body_or_query(
         caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
     from typing import Any
 
     from lifecycle.k8s.gateway import CONFIG_MAP
     from lifecycle.k8s.kube import KubeGateway
 
     class Response:
-        status = 200
+        status, reason, data = 200, "", b"{}"
 
         def read(self) -> bytes:
-            return b"{}"
+            return self.data
 
     class Api:
+        # requests with a body go through the client's connection pool, the others through call_api
+        rest_client = SimpleNamespace(pool_manager=SimpleNamespace(request=lambda *_, **__: Response()))
+
         def param_serialize(self, method: str, path: str, **_: Any) -> tuple[str, str, dict[str, str], Any, None]:
             return method, path, {}, None, None
 
