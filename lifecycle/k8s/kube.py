@@ -158,8 +158,9 @@ class KubeGateway(KnownResources):
     def _send(self, method: str, url: str, headers: dict[str, str], body: Any,
               timeout: float | tuple[float, float]) -> Any:
         """The request through the client's connection pool, its body encoded here (orjson) and sent
-        as it is: the client would walk the body (``sanitize_for_serialization``) and encode it with
-        the standard ``json`` module, together 9 % of the operator's setup CPU at 300 pairs."""
+        as it is: the client walked each body (``sanitize_for_serialization``, 2.6 % of the operator's
+        setup CPU at 300 pairs) and encoded it with the standard ``json`` module (with the digests,
+        6.3 %)."""
         if body is None:
             return self.api.call_api(method, url, headers, None, _request_timeout=timeout)
         data = body.encode() if isinstance(body, str) else orjson.dumps(body)
