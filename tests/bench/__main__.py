@@ -110,35 +110,34 @@ def _heap_tables(console: Console, when: str, found: dict) -> None:
     parts.append(f"C heap in use {malloc.get('in_use', 0) * mib:.1f} MiB, free but kept "
                  f"{malloc.get('free', 0) * mib:.1f}, mmapped {malloc.get('mmapped', 0) * mib:.1f}")
     console.print(f"[bold]the operator's memory {when}:[/] " + "; ".join(parts))
-    census = Table(title=f"objects the collector tracks {when}, by type")
-    for column, justify in (("type", "left"), ("objects", "right"), ("own MiB", "right")):
-        census.add_column(column, justify=justify)
-    for name, count, size in found["census"]:
-        census.add_row(name, f"{count:,}", f"{size * mib:.1f}")
-    console.print(census)
+    _table(console, f"objects the collector tracks {when}, by type",
+           (("type", "left"), ("objects", "right"), ("own MiB", "right")),
+           [(name, f"{count:,}", f"{size * mib:.1f}") for name, count, size in found["census"]])
     if found.get("holders"):
-        held = Table(title=f"dicts, lists and sets {when}, by the first holder up their chain that is not one")
-        for column, justify in (("held by", "left"), ("containers", "right"), ("own MiB", "right")):
-            held.add_column(column, justify=justify)
-        for name, count, size in found["holders"]:
-            held.add_row(name, f"{count:,}", f"{size * mib:.1f}")
-        console.print(held)
+        _table(console, f"dicts, lists and sets {when}, by the first holder up their chain that is not one",
+               (("held by", "left"), ("containers", "right"), ("own MiB", "right")),
+               [(name, f"{count:,}", f"{size * mib:.1f}") for name, count, size in found["holders"]])
     if found.get("caches"):
-        cached = Table(title=f"the informers' caches {when}: texts in the C heap, their index in the pools")
-        for column, justify in (("kind", "left"), ("objects", "right"), ("text MiB", "right"),
-                                ("KiB per object", "right"), ("index MiB", "right")):
-            cached.add_column(column, justify=justify)
-        for kind, count, text, index in found["caches"]:
-            cached.add_row(kind, f"{count:,}", f"{text * mib:.1f}", f"{text / count / 1024:.1f}", f"{index * mib:.1f}")
-        console.print(cached)
+        _table(console, f"the informers' caches {when}: texts in the C heap, their index in the pools",
+               (("kind", "left"), ("objects", "right"), ("text MiB", "right"), ("KiB per object", "right"),
+                ("index MiB", "right")),
+               [(kind, f"{count:,}", f"{text * mib:.1f}", f"{text / count / 1024:.1f}", f"{index * mib:.1f}")
+                for kind, count, text, index in found["caches"]])
     if found.get("top"):
-        table = Table(title=f"where the operator's Python objects are {when} (tracemalloc, by our innermost lines)")
-        for column, justify in (("our lines (innermost first)", "left"), ("allocated at", "left"), ("MiB", "right"),
-                                ("blocks", "right")):
-            table.add_column(column, justify=justify)
-        for ours, innermost, size, blocks in found["top"]:
-            table.add_row(ours, innermost if innermost not in ours else "", f"{size * mib:.2f}", f"{blocks:,}")
-        console.print(table)
+        _table(console, f"where the operator's Python objects are {when} (tracemalloc, by our innermost lines)",
+               (("our lines (innermost first)", "left"), ("allocated at", "left"), ("MiB", "right"),
+                ("blocks", "right")),
+               [(ours, innermost if innermost not in ours else "", f"{size * mib:.2f}", f"{blocks:,}")
+                for ours, innermost, size, blocks in found["top"]])
+
+
+def _table(console: Console, title: str, columns: tuple[tuple[str, str], ...], rows: list[tuple[str, ...]]) -> None:
+    table = Table(title=title)
+    for column, justify in columns:
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 ENGINE_TITLE = {"alluxio": "Alluxio (one web UFS, 1 worker, MEM 1Gi)", "scripted": "scripted engine",
