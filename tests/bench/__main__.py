@@ -117,6 +117,12 @@ def _heap_tables(console: Console, when: str, found: dict) -> None:
         _table(console, f"dicts, lists and sets {when}, by the first holder up their chain that is not one",
                (("held by", "left"), ("containers", "right"), ("own MiB", "right")),
                [(name, f"{count:,}", f"{size * mib:.1f}") for name, count, size in found["holders"]])
+    if found.get("large"):
+        total = found.get("large_total", 0)
+        _table(console, f"objects over 512 bytes {when} (in the C heap), by type and first holder; "
+                        f"all of them {total * mib:.1f} MiB of its {malloc.get('in_use', 0) * mib:.1f} in use",
+               (("type", "left"), ("held by", "left"), ("objects", "right"), ("MiB", "right")),
+               [(kind, owner, f"{count:,}", f"{size * mib:.1f}") for kind, owner, count, size in found["large"]])
     if found.get("caches"):
         _table(console, f"the informers' caches {when}: texts in the C heap, their index in the pools",
                (("kind", "left"), ("objects", "right"), ("text MiB", "right"), ("KiB per object", "right"),

@@ -42,6 +42,7 @@ def install(out: Path, frames: int = 0) -> None:
         n, taken[0] = taken[0], taken[0] + 1
         state: dict[str, Any] = {"rss": _rss(), "malloc": malloc_state(), "census": census(), "caches": caches(),
                                  "holders": holders()}
+        state["large"], state["large_total"] = large()
         if tracemalloc.is_tracing():
             state["traced"], state["traced_peak"] = tracemalloc.get_traced_memory()
             state["tracing"] = tracemalloc.get_tracemalloc_memory()
@@ -89,23 +90,61 @@ def holders(n: int = 12) -> list[tuple[str, int, int]]:
     that is not one (an instance, a module, a function's cell, a frame), so the census names the
     structure that keeps what a pair leaves behind, not the dict inside it."""
     objects = gc.get_objects()
-    containers = (dict, list, set, tuple)
-    holder: dict[int, Any] = {}
-    for parent in objects:
-        for child in gc.get_referents(parent):
-            holder.setdefault(id(child), parent)
+    holder = _holders(objects)
     counts: collections.Counter[str] = collections.Counter()
     sizes: collections.Counter[str] = collections.Counter()
     for obj in objects:
         if type(obj) not in (dict, list, set):
             continue
-        up, steps = holder.get(id(obj)), 0
-        while up is not None and type(up) in containers and steps < 32:
-            up, steps = holder.get(id(up)), steps + 1
-        name = "nothing tracked" if up is None else _type_name(type(up))
+        name = _owner(holder, obj)
         counts[name] += 1
         sizes[name] += sys.getsizeof(obj)
     return [(name, counts[name], size) for name, size in sizes.most_common(n)]
+
+
+SMALL = 512  # the interpreter's pools serve objects up to this size; larger ones come from the C heap
+
+
+def large(n: int = 15) -> tuple[list[tuple[str, str, int, int]], int]:
+    """(type, what holds them, objects, bytes) of the objects over ``SMALL`` bytes, most bytes first,
+    and the bytes of all of them:
+    the part of the C heap that Python objects take (long strings and bytes, the tables of big
+    dicts and lists), put on their first holder that is not a container, as ``holders`` does. What
+    the C heap holds beyond their sum is C libraries' own (OpenSSL, libyaml) or the interpreter's."""
+    objects = gc.get_objects()
+    holder = _holders(objects)
+    seen: set[int] = set()
+    counts: collections.Counter[tuple[str, str]] = collections.Counter()
+    sizes: collections.Counter[tuple[str, str]] = collections.Counter()
+    for parent in objects:
+        for obj in (parent, *gc.get_referents(parent)):
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            size = sys.getsizeof(obj)
+            if size > SMALL:
+                key = (_type_name(type(obj)), _owner(holder, obj))
+                counts[key] += 1
+                sizes[key] += size
+    return ([(kind, owner, counts[kind, owner], size) for (kind, owner), size in sizes.most_common(n)],
+            sum(sizes.values()))
+
+
+def _holders(objects: list[Any]) -> dict[int, Any]:
+    """Each object's first referrer among ``objects``, by id."""
+    holder: dict[int, Any] = {}
+    for parent in objects:
+        for child in gc.get_referents(parent):
+            holder.setdefault(id(child), parent)
+    return holder
+
+
+def _owner(holder: dict[int, Any], obj: Any) -> str:
+    """The type of the first holder up ``obj``'s chain that is not a container."""
+    up, steps = holder.get(id(obj)), 0
+    while up is not None and type(up) in (dict, list, set, tuple) and steps < 32:
+        up, steps = holder.get(id(up)), steps + 1
+    return "nothing tracked" if up is None else _type_name(type(up))
 
 
 def _type_name(kind: type) -> str:

@@ -51,6 +51,10 @@ def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: 
     assert ("__main__.Kept", 2000) in [(name, count) for name, count, _ in found["census"]]
     # the rows' dict and its 500 lists are put on the instance holding them, not on the dict
     assert ("__main__.Table", 501) in [(name, count) for name, count, _ in found["holders"]]
+    # the bytearrays are over the pools' 512 bytes: C heap, put on the instances holding them
+    kept = {(kind, owner): (count, size) for kind, owner, count, size in found["large"]}
+    assert kept["bytearray", "__main__.Kept"][0] == 2000 and kept["bytearray", "__main__.Kept"][1] >= 2000 * 4096
+    assert found["large_total"] >= sum(size for _, size in kept.values())
     if frames:
         where, size = {ours: size for ours, _, size, _ in found["top"]}, 2000 * 4096
         assert where["<string>:11"] >= size  # the bytearrays, made in __init__ on line 11
