@@ -47,6 +47,7 @@ test-cluster: setup controlplane
 lint: setup
 	$(PY) -m ruff check lifecycle engines tests
 	$(PY) -m mypy
+	$(PY) -m mypy tests/bench
 	$(VENV)/bin/lint-imports
 
 diagrams: setup

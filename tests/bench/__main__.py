@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -28,15 +30,6 @@ from tests.bench.memory_curve import curve
 from tests.bench.workload import WORKLOADS
 
 console = Console()
-
-
-def _table(title: str, rows: list[tuple[str, str]]) -> None:
-    table = Table(title=title)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
 
 
 def _stopped(signum: int, frame: object) -> None:
@@ -75,20 +68,17 @@ def main() -> int:
             f", controller-manager at {qps} requests/s" if qps else "")
         console.print(f"[bold]{title} ...")
         figures = on_cluster(WORKLOADS[engine], pairs, idle, manager_qps=qps)
-        _table(title, summary(figures))
+        _table(console, title, (("figure", "left"), ("value", "right")), summary(figures))
         for key, window, order in (("profile", "setup", "with what they call"),
                                    ("profile_own", "setup", "by their own time"),
                                    ("idle_profile", "idle", "with what they call"),
                                    ("idle_profile_own", "idle", "by their own time")):
             if not figures.get(key):
                 continue
-            profile = Table(title=f"where the operator's {window} time goes, {order} "
-                                  f"(py-spy samples of {figures['profile_sampled']})")
-            for column, justify in (("function (module)", "left"), ("own %", "right"), ("with callees %", "right")):
-                profile.add_column(column, justify=justify)
-            for name, own, inclusive in figures[key]:
-                profile.add_row(name, f"{own:.1f}", f"{inclusive:.1f}")
-            console.print(profile)
+            _table(console, f"where the operator's {window} time goes, {order} "
+                            f"(py-spy samples of {figures['profile_sampled']})",
+                   (("function (module)", "left"), ("own %", "right"), ("with callees %", "right")),
+                   [(name, f"{own:.1f}", f"{inclusive:.1f}") for name, own, inclusive in figures[key]])
         for key, when in (("heap_start", "at its start"), ("heap_bound", "at all Bound"),
                           ("heap_idle", "after the idle window")):
             if figures.get(key):
@@ -96,7 +86,7 @@ def main() -> int:
     return 0
 
 
-def _heap_tables(console: Console, when: str, found: dict) -> None:
+def _heap_tables(console: Console, when: str, found: dict[str, Any]) -> None:
     """PROFILE=memory: what the RSS is made of, the objects by type and, traced, the lines holding them."""
     mib = 1 / (1024 * 1024)
     malloc, pymalloc = found.get("malloc", {}), found.get("pymalloc")
@@ -137,10 +127,14 @@ def _heap_tables(console: Console, when: str, found: dict) -> None:
                 for ours, innermost, size, blocks in found["top"]])
 
 
-def _table(console: Console, title: str, columns: tuple[tuple[str, str], ...], rows: list[tuple[str, ...]]) -> None:
+Justify = Literal["left", "right"]
+
+
+def _table(console: Console, title: str, columns: tuple[tuple[str, Justify], ...],
+           rows: Sequence[tuple[str, ...]]) -> None:
     table = Table(title=title)
     for column, justify in columns:
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify)
     for row in rows:
         table.add_row(*row)
     console.print(table)

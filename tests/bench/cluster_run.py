@@ -89,8 +89,9 @@ def _minus(after: dict[str, float], before: dict[str, float]) -> dict[str, float
 
 def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps: int | None = None,
                floor: bool = True) -> Figures:
-    limited = {"kube-controller-manager": (f"--kube-api-qps={manager_qps}", f"--kube-api-burst={2 * manager_qps}")
-               } if manager_qps else None
+    limited: dict[str, tuple[str, ...]] | None = {
+        "kube-controller-manager": (f"--kube-api-qps={manager_qps}", f"--kube-api-burst={2 * manager_qps}"),
+    } if manager_qps else None
     with tempfile.TemporaryDirectory(prefix="fluidlc-bench-") as tmp:
         cluster = LocalCluster("bench", Path(tmp) / "cluster", tie_to_caller=True, extra_args=limited)
         cluster.up(nodes=nodes_for(pairs))
@@ -259,7 +260,10 @@ def summary(f: Figures) -> list[tuple[str, str]]:
     """Rows of figures, each beside the floor's where it has one."""
     pairs, lat, floor = f["pairs"], f["latencies"], f.get("floor")
     floor_s = floor["seconds"] if floor else None
-    ratio = (lambda v, base: f"  ({v / base:.2f}x the floor)" if base else "")  # noqa: E731
+
+    def ratio(v: float, base: float | None) -> str:
+        return f"  ({v / base:.2f}x the floor)" if base else ""
+
     reqs = sum(f["requests"].values())
     floor_reqs = sum(floor["requests"].values()) if floor else 0
     writes = sum(v for k, v in f["requests"].items() if k in ("POST", "PUT", "PATCH", "DELETE"))

@@ -109,3 +109,21 @@ def test_the_interpreter_allocators_summary_is_read_by_name() -> None:
     assert heap.parse_pymalloc(text) == {
         "arenas allocated current": 3, "bytes in arenas": 3145728, "bytes in allocated blocks": 2186928,
         "bytes in available blocks": 302064, "bytes in unused pools": 622592, "bytes lost to pool headers": 7344}
+
+
+def test_a_state_prints_as_the_benchs_tables() -> None:
+    from rich.console import Console
+
+    from tests.bench.__main__ import _heap_tables
+
+    held = [bytearray(4096) for _ in range(10)]
+    state = {"rss": heap._rss(), "malloc": heap.malloc_state(), "census": heap.census(), "caches": heap.caches(),
+             "holders": heap.holders(), "pymalloc": heap.pymalloc_state()}
+    state["large"], state["large_total"] = heap.large()
+    console = Console(record=True, width=200)
+    _heap_tables(console, "now", state)
+    text = console.export_text()
+    assert held and "the operator's memory now: RSS" in text
+    for title in ("objects the collector tracks now", "dicts, lists and sets now", "objects over 512 bytes now"):
+        assert title in text
+    assert f"all of them {state['large_total'] / 2**20:.1f} MiB" in text
