@@ -90,7 +90,7 @@ def holders(n: int = 12) -> list[tuple[str, int, int]]:
     that is not one (an instance, a module, a function's cell, a frame), so the census names the
     structure that keeps what a pair leaves behind, not the dict inside it."""
     objects = gc.get_objects()
-    holder = _holders(objects)
+    holder, _ = _holders(objects)
     counts: collections.Counter[str] = collections.Counter()
     sizes: collections.Counter[str] = collections.Counter()
     for obj in objects:
@@ -111,32 +111,37 @@ def large(n: int = 15) -> tuple[list[tuple[str, str, int, int]], int]:
     the part of the C heap that Python objects take (long strings and bytes, the tables of big
     dicts and lists), put on their first holder that is not a container, as ``holders`` does. What
     the C heap holds beyond their sum is C libraries' own (OpenSSL, libyaml) or the interpreter's."""
-    objects = gc.get_objects()
-    holder = _holders(objects)
-    seen: set[int] = set()
+    holder, reachable = _holders(gc.get_objects())
     counts: collections.Counter[tuple[str, str]] = collections.Counter()
     sizes: collections.Counter[tuple[str, str]] = collections.Counter()
-    for parent in objects:
-        for obj in (parent, *gc.get_referents(parent)):
-            if id(obj) in seen:
-                continue
-            seen.add(id(obj))
-            size = sys.getsizeof(obj)
-            if size > SMALL:
-                key = (_type_name(type(obj)), _owner(holder, obj))
-                counts[key] += 1
-                sizes[key] += size
+    for obj in reachable:
+        size = sys.getsizeof(obj)
+        if size > SMALL:
+            key = (_type_name(type(obj)), _owner(holder, obj))
+            counts[key] += 1
+            sizes[key] += size
     return ([(kind, owner, counts[kind, owner], size) for (kind, owner), size in sizes.most_common(n)],
             sum(sizes.values()))
 
 
-def _holders(objects: list[Any]) -> dict[int, Any]:
-    """Each object's first referrer among ``objects``, by id."""
+def _holders(objects: list[Any]) -> tuple[dict[int, Any], list[Any]]:
+    """Each object's first referrer, by id, and every object reachable from ``objects`` (what the
+    collector tracks), each once. The walk goes on through objects it does not track: a dict of
+    only strings and bytes (an informer cache's texts by key) is untracked, so its values are
+    found only through it."""
     holder: dict[int, Any] = {}
-    for parent in objects:
+    reachable = list(objects)
+    seen = {id(obj) for obj in reachable}
+    for parent in reachable:  # grows as the walk finds objects
         for child in gc.get_referents(parent):
-            holder.setdefault(id(child), parent)
-    return holder
+            if id(child) not in seen:
+                seen.add(id(child))
+                holder[id(child)] = parent
+                if not gc.is_tracked(child):
+                    reachable.append(child)
+            else:
+                holder.setdefault(id(child), parent)
+    return holder, reachable
 
 
 def _owner(holder: dict[int, Any], obj: Any) -> str:

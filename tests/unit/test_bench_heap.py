@@ -33,6 +33,9 @@ def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: 
         class Table:
             def __init__(self): self.rows = {{i: [i] for i in range(500)}}
         table = Table()
+        class Texts:  # a dict of only strings and bytes: the collector does not track it
+            def __init__(self): self.by_key = {{f"k{{i}}": bytes(1000) for i in range(200)}}
+        texts = Texts()
         print("ready", flush=True)
         time.sleep(60)
     """)
@@ -54,6 +57,7 @@ def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: 
     # the bytearrays are over the pools' 512 bytes: C heap, put on the instances holding them
     kept = {(kind, owner): (count, size) for kind, owner, count, size in found["large"]}
     assert kept["bytearray", "__main__.Kept"][0] == 2000 and kept["bytearray", "__main__.Kept"][1] >= 2000 * 4096
+    assert kept["bytes", "__main__.Texts"][0] == 200  # found through the dict the collector does not track
     assert found["large_total"] >= sum(size for _, size in kept.values())
     if frames:
         where, size = {ours: size for ours, _, size, _ in found["top"]}, 2000 * 4096
