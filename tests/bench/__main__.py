@@ -107,12 +107,15 @@ def _heap_tables(console: Console, when: str, found: dict[str, Any]) -> None:
         _table(console, f"dicts, lists and sets {when}, by the first holder up their chain that is not one",
                (("held by", "left"), ("containers", "right"), ("own MiB", "right")),
                [(name, f"{count:,}", f"{size * mib:.1f}") for name, count, size in found["holders"]])
-    if found.get("large"):
-        total = found.get("large_total", 0)
-        _table(console, f"objects over 512 bytes {when} (in the C heap), by type and first holder; "
-                        f"all of them {total * mib:.1f} MiB of its {malloc.get('in_use', 0) * mib:.1f} in use",
-               (("type", "left"), ("held by", "left"), ("objects", "right"), ("MiB", "right")),
-               [(kind, owner, f"{count:,}", f"{size * mib:.1f}") for kind, owner, count, size in found["large"]])
+    pools = (pymalloc or {}).get("bytes in allocated blocks", 0)
+    for where, heap_name, whole in (("small", "the pools", pools), ("large", "the C heap", malloc.get("in_use", 0))):
+        if found.get(where):
+            size = "up to" if where == "small" else "over"
+            _table(console, f"objects of {size} 512 bytes {when} ({heap_name}), by type and first holder that is "
+                            f"not a container; all of them {found[f'{where}_total'] * mib:.1f} MiB of the "
+                            f"{whole * mib:.1f} in use",
+                   (("type", "left"), ("held by", "left"), ("objects", "right"), ("MiB", "right")),
+                   [(kind, owner, f"{count:,}", f"{size * mib:.1f}") for kind, owner, count, size in found[where]])
     if found.get("caches"):
         _table(console, f"the informers' caches {when}: texts in the C heap, their index in the pools",
                (("kind", "left"), ("objects", "right"), ("text MiB", "right"), ("KiB per object", "right"),

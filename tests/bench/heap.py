@@ -25,6 +25,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 SIGNAL = signal.SIGUSR2
@@ -42,7 +43,7 @@ def install(out: Path, frames: int = 0) -> None:
         n, taken[0] = taken[0], taken[0] + 1
         state: dict[str, Any] = {"rss": _rss(), "malloc": malloc_state(), "census": census(), "caches": caches(),
                                  "holders": holders()}
-        state["large"], state["large_total"] = large()
+        state.update(placed())
         if tracemalloc.is_tracing():
             state["traced"], state["traced_peak"] = tracemalloc.get_traced_memory()
             state["tracing"] = tracemalloc.get_tracemalloc_memory()
@@ -105,23 +106,42 @@ def holders(n: int = 12) -> list[tuple[str, int, int]]:
 SMALL = 512  # the interpreter's pools serve objects up to this size; larger ones come from the C heap
 
 
-def large(n: int = 15) -> tuple[list[tuple[str, str, int, int]], int]:
-    """(type, what holds them, objects, bytes) of the objects over ``SMALL`` bytes, most bytes first,
-    and the bytes of all of them:
-    the part of the C heap that Python objects take (long strings and bytes, the tables of big
-    dicts and lists), put on their first holder that is not a container, as ``holders`` does. What
-    the C heap holds beyond their sum is C libraries' own (OpenSSL, libyaml) or the interpreter's."""
-    holder, reachable = _holders(gc.get_objects())
-    counts: collections.Counter[tuple[str, str]] = collections.Counter()
-    sizes: collections.Counter[tuple[str, str]] = collections.Counter()
+def placed(n: int = 15) -> dict[str, Any]:
+    """Every object reachable from what the collector tracks, by type and first holder that is not a
+    container (as ``holders`` puts them), split where the interpreter does: up to ``SMALL`` bytes
+    (``small``: its pools) and over (``large``: the C heap; long strings and bytes, the tables of
+    big dicts and lists). Each is (type, held by, objects, bytes) rows, most bytes first, with the
+    bytes of all (``small_total``, ``large_total``). What the C heap holds beyond ``large_total`` is
+    C libraries' own (OpenSSL, libyaml) or the interpreter's."""
+    holder, reachable = _holders(gc.get_objects() + _frames())
+    counts: dict[str, collections.Counter[tuple[str, str]]] = {"small": collections.Counter(),
+                                                               "large": collections.Counter()}
+    sizes: dict[str, collections.Counter[tuple[str, str]]] = {"small": collections.Counter(),
+                                                              "large": collections.Counter()}
     for obj in reachable:
         size = sys.getsizeof(obj)
-        if size > SMALL:
-            key = (_type_name(type(obj)), _owner(holder, obj))
-            counts[key] += 1
-            sizes[key] += size
-    return ([(kind, owner, counts[kind, owner], size) for (kind, owner), size in sizes.most_common(n)],
-            sum(sizes.values()))
+        where = "large" if size > SMALL else "small"
+        key = (_type_name(type(obj)), _owner(holder, obj))
+        counts[where][key] += 1
+        sizes[where][key] += size
+    found: dict[str, Any] = {}
+    for where in ("small", "large"):
+        found[where] = [(kind, owner, counts[where][kind, owner], size)
+                        for (kind, owner), size in sizes[where].most_common(n)]
+        found[f"{where}_total"] = sum(sizes[where].values())
+    return found
+
+
+def _frames() -> list[Any]:
+    """The frames every thread is running, callers included: what a running function holds in its
+    locals is reachable from nothing the collector tracks until its frame is asked for."""
+    found = []
+    for top in sys._current_frames().values():
+        frame: FrameType | None = top
+        while frame is not None:
+            found.append(frame)
+            frame = frame.f_back
+    return found
 
 
 def _holders(objects: list[Any]) -> tuple[dict[int, Any], list[Any]]:
@@ -130,10 +150,10 @@ def _holders(objects: list[Any]) -> tuple[dict[int, Any], list[Any]]:
     only strings and bytes (an informer cache's texts by key) is untracked, so its values are
     found only through it."""
     holder: dict[int, Any] = {}
-    reachable = list(objects)
+    reachable = list({id(obj): obj for obj in objects}.values())
     seen = {id(obj) for obj in reachable}
     for parent in reachable:  # grows as the walk finds objects
-        for child in gc.get_referents(parent):
+        for child in _referents(parent):
             if id(child) not in seen:
                 seen.add(id(child))
                 holder[id(child)] = parent
@@ -142,6 +162,13 @@ def _holders(objects: list[Any]) -> tuple[dict[int, Any], list[Any]]:
             else:
                 holder.setdefault(id(child), parent)
     return holder, reachable
+
+
+def _referents(obj: Any) -> list[Any]:
+    """What ``obj`` refers to; for a frame, its locals too (the collector's view of a frame another
+    thread is running is empty)."""
+    found = gc.get_referents(obj)
+    return [*found, *obj.f_locals.values()] if isinstance(obj, FrameType) else found
 
 
 def _owner(holder: dict[int, Any], obj: Any) -> str:

@@ -31,11 +31,19 @@ def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: 
             def __init__(self): self.data = bytearray(4096)
         held = [Kept() for _ in range(2000)]  # about 8 MiB, on this line
         class Table:
-            def __init__(self): self.rows = {{i: [i] for i in range(500)}}
+            def __init__(self): self.rows = {{i: [i] for i in range(5000)}}
         table = Table()
         class Texts:  # a dict of only strings and bytes: the collector does not track it
             def __init__(self): self.by_key = {{f"k{{i}}": bytes(1000) for i in range(200)}}
         texts = Texts()
+        import threading
+        holding = threading.Event()
+        def hold():  # a local of a running thread: only its frame leads to it
+            kept_here = bytes(300_000)
+            holding.set()
+            time.sleep(60)
+        threading.Thread(target=hold, daemon=True).start()
+        holding.wait()
         print("ready", flush=True)
         time.sleep(60)
     """)
@@ -52,13 +60,17 @@ def test_a_signalled_process_writes_its_memory_and_the_bench_reads_it(tmp_path: 
     assert found["rss"] > 2000 * 4096
     assert set(found["malloc"]) == {"in_use", "free", "mmapped", "heap"}
     assert ("__main__.Kept", 2000) in [(name, count) for name, count, _ in found["census"]]
-    # the rows' dict and its 500 lists are put on the instance holding them, not on the dict
-    assert ("__main__.Table", 501) in [(name, count) for name, count, _ in found["holders"]]
+    # the rows' dict and its 5,000 lists are put on the instance holding them, not on the dict
+    assert ("__main__.Table", 5001) in [(name, count) for name, count, _ in found["holders"]]
     # the bytearrays are over the pools' 512 bytes: C heap, put on the instances holding them
     kept = {(kind, owner): (count, size) for kind, owner, count, size in found["large"]}
     assert kept["bytearray", "__main__.Kept"][0] == 2000 and kept["bytearray", "__main__.Kept"][1] >= 2000 * 4096
-    assert kept["bytes", "__main__.Texts"][0] == 200  # found through the dict the collector does not track
+    assert kept["bytes", "__main__.Texts"][0] == 200
+    assert kept["bytes", "frame"][1] >= 300_000  # found through the dict the collector does not track
     assert found["large_total"] >= sum(size for _, size in kept.values())
+    # the 5,000 lists of one int each are small: the pools, put on the Table too
+    small = {(kind, owner): count for kind, owner, count, _ in found["small"]}
+    assert small["list", "__main__.Table"] == 5000 and found["small_total"] > 5000 * sys.getsizeof([0])
     if frames:
         where, size = {ours: size for ours, _, size, _ in found["top"]}, 2000 * 4096
         assert where["<string>:11"] >= size  # the bytearrays, made in __init__ on line 11
@@ -120,14 +132,18 @@ def test_a_state_prints_as_the_benchs_tables() -> None:
 
     from tests.bench.__main__ import _heap_tables
 
-    held = [bytearray(4096) for _ in range(10)]
-    state = {"rss": heap._rss(), "malloc": heap.malloc_state(), "census": heap.census(), "caches": heap.caches(),
-             "holders": heap.holders(), "pymalloc": heap.pymalloc_state()}
-    state["large"], state["large_total"] = heap.large()
-    console = Console(record=True, width=200)
+    mib = 2**20
+    state = {"rss": 200 * mib, "malloc": {"in_use": 90 * mib, "free": mib, "mmapped": mib, "heap": 92 * mib},
+             "pymalloc": {"bytes in arenas": 70 * mib, "bytes in allocated blocks": 60 * mib},
+             "census": [("dict", 1000, mib)], "holders": [("module", 10, mib)], "caches": [],
+             "small": [("str", "function", 5000, 3 * mib)], "small_total": 40 * mib,
+             "large": [("bytes", "lifecycle.k8s.index.ObjectIndex", 3000, 25 * mib)], "large_total": 30 * mib}
+    console = Console(record=True, width=400)
     _heap_tables(console, "now", state)
-    text = console.export_text()
-    assert held and "the operator's memory now: RSS" in text
-    for title in ("objects the collector tracks now", "dicts, lists and sets now", "objects over 512 bytes now"):
-        assert title in text
-    assert f"all of them {state['large_total'] / 2**20:.1f} MiB" in text
+    text = " ".join(console.export_text().split())  # a title wraps to its table's width
+    assert "the operator's memory now: RSS 200.0 MiB; the interpreter's pools 70.0 MiB, in use 60.0" in text
+    assert "objects of up to 512 bytes now (the pools), by type and first holder that is not a container; " \
+           "all of them 40.0 MiB of the 60.0 in use" in text
+    assert "objects of over 512 bytes now (the C heap), by type and first holder that is not a container; " \
+           "all of them 30.0 MiB of the 90.0 in use" in text
+    assert "lifecycle.k8s.index.ObjectIndex" in text and "25.0" in text
