@@ -31,7 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         rollout_deadline=args.rollout_deadline, cache_report_seconds=args.cache_report_interval,
         mount_check_seconds=args.mount_check_interval, background_workers=args.background_workers,
         report_workers=args.report_workers,
-        port_range=args.port_range, watch_secrets=args.watch_secrets,
+        port_range=args.port_range, watch_secrets=args.watch_secrets, memory_trim_seconds=args.memory_trim_interval,
         faults=FaultPlan.parse(os.environ[FAULTS_ENV]) if os.environ.get(FAULTS_ENV) else None,
         **({"identity": args.identity} if args.identity else {}))
 
@@ -66,6 +66,8 @@ def add_operator_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rollout-deadline", type=float, default=float(_env("ROLLOUT_DEADLINE", 600)),
                         help="seconds a rollout of a changed runtime spec may keep a component unready before "
                              "the Dataset counts as Failed (default 600)")
+    parser.add_argument("--memory-trim-interval", type=float, default=float(_env("MEMORY_TRIM_INTERVAL", 30)),
+                        help="seconds between handing freed C-heap memory back to the system (default 30; 0: never)")
     parser.add_argument("--cache-report-interval", type=float, default=float(_env("CACHE_REPORT_INTERVAL", 120)),
                         help="seconds between two reports of a cache's figures (capacity, use, hit ratios), "
                              "each a command run in its master (default 120)")

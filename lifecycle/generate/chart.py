@@ -46,6 +46,7 @@ FLAGS: tuple[tuple[str, str, Any], ...] = (
     ("--rollout-deadline", "rolloutDeadline", 600),
     ("--cache-report-interval", "cacheReportInterval", 120),
     ("--mount-check-interval", "mountCheckInterval", 300),
+    ("--memory-trim-interval", "memoryTrimInterval", 30),
     ("--background-workers", "backgroundWorkers", 8),
     ("--report-workers", "reportWorkers", 8),
     ("--port-range", "portRange", "20000-26000"),

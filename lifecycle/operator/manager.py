@@ -37,6 +37,7 @@ from lifecycle.k8s.gateway import (
 )
 from lifecycle.k8s.kube import KubeGateway, api_client
 from lifecycle.k8s.naming import DATASET_ID_LABEL
+from lifecycle.operator import trim
 from lifecycle.operator.attempt import reconcile_key
 from lifecycle.operator.cache import Cache, CachedGateway
 from lifecycle.operator.informer import Informer, Key
@@ -76,6 +77,7 @@ class Settings:
     rollout_deadline: float = 600.0  # a changed spec's rollout may keep a component unready this long
     port_range: tuple[int, int] = (20000, 26000)  # host ports for runtimes on the host network
     watch_secrets: bool = True  # off: no list/watch on Secrets; a change is seen at the next resync
+    memory_trim_seconds: float = 30.0  # free C-heap memory is given back to the system this often (0: never)
     faults: FaultPlan | None = None  # tests only ($FLUIDLC_FAULTS): crash, stale reads, dropped events
 
 
@@ -314,6 +316,7 @@ class Operator:
         else:
             self._start_workers()
         threading.Thread(target=self._resync_loop, name="resync", daemon=True).start()
+        trim.start(self.stop, self.settings.memory_trim_seconds)
 
     def _resync_loop(self) -> None:
         while not self.stop.wait(self.settings.resync_seconds):
