@@ -25,6 +25,7 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.table import Table
 
+from tests.bench import heap
 from tests.bench.cluster_run import nodes_for, on_cluster, summary
 from tests.bench.memory_curve import curve
 from tests.bench.workload import WORKLOADS
@@ -108,12 +109,12 @@ def _heap_tables(console: Console, when: str, found: dict[str, Any]) -> None:
                (("held by", "left"), ("containers", "right"), ("own MiB", "right")),
                [(name, f"{count:,}", f"{size * mib:.1f}") for name, count, size in found["holders"]])
     pools = (pymalloc or {}).get("bytes in allocated blocks", 0)
-    for where, heap_name, whole in (("small", "the pools", pools), ("large", "the C heap", malloc.get("in_use", 0))):
+    for where, bound, heap_name, whole in (("small", "up to", "the pools", pools),
+                                           ("large", "over", "the C heap", malloc.get("in_use", 0))):
         if found.get(where):
-            size = "up to" if where == "small" else "over"
-            _table(console, f"objects of {size} 512 bytes {when} ({heap_name}), by type and first holder that is "
-                            f"not a container; all of them {found[f'{where}_total'] * mib:.1f} MiB of the "
-                            f"{whole * mib:.1f} in use",
+            of_whole = f" of the {whole * mib:.1f} in use" if whole else ""  # a traced run has no pool figures
+            _table(console, f"objects of {bound} {heap.SMALL} bytes {when} ({heap_name}), by type and first holder "
+                            f"that is not a container; all of them {found[f'{where}_total'] * mib:.1f} MiB{of_whole}",
                    (("type", "left"), ("held by", "left"), ("objects", "right"), ("MiB", "right")),
                    [(kind, owner, f"{count:,}", f"{size * mib:.1f}") for kind, owner, count, size in found[where]])
     if found.get("caches"):

@@ -41,9 +41,10 @@ def install(out: Path, frames: int = 0) -> None:
 
     def dump(signum: int, frame: Any) -> None:
         n, taken[0] = taken[0], taken[0] + 1
-        state: dict[str, Any] = {"rss": _rss(), "malloc": malloc_state(), "census": census(), "caches": caches(),
-                                 "holders": holders()}
-        state.update(placed())
+        state: dict[str, Any] = {"rss": _rss(), "malloc": malloc_state(), "census": census(), "caches": caches()}
+        walked = walk()  # once, for both tables below
+        state["holders"] = holders(walked=walked)
+        state.update(placed(walked=walked))
         if tracemalloc.is_tracing():
             state["traced"], state["traced_peak"] = tracemalloc.get_traced_memory()
             state["tracing"] = tracemalloc.get_tracemalloc_memory()
@@ -85,17 +86,19 @@ def census(n: int = 15) -> list[tuple[str, int, int]]:
     return [(name, count, sizes[name]) for name, count in counts.most_common(n)]
 
 
-def holders(n: int = 12) -> list[tuple[str, int, int]]:
+Walk = tuple[dict[int, Any], list[Any]]  # each object's first referrer by id, and every object reached
+
+
+def holders(n: int = 12, walked: Walk | None = None) -> list[tuple[str, int, int]]:
     """(what holds them, containers, their own bytes) of the dicts, lists and sets the collector
     tracks, most bytes first. A container held by another is put on the first holder up the chain
     that is not one (an instance, a module, a function's cell, a frame), so the census names the
     structure that keeps what a pair leaves behind, not the dict inside it."""
-    objects = gc.get_objects()
-    holder, _ = _holders(objects)
+    holder, reachable = walked or walk()
     counts: collections.Counter[str] = collections.Counter()
     sizes: collections.Counter[str] = collections.Counter()
-    for obj in objects:
-        if type(obj) not in (dict, list, set):
+    for obj in reachable:
+        if type(obj) not in (dict, list, set) or not gc.is_tracked(obj):
             continue
         name = _owner(holder, obj)
         counts[name] += 1
@@ -106,14 +109,14 @@ def holders(n: int = 12) -> list[tuple[str, int, int]]:
 SMALL = 512  # the interpreter's pools serve objects up to this size; larger ones come from the C heap
 
 
-def placed(n: int = 15) -> dict[str, Any]:
+def placed(n: int = 15, walked: Walk | None = None) -> dict[str, Any]:
     """Every object reachable from what the collector tracks, by type and first holder that is not a
     container (as ``holders`` puts them), split where the interpreter does: up to ``SMALL`` bytes
     (``small``: its pools) and over (``large``: the C heap; long strings and bytes, the tables of
     big dicts and lists). Each is (type, held by, objects, bytes) rows, most bytes first, with the
     bytes of all (``small_total``, ``large_total``). What the C heap holds beyond ``large_total`` is
     C libraries' own (OpenSSL, libyaml) or the interpreter's."""
-    holder, reachable = _holders(gc.get_objects() + _frames())
+    holder, reachable = walked or walk()
     counts: dict[str, collections.Counter[tuple[str, str]]] = {"small": collections.Counter(),
                                                                "large": collections.Counter()}
     sizes: dict[str, collections.Counter[tuple[str, str]]] = {"small": collections.Counter(),
@@ -144,13 +147,13 @@ def _frames() -> list[Any]:
     return found
 
 
-def _holders(objects: list[Any]) -> tuple[dict[int, Any], list[Any]]:
-    """Each object's first referrer, by id, and every object reachable from ``objects`` (what the
-    collector tracks), each once. The walk goes on through objects it does not track: a dict of
-    only strings and bytes (an informer cache's texts by key) is untracked, so its values are
-    found only through it."""
+def walk() -> Walk:
+    """Each object's first referrer, by id, and every object reachable from what the collector
+    tracks and from the threads' running frames, each once. The walk goes on through objects it
+    does not track: a dict of only strings and bytes (an informer cache's texts by key) is
+    untracked, so its values are found only through it."""
     holder: dict[int, Any] = {}
-    reachable = list({id(obj): obj for obj in objects}.values())
+    reachable = list({id(obj): obj for obj in gc.get_objects() + _frames()}.values())
     seen = {id(obj) for obj in reachable}
     for parent in reachable:  # grows as the walk finds objects
         for child in _referents(parent):
