@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lifecycle.local.binaries import ControlPlaneBuild
+from lifecycle.local.nodes import NODE_IP
 from lifecycle.local.pki import SERVICE_CLUSTER_IP_RANGE, Pki
 from lifecycle.local.processes import LOOPBACK
 
@@ -176,11 +177,12 @@ def command(component: str, layout: Layout, ports: Ports, build: ControlPlaneBui
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
             # exec/logs go to kwok's kubelet endpoint: authenticate as admin, verify kwok's certificate
-            # (our serving certificate) and dial the node's InternalIP, which is 127.0.0.1.
+            # (our serving certificate) and dial the node's InternalDNS address, which is 127.0.0.1
+            # (its InternalIP is one nothing dials: ``lifecycle.local.nodes``).
             f"--kubelet-client-certificate={pki.admin_cert}",
             f"--kubelet-client-key={pki.admin_key}",
             f"--kubelet-certificate-authority={pki.ca_cert}",
-            "--kubelet-preferred-address-types=InternalIP",
+            "--kubelet-preferred-address-types=InternalDNS",
             # Open watches would otherwise hold a stopping API server until it is killed.
             "--shutdown-watch-termination-grace-period=1s",
             "--profiling=false",
@@ -222,7 +224,7 @@ def command(component: str, layout: Layout, ports: Ports, build: ControlPlaneBui
             f"--server-address={LOOPBACK}:{ports.kwok}",
             *serving,
             # Node status templates fill in these when a node lacks them.
-            f"--node-ip={LOOPBACK}",
+            f"--node-ip={NODE_IP}",
             f"--node-port={ports.kwok}",
             f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
             f"--cidr={POD_CIDR}",

@@ -1,8 +1,11 @@
 """The simulated nodes of a local cluster: Node objects that kwok keeps Ready.
 
-The nodes exist only as API objects. Their address is 127.0.0.1 and their kubelet port is kwok's
-server port, so when the API server serves `exec` or `logs` for a pod it dials kwok on the loopback
-interface and nothing else.
+The nodes exist only as API objects. The API server reaches their kubelet by their `InternalDNS`
+address, 127.0.0.1, on kwok's server port, so when it serves `exec` or `logs` for a pod it dials kwok
+on the loopback interface and nothing else. Their `InternalIP` is from TEST-NET-1 (192.0.2.0/24,
+RFC 5737), which nothing dials: a host-network pod takes it as its IP, and the endpoints controllers
+accept it, where a loopback pod IP made them fail and retry every Service for good (thousands of
+writes and events a minute at a few hundred Services).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ NODE_PREFIX = "kwok-node-"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 NODE_TYPE_LABEL = "type"
 NODE_TYPE = "kwok"
+NODE_IP = "192.0.2.1"  # TEST-NET-1: documentation only, never routed and never dialled
 CAPACITY = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
 
 
@@ -46,7 +50,8 @@ def node_manifest(name: str, kubelet_port: int) -> dict[str, Any]:
         "status": {
             "capacity": dict(CAPACITY),
             "allocatable": dict(CAPACITY),
-            "addresses": [{"type": "InternalIP", "address": LOOPBACK}, {"type": "Hostname", "address": name}],
+            "addresses": [{"type": "InternalIP", "address": NODE_IP}, {"type": "InternalDNS", "address": LOOPBACK},
+                          {"type": "Hostname", "address": name}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         },
     }
@@ -78,8 +83,8 @@ def _ready_problem(node: Obj, kubelet_port: int) -> str | None:
     if conditions.get("Ready") != "True":
         return "not Ready yet"
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
-    if addresses.get("InternalIP") != LOOPBACK:
-        return f"InternalIP is {addresses.get('InternalIP')!r}, not {LOOPBACK}"
+    if addresses.get("InternalDNS") != LOOPBACK:
+        return f"InternalDNS address is {addresses.get('InternalDNS')!r}, not {LOOPBACK}"
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
     if port != kubelet_port:
         return f"kubelet port is {port}, not kwok's {kubelet_port}"
@@ -88,7 +93,7 @@ def _ready_problem(node: Obj, kubelet_port: int) -> str | None:
 
 def wait_nodes_ready(gw: KubeGateway, names: list[str], kubelet_port: int, timeout: float,
                      kwok_log: Path | None = None) -> None:
-    """Wait until every node is Ready, addressed as 127.0.0.1 and pointing at kwok's port."""
+    """Wait until every node is Ready, reached at 127.0.0.1 and pointing at kwok's port."""
     deadline = time.monotonic() + timeout
     problems: dict[str, str] = {}
     while True:

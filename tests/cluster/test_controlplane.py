@@ -1,5 +1,5 @@
 """The local control plane does what the operator's tests rely on: a real API server of the pinned
-version, Ready kwok nodes at 127.0.0.1, workload controllers and the scheduler at work, exec into
+version, Ready kwok nodes reached at 127.0.0.1, workload controllers and the scheduler at work, exec into
 simulated pods running local processes, failures that name their component, and a `down` that
 leaves nothing running.
 """
@@ -18,7 +18,7 @@ from lifecycle.k8s.podexec import exec_in_pod
 from lifecycle.local import COMPONENTS, ComponentError, LocalCluster
 from lifecycle.local.binaries import BINARIES, BUILD_SCRIPT, locate
 from lifecycle.local.exec_provisioner import EXEC_GROUP, EXEC_PLURAL, EXEC_VERSION
-from lifecycle.local.nodes import CAPACITY, KWOK_NODE_ANNOTATION, node_names
+from lifecycle.local.nodes import CAPACITY, KWOK_NODE_ANNOTATION, NODE_IP, node_names
 from lifecycle.local.processes import LOOPBACK
 from tests.cluster import IMMEDIATE_START, eventually
 from tests.cluster.conftest import NODES
@@ -98,9 +98,10 @@ def test_nodes_are_ready_at_loopback_with_labels_and_capacity(cluster: LocalClus
         assert conditions["Ready"] == "True", name
         # Untainted, so DaemonSet pods without tolerations land on every node.
         assert not node.spec.taints, name
-        # The API server dials these for exec and logs: only ever kwok on the loopback interface.
-        ips = [a.address for a in node.status.addresses or [] if a.type.endswith("IP")]
-        assert ips == [LOOPBACK], name
+        # The API server dials the InternalDNS address for exec and logs: only ever kwok on the
+        # loopback interface. The InternalIP is never dialled.
+        addresses = {a.type: a.address for a in node.status.addresses or []}
+        assert addresses == {"InternalDNS": LOOPBACK, "InternalIP": NODE_IP, "Hostname": name}, name
         assert node.status.daemon_endpoints is not None
         assert node.status.daemon_endpoints.kubelet_endpoint is not None
         assert node.status.daemon_endpoints.kubelet_endpoint.port == cluster.ports.kwok
@@ -136,6 +137,30 @@ def test_statefulset_pods_run_and_get_ready_on_kwok_nodes(kube: client.ApiClient
         10,
         "the StatefulSet's readyReplicas at 2",
     )
+
+
+def test_a_service_of_host_network_pods_gets_their_endpoints(kube: client.ApiClient, namespace: str) -> None:
+    """Cache masters and workers run on the host network, so their pod IP is the node's InternalIP;
+    a loopback one is refused by the endpoints controllers, which then retry every such Service
+    for good and fill the API server with failed writes and events."""
+    core, discovery = client.CoreV1Api(kube), client.DiscoveryV1Api(kube)
+    pod = _pod("master-0")
+    pod["metadata"]["labels"] = {"app": "master"}
+    pod["spec"]["hostNetwork"] = True
+    core.create_namespaced_pod(namespace, client.V1Pod.model_validate(pod))
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "master-0"},
+               "spec": {"clusterIP": "None", "selector": {"app": "master"}, "ports": [{"name": "rpc", "port": 19998}]}}
+    core.create_namespaced_service(namespace, client.V1Service.model_validate(service))
+
+    def addresses() -> list[str]:
+        selector = "kubernetes.io/service-name=master-0"
+        slices = discovery.list_namespaced_endpoint_slice(namespace, label_selector=selector)
+        return [a for s in slices.items for e in s.endpoints or [] for a in e.addresses]
+
+    found = eventually(addresses, lambda found: found == [NODE_IP], POD_TIMEOUT, "the Service's endpoint slice")
+    assert found == [NODE_IP]
+    failed = core.list_namespaced_event(namespace, field_selector="involvedObject.name=master-0")
+    assert not [e.reason for e in failed.items if (e.reason or "").startswith("Failed")]
 
 
 def test_daemonset_lands_only_on_nodes_with_its_node_selector(kube: client.ApiClient, namespace: str) -> None:

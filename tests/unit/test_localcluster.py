@@ -160,18 +160,24 @@ def test_every_server_binds_loopback_only(tmp_path: Path) -> None:
         assert "--bind-address=127.0.0.1" in argv[name]
     assert "--advertise-address=127.0.0.1" in argv["kube-apiserver"]
     assert "--server-address=127.0.0.1:10250" in argv["kwok"]
-    assert "--node-ip=127.0.0.1" in argv["kwok"]
+    # The API server reaches kwok at a node's InternalDNS address (loopback); its InternalIP is
+    # never dialled.
+    assert "--kubelet-preferred-address-types=InternalDNS" in argv["kube-apiserver"]
+    assert "--node-ip=192.0.2.1" in argv["kwok"]
     assert "--enable-crds=Exec,ClusterExec" in argv["kwok"]
     assert ports.of("etcd") == 2379 and ports.of("kwok") == 10250 and ports.of("exec-provisioner") is None
 
 
-def test_node_manifest_is_untainted_at_loopback_with_kwok_as_kubelet() -> None:
+def test_node_manifest_is_untainted_reached_at_loopback_with_kwok_as_kubelet() -> None:
     node = nodes.node_manifest("kwok-node-0", 10250)
     assert node["metadata"]["annotations"] == {"kwok.x-k8s.io/node": "fake"}
     assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "kwok-node-0"
     assert node["metadata"]["labels"]["type"] == "kwok"
     assert "taints" not in node["spec"]
-    assert node["status"]["addresses"][0] == {"type": "InternalIP", "address": "127.0.0.1"}
+    addresses = {a["type"]: a["address"] for a in node["status"]["addresses"]}
+    # The API server dials the InternalDNS address; the InternalIP is one the endpoints controllers
+    # accept for host-network pods (not a loopback address) and nothing dials.
+    assert addresses == {"InternalDNS": "127.0.0.1", "InternalIP": "192.0.2.1", "Hostname": "kwok-node-0"}
     assert node["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
     assert node["status"]["capacity"] == {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
 
