@@ -464,3 +464,18 @@ def test_an_unknown_tool_is_refused_with_the_usage(cluster: Cluster) -> None:
     result = subprocess.run([*STANDIN, "hdfs"], env=cluster.env, capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert "alluxio,jindocache,jindo" in result.stderr
+
+
+def test_an_exec_imports_no_more_than_the_command_needs(cluster: Cluster) -> None:
+    """Every exec into a simulated pod starts this program, on the machine the control plane shares.
+    ``dataclasses`` (with ``inspect``), ``tempfile``, ``runpy`` and ``hashlib`` were over a third
+    of its start-up; a report needs none of them."""
+    reply = subprocess.run([STANDIN[0], "-X", "importtime", *STANDIN[1:], "alluxio", "fsadmin", "report"],
+                           env=cluster.env, cwd=cluster.state_dir, capture_output=True, text=True, timeout=30,
+                           check=False)
+    assert reply.returncode == 0, reply.stderr
+    assert "Alluxio cluster summary:" in reply.stdout
+    lines = [line for line in reply.stderr.splitlines() if line.startswith("import time:")]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines}
+    assert "standin.alluxio" in imported
+    assert not imported & {"dataclasses", "inspect", "tempfile", "runpy", "hashlib", "random", "shutil"}

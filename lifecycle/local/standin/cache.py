@@ -12,18 +12,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
-import hashlib
 import io
 import json
 import os
 import posixpath
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 from urllib.parse import urlsplit
 
 STATE_FILE = "standin-state.json"
@@ -50,8 +47,11 @@ class UsageError(StandinError):
     """Arguments the real tool would reject before doing anything."""
 
 
-@dataclass(frozen=True)
-class Settings:
+# The classes here are NamedTuples and plain classes, not dataclasses: every exec into a simulated
+# pod starts this program, and importing and applying ``dataclasses`` was a quarter of its start-up.
+
+
+class Settings(NamedTuple):
     """What the environment of one invocation says about the simulated cluster."""
 
     state_dir: Path
@@ -130,7 +130,8 @@ def _write(state_dir: Path, state: State) -> None:
     """Replace the state file in one rename, so a reader never sees half of it. No fsync: this is a
     simulated cache on a throwaway cluster (etcd runs with --unsafe-no-fsync too), and a sync per
     exec was a tenth of the unit tests' time."""
-    fd, tmp = tempfile.mkstemp(prefix=".standin-state.", suffix=".tmp", dir=state_dir)
+    tmp = state_dir / f".standin-state.{os.getpid()}.tmp"  # the caller holds the state lock
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(state, fh, indent=1)
@@ -191,24 +192,18 @@ def is_under(path: str, parent: str) -> bool:
     return parent == "/" or path == parent or path.startswith(parent + "/")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     path: str
     is_dir: bool
     size: int
     mtime_ms: int
 
 
-@dataclass
 class Namespace:
     """The cache's file tree: mount points over local UFS directories, plus an optional root UFS."""
 
-    mounts: list[dict[str, Any]]
-    ufs_root: Path
-    root_ufs: str | None = None
-    _mount_paths: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
+    def __init__(self, mounts: list[dict[str, Any]], ufs_root: Path, root_ufs: str | None = None) -> None:
+        self.mounts, self.ufs_root, self.root_ufs = mounts, ufs_root, root_ufs
         self._mount_paths = sorted((m["path"] for m in self.mounts), key=len, reverse=True)
 
     def mount_of(self, path: str) -> tuple[str, str] | None:
@@ -331,14 +326,11 @@ def format_uptime(millis: int) -> str:
 # ---------------------------------------------------------------- running one invocation
 
 
-@dataclass
 class Context:
     """What a command handler works with: settings, the whole state, its tool's part, and stdout."""
 
-    tool: str
-    settings: Settings
-    state: State
-    out: TextIO
+    def __init__(self, tool: str, settings: Settings, state: State, out: TextIO) -> None:
+        self.tool, self.settings, self.state, self.out = tool, settings, state, out
 
     @property
     def tool_state(self) -> dict[str, Any]:
@@ -403,11 +395,12 @@ def _unescape(line: str, i: int) -> str:
 
 def fingerprint(value: str) -> str:
     """What the state keeps of a secret the tool read: enough for a test to tell two apart, not the value."""
+    import hashlib  # here, not at the top: only a mount with a secret needs it, every exec would pay it
+
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """A parsed invocation: the names STANDIN_FAIL may target and the handler to run."""
 
     names: tuple[str, ...]
