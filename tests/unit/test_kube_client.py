@@ -3,11 +3,12 @@ the operator's threads hold at once."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
 
-from lifecycle.k8s.kube import api_client
+from lifecycle.k8s.kube import _yaml_safe_json, api_client
 
 
 def kubeconfig(tmp_path: Path) -> str:
@@ -35,3 +36,15 @@ def test_the_client_keeps_as_many_connections_as_asked(tmp_path: Path) -> None:
 def test_without_a_count_the_client_keeps_its_default(tmp_path: Path) -> None:
     with api_client(kubeconfig(tmp_path)) as default, api_client(kubeconfig(tmp_path), connections=1) as fewer:
         assert pool_size(fewer) == pool_size(default) > 1, "never fewer than the client's own default"
+
+
+def test_an_apply_body_is_json_with_nothing_past_ascii_unescaped() -> None:
+    """The API server reads an apply as YAML, which takes a raw U+2028 for a line break."""
+    plain = {"metadata": {"name": "a", "labels": {"k": "v\\n\"q\""}}, "spec": {"replicas": 3, "ratio": 0.5}}
+    assert json.loads(_yaml_safe_json(plain)) == plain
+    other = {"data": {"k": "déjà 数据 \u2028"}}
+    body = _yaml_safe_json(other)
+    assert body.isascii() and b"\\u2028" in body
+    assert json.loads(body) == other
+    huge = {"spec": {"size": 2**70}}  # past orjson's 64 bits
+    assert json.loads(_yaml_safe_json(huge)) == huge
