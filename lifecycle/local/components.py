@@ -35,7 +35,7 @@ STANDIN_TOOLS = ("alluxio", "jindocache", "jindo")
 # The folder holding the stand-ins' package, and how a shim starts it: as the top-level package
 # ``standin``, the folder appended to sys.path so it can shadow nothing of the standard library.
 STANDIN_HOME = Path(__file__).resolve().parent
-# (Not through runpy: importing it was a tenth of an exec's start-up.)
+# (It imports the entry point itself: runpy adds imports the stand-ins need nothing of.)
 _STANDIN_BOOT = 'import sys; sys.path.append({folder}); from standin.__main__ import main; sys.exit(main())'
 POD_CIDR = "10.0.0.0/16"
 NODE_LEASE_SECONDS = 40
