@@ -163,7 +163,7 @@ class KubeGateway(KnownResources):
         6.3 %)."""
         if body is None:
             return self.api.call_api(method, url, headers, None, _request_timeout=timeout)
-        data = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else orjson.dumps(body)
+        data = body if isinstance(body, bytes) else orjson.dumps(body)  # bytes: an apply's (``_yaml_safe_json``)
         limit = (urllib3.Timeout(connect=timeout[0], read=timeout[1]) if isinstance(timeout, tuple)
                  else urllib3.Timeout(total=timeout))
         return rest.RESTResponse(self.api.rest_client.pool_manager.request(
