@@ -10,8 +10,9 @@ from lifecycle.api.operation import OperationStatus
 from lifecycle.api.operations import OPERATION_MODELS
 from lifecycle.engine.kind import RuntimeKind
 from lifecycle.engine.registry import Registry
+from lifecycle.k8s.connection import connect
 from lifecycle.k8s.gateway import DATASET
-from lifecycle.k8s.kube import KubeGateway, api_client
+from lifecycle.k8s.kube import KubeGateway
 from lifecycle.machine.table import MachineTable
 from lifecycle.machine.tables import DATASET as DATASET_TABLE
 from lifecycle.machine.tables import OPERATION, RUNTIME, restore_operation
@@ -36,7 +37,7 @@ def current_state(kind_name: str, key: str, kubeconfig: str | None = None) -> tu
     operation = next((m for m in OPERATION_MODELS if kind_name.lower() in (m.KIND.lower(), m.PLURAL, m.SHORT_NAME)),
                      None)
     if operation is not None:
-        raw_op = KubeGateway(api_client(kubeconfig), (operation_resource(operation.KIND),)).get(
+        raw_op = KubeGateway(connect(kubeconfig), (operation_resource(operation.KIND),)).get(
             operation_resource(operation.KIND), namespace, name)
         if raw_op is None:
             raise SystemExit(f"{operation.KIND} {namespace}/{name} not found")
@@ -52,7 +53,7 @@ def current_state(kind_name: str, key: str, kubeconfig: str | None = None) -> tu
             raise SystemExit(f"{kind_name!r} is not Dataset, a data operation (DataLoad, DataBackup, DataMigrate, "
                              f"DataProcess) or a registered runtime kind ({known})")
         res = runtime_kind.resource
-    gateway = KubeGateway(api_client(kubeconfig), tuple(k.resource for k in registry.kinds()))
+    gateway = KubeGateway(connect(kubeconfig), tuple(k.resource for k in registry.kinds()))
     raw = gateway.get(res, namespace, name)
     if raw is None:
         raise SystemExit(f"{res.kind} {namespace}/{name} not found")

@@ -22,6 +22,7 @@ from lifecycle.generate import diagrams
 from lifecycle.generate.chart import add_chart_command
 from lifecycle.generate.crds import add_crds_command
 from lifecycle.generate.manifests import add_manifests_command
+from lifecycle.k8s.kubeconfig import KubeconfigError
 from lifecycle.local.cli import add_cluster_commands
 
 
@@ -155,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except KubeconfigError as exc:  # names the file, the field and the fix: no traceback needed
+        print(f"fluidlc: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -16,8 +16,9 @@ import yaml
 
 from lifecycle.deploy import CRDS
 from lifecycle.engine.registry import Registry
+from lifecycle.k8s.connection import connect
 from lifecycle.k8s.gateway import CRD, DATASET, Obj
-from lifecycle.k8s.kube import KubeGateway, api_client
+from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster, ufs
 from lifecycle.operator.manager import Operator, Settings
 
@@ -74,7 +75,7 @@ def run_demo(settings: Settings, sample: Path, *, exit_when_bound: bool = False,
         settings.kubeconfig = str(cluster.kubeconfig)
         say(f"kubeconfig: {cluster.kubeconfig}  (stop the cluster with: fluidlc cluster down)")
     registry = Registry().discover()
-    api = api_client(settings.kubeconfig)
+    api = connect(settings.kubeconfig)
     kube = KubeGateway(api, tuple(k.resource for k in registry.kinds()))
     say(f"installed CRDs: {', '.join(install_crds(kube))}")
     if not sample.exists():

@@ -1,15 +1,14 @@
-"""The gateway to a real API server, and the only module that imports the ``kubernetes`` client.
+"""The gateway to a real API server.
 
-It speaks raw REST through the client's ``ApiClient`` (which handles kubeconfig, TLS and tokens)
-and moves plain JSON dicts: no generated model classes, so nothing is lost or slowed down by
-deserialisation, and custom resources are handled like built-in ones.
+It speaks raw REST over one ``ApiServer`` (``lifecycle.k8s.connection``: the kubeconfig, TLS, tokens
+and the connection pool) and moves plain JSON dicts: no generated model classes, so nothing is lost
+or slowed down by deserialisation, and custom resources are handled like built-in ones.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -20,10 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-import urllib3
-from kubernetes import client, config
-from kubernetes.client import rest
 
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.events import EventCounts
 from lifecycle.k8s.fields import claim_patch
 from lifecycle.k8s.gateway import (
@@ -59,23 +56,6 @@ class Gone(ApiError):
     status = 410
 
 
-def api_client(kubeconfig: str | None = None, connections: int | None = None) -> Any:
-    """An ApiClient from ``kubeconfig``, ``$KUBECONFIG``, ~/.kube/config or the in-cluster account,
-    keeping up to ``connections`` open connections to the API server (the client's default is five per
-    CPU: an operator whose watches and worker threads need more opens a new TLS connection for almost
-    every request and throws it away after, with a "Connection pool is full" warning each time)."""
-    path = kubeconfig or os.environ.get("KUBECONFIG")
-    loader: Any = config  # the client's config module has no type annotations
-    configuration = client.Configuration()
-    if path or os.path.exists(os.path.expanduser("~/.kube/config")):
-        loader.load_kube_config(config_file=path, client_configuration=configuration)
-    else:
-        loader.load_incluster_config(client_configuration=configuration)
-    if connections is not None:
-        configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize, connections)
-    return client.ApiClient(configuration)
-
-
 def _command_words(argv: Argv) -> str:
     """The program and its leading subcommand words (``alluxio fsadmin report``), for the log: no
     argument that could carry a path, a URL or a value."""
@@ -102,7 +82,7 @@ def _typed_error(status: int, text: str) -> ApiError:
 
 
 class KubeGateway(KnownResources):
-    def __init__(self, api: Any, resources: tuple[Resource, ...] = (), timeout: float = DEFAULT_TIMEOUT,
+    def __init__(self, api: ApiServer, resources: tuple[Resource, ...] = (), timeout: float = DEFAULT_TIMEOUT,
                  component: str = FIELD_MANAGER):
         super().__init__(resources)
         self.api = api
@@ -136,38 +116,32 @@ class KubeGateway(KnownResources):
     def request(self, method: str, path: str, *, query: list[tuple[str, str]] | None = None, body: Any = None,
                 content_type: str = "application/json", timeout: float | tuple[float, float] | None = None,
                 stream: bool = False, accept: str = "application/json", what: str = "") -> Any:
+        """The answer's JSON (or, with ``stream``, the unread response). A body is encoded here with
+        orjson; an apply's comes as bytes already (``_yaml_safe_json``)."""
         headers = {"Accept": accept, "Content-Type": content_type}
-        method_, url, headers, _, _ = self.api.param_serialize(
-            method, path, query_params=query or [], header_params=headers, auth_settings=["BearerToken"])
+        data = None if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
         with self._lock:
             self.requests += 1
         started = time.perf_counter()
-        response = self._send(method_, url, headers, body, timeout or self.timeout)
+        response = self.api.request(method, path, query=query or (), headers=headers, body=data,
+                                    timeout=timeout or self.timeout)
         self.on_response(method, response.status)
         if log.isEnabledFor(logging.DEBUG):  # the path names objects only; no body or query is logged
             log.debug("%s %s: %d after %.0f ms", method, path, response.status, (time.perf_counter() - started) * 1000)
         if stream:
             if response.status >= 300:
-                raise _error(response.status, response.read(), what or f"{method} {path}")
-            return response.response
-        data = response.read()
+                try:
+                    raise _error(response.status, response.read(), what or f"{method} {path}")
+                finally:
+                    response.release_conn()
+            return response
+        try:
+            data = response.read()
+        finally:
+            response.release_conn()
         if response.status >= 300:
             raise _error(response.status, data, what or f"{method} {path}")
         return orjson.loads(data) if data else None
-
-    def _send(self, method: str, url: str, headers: dict[str, str], body: Any,
-              timeout: float | tuple[float, float]) -> Any:
-        """The request through the client's connection pool, its body encoded here (orjson) and sent
-        as it is: the client walked each body (``sanitize_for_serialization``, 2.6 % of the operator's
-        setup CPU at 300 pairs) and encoded it with the standard ``json`` module (with the digests,
-        6.3 %)."""
-        if body is None:
-            return self.api.call_api(method, url, headers, None, _request_timeout=timeout)
-        data = body if isinstance(body, bytes) else orjson.dumps(body)  # bytes: an apply's (``_yaml_safe_json``)
-        limit = (urllib3.Timeout(connect=timeout[0], read=timeout[1]) if isinstance(timeout, tuple)
-                 else urllib3.Timeout(total=timeout))
-        return rest.RESTResponse(self.api.rest_client.pool_manager.request(
-            method, url, body=data, headers=headers, timeout=limit, preload_content=False))
 
     def _obj(self, method: str, path: str, **kwargs: Any) -> Obj:
         """A request whose answer is one object."""

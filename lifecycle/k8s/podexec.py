@@ -1,8 +1,8 @@
 """Running a command in a pod through the API server's exec endpoint, as `kubectl exec` does.
 
 A cache engine runs its CLI this way several times per runtime, so the cost of one exec is the
-operator's cost per reconcile. ``PodExec`` therefore keeps, per API server, one TLS context (the CA
-and client certificate are read once, not per command) and a TLS session, which every next
+operator's cost per reconcile. ``PodExec`` therefore uses the API server's one TLS context (the CA
+and client certificate are read once, not per command) and keeps a TLS session, which every next
 connection offers again: the server resumes it instead of a full handshake with certificate checks.
 Measured on the local control plane, that is a third of the CPU of the client's own exec
 (`kubernetes.stream`, which loads the certificates, builds a client and polls for every command).
@@ -36,6 +36,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import websocket
+
+from lifecycle.k8s.connection import ApiServer
 
 CHANNEL_PROTOCOL = "v4.channel.k8s.io"  # a binary frame: one byte naming the stream, then its bytes
 STDOUT, STDERR, STATUS = 1, 2, 3
@@ -86,35 +88,18 @@ def _returncode(status: dict[str, Any] | None, where: str) -> int:
     )
 
 
-def tls_context(configuration: Any) -> ssl.SSLContext:
-    """The TLS settings of a `kubernetes` client Configuration, as one reusable context."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if configuration.verify_ssl:
-        if configuration.ssl_ca_cert:
-            context.load_verify_locations(cafile=configuration.ssl_ca_cert)
-        else:
-            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
-        context.check_hostname = configuration.assert_hostname is not False
-    else:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if configuration.cert_file:
-        context.load_cert_chain(configuration.cert_file, configuration.key_file)
-    return context
-
-
 class PodExec:
-    """Execs through the API server of ``api`` (a `kubernetes` ApiClient, which supplies the URL and
-    the credentials of every request, a refreshed token included). Safe to share between threads."""
+    """Execs through the API server ``api``, whose TLS context serves every connection and which
+    supplies the URL and the credentials of each (a refreshed token included). Safe to share between
+    threads."""
 
-    def __init__(self, api: Any) -> None:
-        configuration = api.configuration
-        if configuration.proxy:
+    def __init__(self, api: ApiServer) -> None:
+        if api.proxy:
             raise PodExecError("exec through a proxy is not supported: reach the API server directly "
                                "(remove proxy-url from the kubeconfig's cluster)")
         self.api = api
-        self.server_name = configuration.tls_server_name or None
-        self.tls = tls_context(configuration) if configuration.host.startswith("https:") else None
+        self.server_name = api.server_name
+        self.tls = api.tls
         self.session: ssl.SSLSession | None = None
         self.resumed = 0  # connections whose TLS session was resumed (a figure for tests and benches)
         self.sessions_taken = 0  # full handshakes whose session was kept for the next connections
@@ -141,9 +126,8 @@ class PodExec:
         query = [("command", arg) for arg in argv] + [("stdout", "true"), ("stderr", "true")]
         if container:
             query.append(("container", container))
-        _, url, headers, _, _ = self.api.param_serialize(
-            "GET", f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/exec", query_params=query,
-            header_params={}, auth_settings=["BearerToken"])
+        url = self.api.url(f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/exec", query)
+        headers = self.api.authorization()
         deadline = time.monotonic() + timeout
         ws: Any = self._connect(url, headers, timeout, where)
         streams: dict[int, bytearray] = {STDOUT: bytearray(), STDERR: bytearray(), STATUS: bytearray()}
@@ -193,7 +177,7 @@ class PodExec:
             if self.tls is not None:
                 sock = self.tls.wrap_socket(raw, server_hostname=self.server_name or host, session=self.session)
             ws: Any = websocket.WebSocket(skip_utf8_validation=True)  # the library's types are partial
-            header = [f"Authorization: {headers['authorization']}"] if "authorization" in headers else []
+            header = [f"{name}: {value}" for name, value in headers.items()]
             ws_url = ("wss" if self.tls else "ws") + url[url.index(":"):]
             ws.connect(ws_url, socket=sock, header=header, subprotocols=[CHANNEL_PROTOCOL], timeout=timeout)
         except websocket.WebSocketBadStatusException as exc:
@@ -218,7 +202,7 @@ def _status_message(exc: websocket.WebSocketBadStatusException) -> str:
     return str(message or f"HTTP {exc.status_code}")
 
 
-def exec_in_pod(api: Any, namespace: str, pod: str, argv: Sequence[str], container: str | None = None,
+def exec_in_pod(api: ApiServer, namespace: str, pod: str, argv: Sequence[str], container: str | None = None,
                 timeout: float = 60.0, wait_for_exec: float = 15.0) -> ExecResult:
     """One command, for callers that run a few (tests, the CLI); the operator keeps a ``PodExec``."""
     return PodExec(api).run(namespace, pod, argv, container, timeout, wait_for_exec)

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lifecycle.k8s.kube import KubeGateway, api_client
+from lifecycle.k8s.connection import ApiServer, connect
+from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import bootstrap, components, nodes
 from lifecycle.local.binaries import ControlPlaneBuild, locate
 from lifecycle.local.components import COMPONENTS, ComponentStatus, Layout, Ports
@@ -167,12 +168,11 @@ class LocalCluster:
         """Names of the components that are running now."""
         return [s.name for s in self.status() if s.running]
 
-    def api_client(self) -> Any:
-        """A client for this cluster as admin (a ``kubernetes`` ApiClient); close it (or use it as a
-        context manager) when done."""
+    def connect(self) -> ApiServer:
+        """This cluster's API server, as admin; close it (or use it as a context manager) when done."""
         if not self.kubeconfig.exists():
             raise ComponentError("cluster", f"no kubeconfig at {self.kubeconfig}", "run `fluidlc cluster up`")
-        return api_client(str(self.kubeconfig))
+        return connect(str(self.kubeconfig))
 
     # --- up ---------------------------------------------------------------------------------------
 
@@ -261,7 +261,7 @@ class LocalCluster:
             self._start_on_own_ports((component,), build)
             done()
 
-        with self.api_client() as api:
+        with self.connect() as api:
             gw = KubeGateway(api)
             done = self._step("crds", say)
             bootstrap.install_crds(gw, build.crds, self.timeouts["crds"], self.layout.log("kube-apiserver"))

@@ -32,8 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lifecycle.k8s.connection import connect
 from lifecycle.k8s.gateway import CONFIG_MAP, POD, SECRET, ApiError, Conflict, Forbidden, NotFound, Obj, Resource
-from lifecycle.k8s.kube import Gone, KubeGateway, api_client
+from lifecycle.k8s.kube import Gone, KubeGateway
 from lifecycle.local.operation_runner import TOOL_POD_ANNOTATION, OperationRunner
 from lifecycle.local.projection import remove_pod_root, runtime_dir, volume_files, write_pod_root
 
@@ -261,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ready-file", type=Path, help="touched once the first sync is done")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    gw = KubeGateway(api_client(str(args.kubeconfig)), (EXEC,), component=MANAGER)
+    gw = KubeGateway(connect(str(args.kubeconfig)), (EXEC,), component=MANAGER)
     ExecProvisioner(gw, args.cluster_dir.resolve()).run(args.ready_file)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from lifecycle.engine.registry import Registry
+from lifecycle.k8s.connection import ApiServer, connect
 from lifecycle.k8s.faults import CRASH_EXIT_CODE, EventDropper, FaultPlan, FaultyGateway
 from lifecycle.k8s.gateway import (
     CONFIG_MAP,
@@ -35,7 +36,7 @@ from lifecycle.k8s.gateway import (
     Objs,
     Versions,
 )
-from lifecycle.k8s.kube import KubeGateway, api_client
+from lifecycle.k8s.kube import KubeGateway
 from lifecycle.k8s.naming import DATASET_ID_LABEL
 from lifecycle.operator import trim
 from lifecycle.operator.attempt import reconcile_key
@@ -154,7 +155,7 @@ def _crash() -> None:
 
 
 class Operator:
-    def __init__(self, settings: Settings, registry: Registry | None = None, api: Any = None):
+    def __init__(self, settings: Settings, registry: Registry | None = None, api: ApiServer | None = None):
         self.settings = settings
         self.registry = registry or Registry().discover()
         pairs = (DATASET, *(k.resource for k in self.registry.kinds()))
@@ -162,7 +163,7 @@ class Operator:
         # A connection for every watch, worker and background worker, and a few for the Lease and execs.
         connections = len(watched) * max(1, len(settings.namespaces)) + settings.workers \
             + settings.background_workers + settings.report_workers + 4
-        self.kube = KubeGateway(api or api_client(settings.kubeconfig, connections),
+        self.kube = KubeGateway(api or connect(settings.kubeconfig, connections),
                                 (*(k.resource for k in self.registry.kinds()), *OPERATION_RESOURCES))
         self.metrics = Metrics()
         self.kube.on_response = lambda method, status: self.metrics.requests.labels(str(status), method).inc()

@@ -96,7 +96,7 @@ def on_cluster(workload: Workload, pairs: int, idle_seconds: float, manager_qps:
         cluster = LocalCluster("bench", Path(tmp) / "cluster", tie_to_caller=True, extra_args=limited)
         cluster.up(nodes=nodes_for(pairs))
         try:
-            with cluster.api_client() as api:
+            with cluster.connect() as api:
                 gw = KubeGateway(api, (workload.runtime,))
                 if workload.engine == "scripted":
                     scripted_crds_on(gw)

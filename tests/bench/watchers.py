@@ -100,7 +100,7 @@ class ChangeWatch:
             threading.Thread(target=self._watch, args=(cluster, res, namespace), daemon=True).start()
 
     def _watch(self, cluster: LocalCluster, res: Resource, namespace: str) -> None:
-        with cluster.api_client() as api:
+        with cluster.connect() as api:
             gw = KubeGateway(api, (res,))
             items, version = gw.list_with_version(res, namespace)
             last = {o["metadata"]["name"]: o for o in items}
@@ -133,7 +133,7 @@ class WriteWatch:
             threading.Thread(target=self._watch, args=(cluster, res, namespace, handle), daemon=True).start()
 
     def _watch(self, cluster: LocalCluster, res: Resource, namespace: str, handle: object) -> None:
-        with cluster.api_client() as api:
+        with cluster.connect() as api:
             gw = KubeGateway(api, (res,))
             _, version = gw.list_with_version(res, namespace)
             seen: dict[str, int] = {}
@@ -188,7 +188,7 @@ class BoundWatch:
                 self._bound.setdefault(obj["metadata"]["name"], time.monotonic())
 
     def _watch(self, cluster: LocalCluster, namespace: str) -> None:
-        with cluster.api_client() as api:
+        with cluster.connect() as api:
             gw = KubeGateway(api, (DATASET,))
             while not self.stop.is_set():
                 try:

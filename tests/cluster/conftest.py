@@ -2,8 +2,10 @@
 
 `cluster` brings it up (3 kwok nodes) in a temporary folder and always takes it down again; its
 processes are also tied to the test process, so even a killed run leaves none behind. Its API
-server writes an audit log at Metadata level (tests/cluster/test_shared_cluster.py reads it). `kube` is an
-admin ApiClient for it and `namespace` a fresh namespace per test. Every test collected here gets
+server writes an audit log at Metadata level (tests/cluster/test_shared_cluster.py reads it). `kube` is the
+product's own connection to it as admin (for ``KubeGateway``), `typed_kube` an admin ApiClient of the
+`kubernetes` client (a second, independent client, for the tests' own checks) and `namespace` a
+fresh namespace per test. Every test collected here gets
 the `cluster` marker, so `-m "not cluster"` leaves them all out.
 """
 
@@ -14,9 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.local import LocalCluster
 from tests.cluster import eventually
 
@@ -43,15 +46,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 
 @pytest.fixture(scope="session")
-def kube(cluster: LocalCluster) -> Iterator[client.ApiClient]:
-    with cluster.api_client() as api:
+def kube(cluster: LocalCluster) -> Iterator[ApiServer]:
+    with cluster.connect() as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def typed_kube(cluster: LocalCluster) -> Iterator[client.ApiClient]:
+    with config.new_client_from_config(config_file=str(cluster.kubeconfig)) as api:
         yield api
 
 
 @pytest.fixture
-def namespace(kube: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+def namespace(typed_kube: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
     """A new namespace named after the test, deleted afterwards; its `default` ServiceAccount exists."""
-    core = client.CoreV1Api(kube)
+    core = client.CoreV1Api(typed_kube)
     prefix = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
     created = core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(generate_name=f"{prefix}-")))
     assert created.metadata is not None and created.metadata.name is not None

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from kubernetes import client
 
 import engines.alluxio
 import engines.jindo
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.jindo.kind import KIND_SPEC as JINDO
 from lifecycle.engine.registry import Registry
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import (
     CONFIG_MAP,
     DAEMON_SET,
@@ -97,7 +97,7 @@ class CountingGateway(KubeGateway):
 class Driver:
     """The reconcile of one namespace's pairs, run in a loop until a condition holds."""
 
-    def __init__(self, kube: client.ApiClient, namespace: str, cluster: LocalCluster):
+    def __init__(self, kube: ApiServer, namespace: str, cluster: LocalCluster):
         self.ns = namespace
         self.cluster = cluster
         self.gw = CountingGateway(kube, (ALLUXIO.resource, JINDO.resource))

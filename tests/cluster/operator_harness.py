@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client
 
 from lifecycle.cli.run import install_crds
 from lifecycle.generate.crds import render, runtime_crd
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import DATASET, PV, PVC, SERVICE_ACCOUNT, NotFound
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.k8s.naming import pv_name, reference_key
@@ -94,7 +94,7 @@ class OperatorProcess:
 
 
 @pytest.fixture
-def operators(cluster: LocalCluster, kube: client.ApiClient, namespace: str,
+def operators(cluster: LocalCluster, kube: ApiServer, namespace: str,
               tmp_path: Path) -> Iterator[list[OperatorProcess]]:
     """A list to start operators into; every one still running is stopped afterwards."""
     started: list[OperatorProcess] = []
@@ -124,7 +124,7 @@ def scripted_crds_on(gateway: KubeGateway) -> KubeGateway:
 
 
 @pytest.fixture(scope="session")
-def scripted_crds(kube: client.ApiClient) -> KubeGateway:
+def scripted_crds(kube: ApiServer) -> KubeGateway:
     return scripted_crds_on(KubeGateway(kube, (SCRIPTED,)))
 
 

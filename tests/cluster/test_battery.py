@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.jindo.kind import KIND_SPEC as JINDO
 from lifecycle.cli.run import install_crds
 from lifecycle.cli.validate import validate_files
 from lifecycle.engine.registry import Registry
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import CONFIG_MAP, EVENT, PVC, STATEFUL_SET, ApiError, Invalid
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.reconcile.reconciler import Reconciler
@@ -39,7 +39,7 @@ def registry() -> Registry:
 
 
 @pytest.fixture(scope="module")
-def gateway(kube: client.ApiClient) -> Iterator[KubeGateway]:
+def gateway(kube: ApiServer) -> Iterator[KubeGateway]:
     gw = KubeGateway(kube, (ALLUXIO.resource, JINDO.resource))
     install_crds(gw)
     yield gw

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client
 
 from lifecycle.deploy import CHART, version
 from lifecycle.engine.registry import Registry
 from lifecycle.generate import crds
 from lifecycle.generate.manifests import NAME, cluster_rules, manifests
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import (
     CLUSTER_ROLE,
     CLUSTER_ROLE_BINDING,
@@ -143,7 +143,7 @@ def test_other_values_reach_the_objects(helm: Helm) -> None:
 
 
 @pytest.mark.parametrize("values", [[], OTHER_VALUES], ids=["default", "other-values"])
-def test_the_api_server_accepts_every_rendered_object(helm: Helm, kube: client.ApiClient, namespace: str,
+def test_the_api_server_accepts_every_rendered_object(helm: Helm, kube: ApiServer, namespace: str,
                                                       values: list[str]) -> None:
     gw = KubeGateway(kube)
     docs = helm.template(namespace, *values)
@@ -197,7 +197,7 @@ def release_gone(gw: KubeGateway) -> None:
 def test_install_creates_everything_and_uninstall_leaves_no_rbac_and_no_crd(helm: Helm,
                                                                            own_cluster: LocalCluster) -> None:
     kubeconfig = own_cluster.kubeconfig
-    with own_cluster.api_client() as api:
+    with own_cluster.connect() as api:
         gw = KubeGateway(api)
         out = helm("install", "fluid-lifecycle", str(CHART), "--namespace", "fluid-system", "--create-namespace",
                    kubeconfig=kubeconfig)

@@ -14,6 +14,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.podexec import exec_in_pod
 from lifecycle.local import COMPONENTS, ComponentError, LocalCluster
 from lifecycle.local.binaries import BINARIES, BUILD_SCRIPT, locate
@@ -56,17 +57,17 @@ def _pods(core: client.CoreV1Api, namespace: str, selector: str) -> list[client.
     return list(core.list_namespaced_pod(namespace, label_selector=selector).items)
 
 
-def _running_pod(kube: client.ApiClient, namespace: str, name: str) -> client.V1Pod:
-    core = client.CoreV1Api(kube)
+def _running_pod(typed_kube: client.ApiClient, namespace: str, name: str) -> client.V1Pod:
+    core = client.CoreV1Api(typed_kube)
     core.create_namespaced_pod(namespace, client.V1Pod.model_validate(_pod(name)))
     return eventually(
         lambda: core.read_namespaced_pod(name, namespace), _ready, POD_TIMEOUT, f"pod {name} Running and Ready"
     )
 
 
-def _exec_object(kube: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+def _exec_object(typed_kube: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        found: dict[str, Any] = client.CustomObjectsApi(kube).get_namespaced_custom_object(
+        found: dict[str, Any] = client.CustomObjectsApi(typed_kube).get_namespaced_custom_object(
             EXEC_GROUP, EXEC_VERSION, namespace, EXEC_PLURAL, name
         )
     except ApiException as exc:
@@ -76,12 +77,13 @@ def _exec_object(kube: client.ApiClient, namespace: str, name: str) -> dict[str,
     return found
 
 
-def test_the_api_server_reports_the_pinned_version(kube: client.ApiClient) -> None:
-    assert client.VersionApi(kube).get_code().git_version == KUBERNETES_VERSION
+def test_the_api_server_reports_the_pinned_version(typed_kube: client.ApiClient) -> None:
+    assert client.VersionApi(typed_kube).get_code().git_version == KUBERNETES_VERSION
 
 
-def test_nodes_are_ready_at_loopback_with_labels_and_capacity(cluster: LocalCluster, kube: client.ApiClient) -> None:
-    nodes = client.CoreV1Api(kube).list_node().items
+def test_nodes_are_ready_at_loopback_with_labels_and_capacity(cluster: LocalCluster,
+                                                             typed_kube: client.ApiClient) -> None:
+    nodes = client.CoreV1Api(typed_kube).list_node().items
     assert sorted(n.metadata.name for n in nodes if n.metadata) == node_names(NODES)
     assert cluster.ports is not None
     for node in nodes:
@@ -107,8 +109,8 @@ def test_nodes_are_ready_at_loopback_with_labels_and_capacity(cluster: LocalClus
         assert node.status.daemon_endpoints.kubelet_endpoint.port == cluster.ports.kwok
 
 
-def test_statefulset_pods_run_and_get_ready_on_kwok_nodes(kube: client.ApiClient, namespace: str) -> None:
-    apps, core = client.AppsV1Api(kube), client.CoreV1Api(kube)
+def test_statefulset_pods_run_and_get_ready_on_kwok_nodes(typed_kube: client.ApiClient, namespace: str) -> None:
+    apps, core = client.AppsV1Api(typed_kube), client.CoreV1Api(typed_kube)
     labels = {"app": "web"}
     statefulset = {
         "apiVersion": "apps/v1",
@@ -139,11 +141,11 @@ def test_statefulset_pods_run_and_get_ready_on_kwok_nodes(kube: client.ApiClient
     )
 
 
-def test_a_service_of_host_network_pods_gets_their_endpoints(kube: client.ApiClient, namespace: str) -> None:
+def test_a_service_of_host_network_pods_gets_their_endpoints(typed_kube: client.ApiClient, namespace: str) -> None:
     """Cache masters and workers run on the host network, so their pod IP is the node's InternalIP;
     a loopback one is refused by the endpoints controllers, which then retry every such Service
     for good and fill the API server with failed writes and events."""
-    core, discovery = client.CoreV1Api(kube), client.DiscoveryV1Api(kube)
+    core, discovery = client.CoreV1Api(typed_kube), client.DiscoveryV1Api(typed_kube)
     pod = _pod("master-0")
     pod["metadata"]["labels"] = {"app": "master"}
     pod["spec"]["hostNetwork"] = True
@@ -163,8 +165,8 @@ def test_a_service_of_host_network_pods_gets_their_endpoints(kube: client.ApiCli
     assert not [e.reason for e in failed.items if (e.reason or "").startswith("Failed")]
 
 
-def test_daemonset_lands_only_on_nodes_with_its_node_selector(kube: client.ApiClient, namespace: str) -> None:
-    apps, core = client.AppsV1Api(kube), client.CoreV1Api(kube)
+def test_daemonset_lands_only_on_nodes_with_its_node_selector(typed_kube: client.ApiClient, namespace: str) -> None:
+    apps, core = client.AppsV1Api(typed_kube), client.CoreV1Api(typed_kube)
     # The namespace is unique, so the label value keeps parallel runs and reruns apart.
     key = "fluidlc.test/daemonset-target"
     chosen = node_names(NODES)[::2]
@@ -195,9 +197,9 @@ def test_daemonset_lands_only_on_nodes_with_its_node_selector(kube: client.ApiCl
 
 
 def test_exec_runs_a_local_process_that_knows_its_pod(
-    cluster: LocalCluster, kube: client.ApiClient, namespace: str
+    cluster: LocalCluster, kube: ApiServer, typed_kube: client.ApiClient, namespace: str
 ) -> None:
-    _running_pod(kube, namespace, "master-0")
+    _running_pod(typed_kube, namespace, "master-0")
     state_dir = cluster.dir / "exec" / namespace / "master-0"
 
     result = exec_in_pod(
@@ -212,9 +214,9 @@ def test_exec_runs_a_local_process_that_knows_its_pod(
 
 
 def test_exec_reports_the_exit_code_and_finds_the_standin_cache_clis(
-    cluster: LocalCluster, kube: client.ApiClient, namespace: str
+    cluster: LocalCluster, kube: ApiServer, typed_kube: client.ApiClient, namespace: str
 ) -> None:
-    _running_pod(kube, namespace, "master-0")
+    _running_pod(typed_kube, namespace, "master-0")
 
     failed = exec_in_pod(kube, namespace, "master-0", ["sh", "-c", "echo oops >&2; exit 3"])
     assert (failed.returncode, failed.stderr) == (3, "oops\n")
@@ -224,30 +226,30 @@ def test_exec_reports_the_exit_code_and_finds_the_standin_cache_clis(
     standin_bin = cluster.layout.standin_bin
     assert found.stdout.splitlines() == [str(standin_bin / "alluxio"), str(standin_bin / "jindocache")]
     # Until its Exec exists, kwok runs an exec without the pod's state directory: wait for it.
-    eventually(lambda: _exec_object(kube, namespace, "master-0"), bool, 15, "the pod's Exec")
+    eventually(lambda: _exec_object(typed_kube, namespace, "master-0"), bool, 15, "the pod's Exec")
     version = exec_in_pod(kube, namespace, "master-0", ["alluxio", "version"])
     assert (version.returncode, version.stdout.strip()) == (0, "2.8.1"), version
 
 
-def test_the_exec_of_a_pod_goes_away_with_the_pod(kube: client.ApiClient, namespace: str) -> None:
-    core = client.CoreV1Api(kube)
+def test_the_exec_of_a_pod_goes_away_with_the_pod(typed_kube: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(typed_kube)
     core.create_namespaced_pod(namespace, client.V1Pod.model_validate(_pod("short-lived")))
-    eventually(lambda: _exec_object(kube, namespace, "short-lived"), bool, 15, "the pod's Exec")
+    eventually(lambda: _exec_object(typed_kube, namespace, "short-lived"), bool, 15, "the pod's Exec")
 
     core.delete_namespaced_pod("short-lived", namespace, grace_period_seconds=0)
 
-    eventually(lambda: _exec_object(kube, namespace, "short-lived"), lambda e: e is None, 30, "the Exec deleted")
+    eventually(lambda: _exec_object(typed_kube, namespace, "short-lived"), lambda e: e is None, 30, "the Exec deleted")
 
 
 def test_the_exec_provisioner_survives_an_api_server_restart(
-    cluster: LocalCluster, kube: client.ApiClient, namespace: str
+    cluster: LocalCluster, kube: ApiServer, typed_kube: client.ApiClient, namespace: str
 ) -> None:
     before = {s.name: s.pid for s in cluster.status()}
 
     cluster.restart("kube-apiserver")
 
-    _running_pod(kube, namespace, "after-restart")
-    eventually(lambda: _exec_object(kube, namespace, "after-restart"), bool, 30, "an Exec for the new pod")
+    _running_pod(typed_kube, namespace, "after-restart")
+    eventually(lambda: _exec_object(typed_kube, namespace, "after-restart"), bool, 30, "an Exec for the new pod")
     result = exec_in_pod(kube, namespace, "after-restart", ["sh", "-c", 'echo "$STANDIN_POD"'])
     assert result.stdout == f"{namespace}/after-restart\n"
     after = {s.name: s.pid for s in cluster.status()}
@@ -316,11 +318,11 @@ def test_up_names_missing_binaries(tmp_path: Path) -> None:
     assert str(BUILD_SCRIPT) in failure.value.fix
 
 
-def test_down_leaves_no_process_and_up_resumes_the_cluster(cluster: LocalCluster, kube: client.ApiClient) -> None:
+def test_down_leaves_no_process_and_up_resumes_the_cluster(cluster: LocalCluster, typed_kube: client.ApiClient) -> None:
     # Last in the module: it takes the session's cluster down and brings it back for later modules.
     pids = {s.name: s.pid for s in cluster.status() if s.running}
     assert sorted(pids) == sorted(COMPONENTS)
-    core = client.CoreV1Api(kube)
+    core = client.CoreV1Api(typed_kube)
     core.create_namespaced_config_map("default", client.V1ConfigMap.model_validate({"metadata": {"name": "kept"}}))
 
     stopped = cluster.down()
@@ -339,5 +341,5 @@ def test_down_leaves_no_process_and_up_resumes_the_cluster(cluster: LocalCluster
 
     # Same ports, so existing kubeconfigs and clients keep working, and the objects are still there.
     assert cluster.ports == ports
-    assert client.VersionApi(kube).get_code().git_version == KUBERNETES_VERSION
+    assert client.VersionApi(typed_kube).get_code().git_version == KUBERNETES_VERSION
     assert core.read_namespaced_config_map("kept", "default").metadata is not None

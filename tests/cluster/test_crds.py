@@ -153,9 +153,9 @@ def runtime_status(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def crds(kube: client.ApiClient) -> Iterator[list[str]]:
+def crds(typed_kube: client.ApiClient) -> Iterator[list[str]]:
     """Install deploy/crds (create, or replace a previous version) and wait until all are Established."""
-    extensions = client.ApiextensionsV1Api(kube)
+    extensions = client.ApiextensionsV1Api(typed_kube)
     installed: list[str] = []
     names: list[str] = []
     for path in sorted(DEFAULT_OUT_DIR.glob("*.yaml")):
@@ -201,8 +201,8 @@ def _crd_exists(extensions: client.ApiextensionsV1Api, name: str) -> bool:
 class Objects:
     """Custom objects of one namespace as plain dicts."""
 
-    def __init__(self, kube: client.ApiClient, namespace: str):
-        self.api = client.CustomObjectsApi(kube)
+    def __init__(self, typed_kube: client.ApiClient, namespace: str):
+        self.api = client.CustomObjectsApi(typed_kube)
         self.namespace = namespace
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -232,8 +232,8 @@ class Objects:
 
 
 @pytest.fixture
-def objects(crds: list[str], kube: client.ApiClient, namespace: str) -> Objects:
-    return Objects(kube, namespace)
+def objects(crds: list[str], typed_kube: client.ApiClient, namespace: str) -> Objects:
+    return Objects(typed_kube, namespace)
 
 
 @pytest.fixture(scope="module")
@@ -251,11 +251,11 @@ def kubectl(cluster: LocalCluster) -> Any:
     return run
 
 
-def test_crds_are_established_with_the_reference_names(crds: list[str], kube: client.ApiClient) -> None:
+def test_crds_are_established_with_the_reference_names(crds: list[str], typed_kube: client.ApiClient) -> None:
     assert sorted(crds) == ["alluxioruntimes.data.fluid.io", "databackups.data.fluid.io", "dataloads.data.fluid.io",
                             "datamigrates.data.fluid.io", "dataprocesses.data.fluid.io", "datasets.data.fluid.io",
                             "jindoruntimes.data.fluid.io"]
-    extensions = client.ApiextensionsV1Api(kube)
+    extensions = client.ApiextensionsV1Api(typed_kube)
     for name in crds:
         crd = extensions.read_custom_resource_definition(name)
         conditions = {c.type: c.status for c in crd.status.conditions}

@@ -18,6 +18,7 @@ from kubernetes import client
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.cli.run import install_crds
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import DATASET, JOB, POD, ApiError, NotFound
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster
@@ -84,9 +85,9 @@ class Ops:
 
 
 @pytest.fixture(scope="module")
-def bound(kube: client.ApiClient, cluster: LocalCluster) -> Iterator[Ops]:
+def bound(kube: ApiServer, typed_kube: client.ApiClient, cluster: LocalCluster) -> Iterator[Ops]:
     install_crds(KubeGateway(kube))
-    core = client.CoreV1Api(kube)
+    core = client.CoreV1Api(typed_kube)
     created = core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(generate_name="dataops-")))
     assert created.metadata is not None and created.metadata.name is not None
     d = Driver(kube, created.metadata.name, cluster)

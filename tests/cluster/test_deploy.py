@@ -15,6 +15,7 @@ from kubernetes import client
 
 from lifecycle.engine.registry import Registry
 from lifecycle.generate.manifests import DEFAULT_PATH, NAME, NAMESPACE, manifests
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import DATASET
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster
@@ -32,7 +33,7 @@ from tests.cluster.operator_harness import (
 __all__ = ["operators", "scripted_crds"]
 
 
-def test_operator_manifests_pass_a_server_side_dry_run(kube: client.ApiClient) -> None:
+def test_operator_manifests_pass_a_server_side_dry_run(kube: ApiServer) -> None:
     gw = KubeGateway(kube)
     for doc in yaml.safe_load_all(DEFAULT_PATH.read_text()):
         if doc["kind"] == "Namespace":
@@ -42,9 +43,9 @@ def test_operator_manifests_pass_a_server_side_dry_run(kube: client.ApiClient) -
         assert accepted["metadata"]["name"] == doc["metadata"]["name"]
 
 
-def service_account_kubeconfig(cluster: LocalCluster, kube: client.ApiClient, path: Path) -> Path:
+def service_account_kubeconfig(cluster: LocalCluster, typed_kube: client.ApiClient, path: Path) -> Path:
     """A kubeconfig that authenticates as the operator's ServiceAccount, from a TokenRequest."""
-    token = client.CoreV1Api(kube).create_namespaced_service_account_token(
+    token = client.CoreV1Api(typed_kube).create_namespaced_service_account_token(
         NAME, NAMESPACE, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
             audiences=["https://kubernetes.default.svc"], expiration_seconds=3600))).status.token
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
@@ -62,8 +63,9 @@ def service_account_kubeconfig(cluster: LocalCluster, kube: client.ApiClient, pa
 @pytest.mark.parametrize(("watch_secrets", "flag"), [(True, ()), (False, ("--no-watch-secrets",)), (False, ())],
                          ids=["default", "no-watch-secrets", "secret-watch-forbidden"])
 def test_the_operator_works_with_only_its_service_accounts_rights(
-        scripted_crds: KubeGateway, operators: list[OperatorProcess], cluster: LocalCluster, kube: client.ApiClient,
-        namespace: str, tmp_path: Path, watch_secrets: bool, flag: tuple[str, ...]) -> None:
+        scripted_crds: KubeGateway, operators: list[OperatorProcess], cluster: LocalCluster,
+        typed_kube: client.ApiClient, namespace: str, tmp_path: Path, watch_secrets: bool,
+        flag: tuple[str, ...]) -> None:
     """The last case runs the operator without --no-watch-secrets on the RBAC made for it: it says
     what it does without the watch, once, and works."""
     registry = Registry().discover()
@@ -75,7 +77,7 @@ def test_the_operator_works_with_only_its_service_accounts_rights(
             gw.apply(doc)  # a re-apply narrows the ClusterRole as written
     args = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert ("--no-watch-secrets" in args) == (not watch_secrets)
-    kubeconfig = service_account_kubeconfig(cluster, kube, tmp_path / "operator.kubeconfig")
+    kubeconfig = service_account_kubeconfig(cluster, typed_kube, tmp_path / "operator.kubeconfig")
     op = OperatorProcess(cluster, namespace, tmp_path, "least-privilege", kubeconfig=kubeconfig,
                          lease_namespace=NAMESPACE, extra=flag)
     operators.append(op)

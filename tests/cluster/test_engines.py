@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from engines.cache.objects import CONFIG_CHECKSUM
 from engines.jindo.kind import KIND_SPEC as JINDO
 from lifecycle.cli.run import install_crds
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import (
     CONFIG_MAP,
     DAEMON_SET,
@@ -59,12 +59,12 @@ NODES = 5
 
 
 @pytest.fixture(scope="module")
-def crds(kube: client.ApiClient) -> list[str]:
+def crds(kube: ApiServer) -> list[str]:
     return install_crds(KubeGateway(kube))
 
 
 @pytest.fixture(scope="module")
-def five_nodes(cluster: LocalCluster, kube: client.ApiClient) -> Iterator[list[str]]:
+def five_nodes(cluster: LocalCluster, kube: ApiServer) -> Iterator[list[str]]:
     """Scaling an exclusive dataset to 5 workers needs 5 nodes; the session's 3 come back after."""
     gw = KubeGateway(kube)
     ports = cluster.ports
@@ -78,7 +78,7 @@ def five_nodes(cluster: LocalCluster, kube: client.ApiClient) -> Iterator[list[s
 
 
 @pytest.fixture
-def driver(crds: list[str], five_nodes: list[str], kube: client.ApiClient, namespace: str,
+def driver(crds: list[str], five_nodes: list[str], kube: ApiServer, namespace: str,
            cluster: LocalCluster) -> Driver:
     return Driver(kube, namespace, cluster)
 

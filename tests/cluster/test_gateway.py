@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import threading
+from dataclasses import replace
 
 import pytest
 from kubernetes import client
 
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import CONFIG_MAP, EVENT, NAMESPACE, POD, Forbidden, NotFound
 from lifecycle.k8s.kube import KubeGateway
 from tests.cluster import IMMEDIATE_START, eventually
@@ -20,7 +21,7 @@ from tests.unit.test_memory_gateway import (
 )
 
 
-def test_execs_and_reads_from_many_threads_do_not_disturb_each_other(kube: client.ApiClient,
+def test_execs_and_reads_from_many_threads_do_not_disturb_each_other(kube: ApiServer,
                                                                       namespace: str) -> None:
     """The client's exec patches the ApiClient it runs on; a shared one broke other threads' reads."""
     gw = KubeGateway(kube)
@@ -67,7 +68,7 @@ def _shell_pod(gw: KubeGateway, namespace: str) -> None:
                30, "exec to reach the pod")
 
 
-def test_execs_resume_the_tls_session_and_keep_outputs_and_exit_codes_apart(kube: client.ApiClient,
+def test_execs_resume_the_tls_session_and_keep_outputs_and_exit_codes_apart(kube: ApiServer,
                                                                          namespace: str) -> None:
     """Every exec is a new connection; after the first, the server resumes the TLS session, which
     is read from a connection only after a full handshake (each read leaks on Python 3.11)."""
@@ -88,12 +89,12 @@ def test_execs_resume_the_tls_session_and_keep_outputs_and_exit_codes_apart(kube
 
 
 def test_an_exec_with_a_token_the_refusals_and_no_argument_in_their_messages(
-        kube: client.ApiClient, namespace: str) -> None:
+        kube: ApiServer, typed_kube: client.ApiClient, namespace: str) -> None:
     """Bearer-token credentials (the operator's in a cluster) reach the exec request; a missing pod
     is NotFound and a refused exec Forbidden, and neither message quotes the command's arguments."""
     gw = KubeGateway(kube)
     _shell_pod(gw, namespace)
-    core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
+    core, rbac = client.CoreV1Api(typed_kube), client.RbacAuthorizationV1Api(typed_kube)
     core.create_namespaced_service_account(namespace, {"metadata": {"name": "runner"}})
     core.create_namespaced_service_account(namespace, {"metadata": {"name": "nobody"}})
     rbac.create_namespaced_role(namespace, {"metadata": {"name": "exec"}, "rules": [
@@ -105,10 +106,8 @@ def test_an_exec_with_a_token_the_refusals_and_no_argument_in_their_messages(
 
     def as_account(name: str) -> KubeGateway:
         token = core.create_namespaced_service_account_token(name, namespace, {"spec": {"audiences": []}}).status.token
-        configuration = copy.copy(kube.configuration)
-        configuration.cert_file = configuration.key_file = None
-        configuration.api_key = {"authorization": f"Bearer {token}"}
-        return KubeGateway(client.ApiClient(configuration))
+        return KubeGateway(ApiServer(replace(kube.target, client_cert=None, client_key=None,
+                                             token=lambda: token)))
 
     runner = as_account("runner")
     assert eventually(lambda: runner.exec(namespace, "shell", "main", ["echo", "as runner"]).stdout,
@@ -122,7 +121,7 @@ def test_an_exec_with_a_token_the_refusals_and_no_argument_in_their_messages(
     assert "forbidden" in str(refused.value)
 
 
-def test_a_repeated_event_is_counted_on_one_object(kube: client.ApiClient, namespace: str) -> None:
+def test_a_repeated_event_is_counted_on_one_object(kube: ApiServer, namespace: str) -> None:
     gw = KubeGateway(kube)
     involved = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "subject", "namespace": namespace,
                                                                        "uid": "0000-subject"}}
@@ -138,12 +137,12 @@ def test_a_repeated_event_is_counted_on_one_object(kube: client.ApiClient, names
     assert sorted(e["count"] for e in gw.list(EVENT, namespace)) == [1, 1]
 
 
-def test_apply_removes_only_the_fields_it_no_longer_sets(kube: client.ApiClient, namespace: str) -> None:
+def test_apply_removes_only_the_fields_it_no_longer_sets(kube: ApiServer, namespace: str) -> None:
     """The scenario the in-memory gateway is held to, on kube-apiserver's server-side apply."""
     assert_only_our_dropped_fields_are_gone(reapply_leaving_fields_out(KubeGateway(kube), namespace))
 
 
-def test_fields_a_create_set_are_removed_by_an_apply_that_leaves_them_out(kube: client.ApiClient,
+def test_fields_a_create_set_are_removed_by_an_apply_that_leaves_them_out(kube: ApiServer,
                                                                           namespace: str) -> None:
     """Made by a create alone (no apply after it), the object's fields are still the applies' to remove."""
     gw = KubeGateway(kube)
@@ -152,12 +151,12 @@ def test_fields_a_create_set_are_removed_by_an_apply_that_leaves_them_out(kube: 
     assert gw.requests == 9
 
 
-def test_the_versions_listed_follow_the_objects(kube: client.ApiClient, namespace: str) -> None:
+def test_the_versions_listed_follow_the_objects(kube: ApiServer, namespace: str) -> None:
     """Listed as metadata only, so no ConfigMap's data travels (``KubeGateway.list_versions``)."""
     assert_versions_follow_the_objects(KubeGateway(kube), namespace)
 
 
-def test_bodies_of_every_content_type_arrive_as_written(kube: client.ApiClient, namespace: str) -> None:
+def test_bodies_of_every_content_type_arrive_as_written(kube: ApiServer, namespace: str) -> None:
     """The gateway encodes bodies itself: create, merge patch and delete options (orjson) and
     server-side apply (YAML, so escaped) carry quotes, a backslash, other scripts and a U+2028, which
     YAML reads as a line break when it is not escaped."""

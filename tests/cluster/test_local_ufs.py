@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes import client
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.cli.run import install_crds
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import EVENT
 from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster
@@ -28,7 +28,7 @@ def _pair(namespace: str, uri: str) -> list[dict[str, Any]]:
 
 
 def test_a_missing_ufs_folder_is_named_with_the_command_that_fills_it(
-        kube: client.ApiClient, namespace: str, cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch,
+        kube: ApiServer, namespace: str, cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     install_crds(KubeGateway(kube))
     d = Driver(kube, namespace, cluster)

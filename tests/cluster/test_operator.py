@@ -184,7 +184,7 @@ def test_an_idle_minute_writes_nothing(tmp_path: Path) -> None:
     quiet = LocalCluster("quiet", tmp_path / "cluster", tie_to_caller=True)
     quiet.up(nodes=3)
     try:
-        with quiet.api_client() as api:
+        with quiet.connect() as api:
             gw = KubeGateway(api, (SCRIPTED,))
             scripted_crds_on(gw)
             fresh_namespace(gw, "idle")

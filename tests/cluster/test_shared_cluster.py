@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
 
 from engines.alluxio.kind import KIND_SPEC as ALLUXIO
 from lifecycle.cli.run import install_crds
+from lifecycle.k8s.connection import ApiServer
 from lifecycle.k8s.gateway import (
     CONFIG_MAP,
     DAEMON_SET,
@@ -46,12 +46,12 @@ pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
-def crds(kube: client.ApiClient) -> list[str]:
+def crds(kube: ApiServer) -> list[str]:
     return install_crds(KubeGateway(kube))
 
 
 @pytest.fixture
-def driver(crds: list[str], kube: client.ApiClient, namespace: str, cluster: LocalCluster) -> Driver:
+def driver(crds: list[str], kube: ApiServer, namespace: str, cluster: LocalCluster) -> Driver:
     return Driver(kube, namespace, cluster)
 
 
@@ -142,7 +142,7 @@ def test_objects_named_like_ours_are_named_in_events_and_survive_the_pairs_whole
 
 
 @pytest.fixture
-def namespace_a(kube: client.ApiClient, namespace: str) -> Iterator[str]:
+def namespace_a(kube: ApiServer, namespace: str) -> Iterator[str]:
     """``<namespace>-a``: its pair ``x`` has the reference key of ``<namespace>/a-x``."""
     gw, name = KubeGateway(kube), f"{namespace}-a"
     gw.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
@@ -159,7 +159,7 @@ def claimed(d: Driver, name: str) -> tuple[str, str, str]:
 
 
 def test_two_namespaces_whose_reference_names_collide_share_no_volume_or_label(
-        driver: Driver, kube: client.ApiClient, namespace_a: str, cluster: LocalCluster) -> None:
+        driver: Driver, kube: ApiServer, namespace_a: str, cluster: LocalCluster) -> None:
     first, second = driver, Driver(kube, namespace_a, cluster)
     assert reference_key(first.ns, "a-x") == reference_key(second.ns, "x")
     create_pair(first, "a-x")

@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from kubernetes import client
-
+from lifecycle.k8s.gateway import NODE
+from lifecycle.k8s.kube import KubeGateway
 from lifecycle.local import LocalCluster
 from lifecycle.local.components import Ports
 from lifecycle.local.processes import free_port
@@ -61,9 +61,9 @@ def test_two_clusters_started_at_the_same_moment_both_come_up(tmp_path: Path) ->
             status = subprocess.run([*FLUIDLC, "cluster", "status", "--name", name], env=envs[name],
                                     capture_output=True, text=True, timeout=60)
             assert status.returncode == 0, status.stdout + status.stderr
-            with cluster.api_client() as api:
-                nodes = client.CoreV1Api(api).list_node().items
-                assert [n.metadata.name for n in nodes if n.metadata] == ["kwok-node-0"], name
+            with cluster.connect() as api:
+                nodes = KubeGateway(api).list(NODE)
+                assert [n["metadata"]["name"] for n in nodes] == ["kwok-node-0"], name
         print(f"two clusters up side by side in {took:.1f}s")
     finally:
         for name in names:

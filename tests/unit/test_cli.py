@@ -133,3 +133,12 @@ def test_a_bad_port_range_flag_is_refused_with_an_example(capsys: pytest.Capture
     with pytest.raises(SystemExit):
         parser.parse_args(["--port-range", "26000-20000"])
     assert "'26000-20000' is not FIRST-LAST within 1-65535, e.g. 20000-26000" in capsys.readouterr().err
+
+
+def test_a_bad_kubeconfig_is_one_line_naming_the_fix_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    assert main(["diagram", "dataset", "ml/imagenet", "--kubeconfig", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"fluidlc: kubeconfig {path}: no current-context; set one (kubectl config use-context NAME)\n")

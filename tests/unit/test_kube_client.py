@@ -1,41 +1,10 @@
-"""The API client the operator and the CLI build: from a kubeconfig, with room for every connection
-the operator's threads hold at once."""
+"""How the gateway writes what it sends."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import yaml
-
-from lifecycle.k8s.kube import _yaml_safe_json, api_client
-
-
-def kubeconfig(tmp_path: Path) -> str:
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "local",
-        "clusters": [{"name": "local",
-                      "cluster": {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "me", "user": {"token": "not-a-secret"}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "me"}}],
-    }))
-    return str(path)
-
-
-def pool_size(api: object) -> int:
-    return int(api.rest_client.pool_manager.connection_pool_kw["maxsize"])  # type: ignore[attr-defined]
-
-
-def test_the_client_keeps_as_many_connections_as_asked(tmp_path: Path) -> None:
-    with api_client(kubeconfig(tmp_path), connections=40) as api:
-        assert api.configuration.host == "https://127.0.0.1:6443"
-        assert pool_size(api) == 40
-
-
-def test_without_a_count_the_client_keeps_its_default(tmp_path: Path) -> None:
-    with api_client(kubeconfig(tmp_path)) as default, api_client(kubeconfig(tmp_path), connections=1) as fewer:
-        assert pool_size(fewer) == pool_size(default) > 1, "never fewer than the client's own default"
+from lifecycle.k8s.kube import _yaml_safe_json
 
 
 def test_an_apply_body_is_json_with_nothing_past_ascii_unescaped() -> None:

@@ -215,9 +215,10 @@ def test_exit_codes_are_recovered_from_kwok_failure_messages() -> None:
 def test_an_exec_timeout_names_the_program_but_not_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     """Mount options with secrets travel in argv; an error that reaches events must not carry them."""
     import websocket
-    from kubernetes import client
 
     from lifecycle.k8s import podexec
+    from lifecycle.k8s.connection import ApiServer
+    from lifecycle.k8s.kubeconfig import Target
 
     class Silent:
         """A websocket on which the command never finishes."""
@@ -234,9 +235,7 @@ def test_an_exec_timeout_names_the_program_but_not_its_arguments(monkeypatch: py
             self.closed = True
 
     silent = Silent()
-    configuration = client.Configuration(host="https://127.0.0.1:1")
-    configuration.verify_ssl = False
-    runner = podexec.PodExec(client.ApiClient(configuration))
+    runner = podexec.PodExec(ApiServer(Target("https://127.0.0.1:1", "a test", verify=False)))
     monkeypatch.setattr(runner, "_connect", lambda *args: silent)
     with pytest.raises(PodExecError) as err:
         runner.run("ns", "master-0", ["alluxio", "fs", "mount", "--option", "secret=hunter2"], timeout=0.1)
@@ -245,14 +244,13 @@ def test_an_exec_timeout_names_the_program_but_not_its_arguments(monkeypatch: py
 
 
 def test_exec_through_a_proxy_is_refused_with_the_fix() -> None:
-    from kubernetes import client
-
     from lifecycle.k8s import podexec
+    from lifecycle.k8s.connection import ApiServer
+    from lifecycle.k8s.kubeconfig import Target
 
-    configuration = client.Configuration(host="https://127.0.0.1:1")
-    configuration.proxy = "http://127.0.0.1:3128"
+    proxied = ApiServer(Target("https://127.0.0.1:1", "a test", verify=False, proxy="http://127.0.0.1:3128"))
     with pytest.raises(PodExecError, match="remove proxy-url"):
-        podexec.PodExec(client.ApiClient(configuration))
+        podexec.PodExec(proxied)
 
 
 def test_extra_flags_reach_only_their_component(tmp_path: Path) -> None:
