@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from lifecycle.k8s.gateway import Forbidden, NotFound, Obj, Objs, Resource, Versions, clone
+from lifecycle.k8s.gateway import Forbidden, NotFound, Obj, Objs, Resource, Versions
 from lifecycle.k8s.index import ObjectIndex, unpack
 from lifecycle.k8s.kube import Gone, KubeGateway
 
@@ -41,10 +41,10 @@ def _rv(obj: Obj) -> int:
 def slim(obj: Obj) -> Obj:
     """The object without ``metadata.managedFields`` (the API server's bookkeeping of who set which
     field, often the largest part of an object and never read here; an update that leaves it out
-    keeps it on the server)."""
+    keeps it on the server). A new object: ``obj`` is left as it is, and shares what is unchanged."""
     meta = obj.get("metadata")
-    if isinstance(meta, dict):
-        meta.pop("managedFields", None)
+    if isinstance(meta, dict) and "managedFields" in meta:
+        return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
     return obj
 
 
@@ -99,7 +99,7 @@ class Informer:
             key = object_key(obj)
             current = self._cache.text(key)
             if current is None or _rv(obj) > _rv(unpack(current)):
-                self._cache[key] = self.transform(clone(obj))
+                self._cache[key] = self.transform(obj)  # packed: the cache shares nothing with obj
 
     # -- running --------------------------------------------------------------------------------
 

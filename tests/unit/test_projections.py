@@ -38,7 +38,9 @@ def test_a_cached_pod_keeps_its_containers_names_its_node_volumes_and_status() -
                                              "state": {"running": {"startedAt": "2026-01-01T00:00:05Z"}},
                                              "lastState": {"terminated": {"exitCode": 1}}, "image": "alluxio:2.9",
                                              "imageID": "sha256:00", "containerID": "containerd://00"}]}}
-    kept = projection(POD)(copy.deepcopy(pod))
+    before = copy.deepcopy(pod)
+    kept = projection(POD)(pod)
+    assert pod == before, "the object handed in is left as it is (it may be the reconcile's own)"
     assert kept == {"kind": "Pod", "metadata": {"name": "m-0", "labels": {"role": "master"}},
                     "spec": {"nodeName": "node-1", "volumes": pod["spec"]["volumes"],
                              "initContainers": [{"name": "init"}], "containers": [{"name": "alluxio-master"}]},
@@ -54,19 +56,23 @@ def test_a_cached_workload_keeps_all_but_its_templates_container_specs(res: Reso
                 "spec": {"replicas": 3, "template": {"metadata": {"labels": {"role": "worker"}},
                                                      "spec": {"nodeSelector": {"a": "b"}, "containers": [CONTAINER]}}},
                 "status": {"readyReplicas": 3}}
-    kept = projection(res)(copy.deepcopy(workload))
+    before = copy.deepcopy(workload)
+    kept = projection(res)(workload)
+    assert workload == before, "the object handed in is left as it is"
     expected = copy.deepcopy(workload)
     expected["spec"]["template"]["spec"]["containers"] = [{"name": "alluxio-master"}]
     assert kept == expected
 
 
 def test_a_cached_secret_has_no_values_and_other_kinds_are_whole() -> None:
-    secret = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "djE="}, "stringData": {"k": "v1"}}
+    secret = {"kind": "Secret", "metadata": {"name": "s", "managedFields": [{}]}, "data": {"k": "djE="},
+              "stringData": {"k": "v1"}}
     assert projection(SECRET)(secret) == {"kind": "Secret", "metadata": {"name": "s"}}
+    assert secret["data"] == {"k": "djE="} and "managedFields" in secret["metadata"]
     service = {"kind": "Service", "metadata": {"name": "m", "managedFields": [{}]},
                "spec": {"ports": [{"port": 19998}], "selector": {"role": "master"}}}
-    assert projection(SERVICE)(copy.deepcopy(service)) == {"kind": "Service", "metadata": {"name": "m"},
-                                                           "spec": service["spec"]}
+    assert projection(SERVICE)(service) == {"kind": "Service", "metadata": {"name": "m"}, "spec": service["spec"]}
+    assert service["metadata"] == {"name": "m", "managedFields": [{}]}
 
 
 def as_read(res: Resource, obj: Obj) -> Obj:
