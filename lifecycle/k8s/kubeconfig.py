@@ -25,7 +25,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,9 +56,10 @@ class Target:
     verify: bool = True
     server_name: str | None = None
     proxy: str | None = None
-    client_cert: bytes | None = None  # PEM
-    client_key: bytes | None = None  # PEM
-    token: Token | None = None
+    # Left out of the repr, so a log or a traceback that shows a Target shows no key or token.
+    client_cert: bytes | None = field(default=None, repr=False)  # PEM
+    client_key: bytes | None = field(default=None, repr=False)  # PEM
+    token: Token | None = field(default=None, repr=False)
 
 
 def load(kubeconfig: str | None = None, context: str | None = None) -> Target:
@@ -148,19 +149,19 @@ def _entry(config: _Config, kind: str, name: str, what: str) -> tuple[dict[str, 
     return found
 
 
-def _pem(entry: dict[str, Any], field: str, origin: Path, where: str) -> bytes | None:
-    """A PEM block given inline (``FIELD-data``, base64) or as a file (``FIELD``)."""
-    if entry.get(f"{field}-data"):
+def _pem(entry: dict[str, Any], key: str, origin: Path, where: str) -> bytes | None:
+    """A PEM block given inline (``KEY-data``, base64) or as a file (``KEY``)."""
+    if entry.get(f"{key}-data"):
         try:
-            return base64.b64decode(str(entry[f"{field}-data"]), validate=True)
+            return base64.b64decode(str(entry[f"{key}-data"]), validate=True)
         except ValueError:
-            raise KubeconfigError(f"{where}: {field}-data is not base64; encode the PEM text") from None
-    if entry.get(field):
-        path = _relative(str(entry[field]), origin)
+            raise KubeconfigError(f"{where}: {key}-data is not base64; encode the PEM text") from None
+    if entry.get(key):
+        path = _relative(str(entry[key]), origin)
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise KubeconfigError(f"{where}: {field} {path}: {exc.strerror}; fix the path") from None
+            raise KubeconfigError(f"{where}: {key} {path}: {exc.strerror}; fix the path") from None
     return None
 
 

@@ -65,6 +65,14 @@ def test_kubeconfig_files_merge_as_kubectl_merges_them(tmp_path: Path, monkeypat
     assert "context 'a'" in target.where
 
 
+def test_a_target_shows_neither_its_key_nor_its_token(tmp_path: Path) -> None:
+    key = base64.b64encode(b"-----BEGIN PRIVATE KEY----- secret").decode()
+    target = load(write(tmp_path / "kubeconfig", user={"token": SECRET, "client-key-data": key,
+                                                       "client-certificate-data": key}))
+    assert target.token is not None and target.client_key is not None
+    assert SECRET not in repr(target) and "PRIVATE" not in repr(target)
+
+
 def test_relative_paths_are_relative_to_the_kubeconfig(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "ca.pem").write_text("PEM TEXT")
