@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client
 
-from lifecycle.k8s.connection import ApiServer
+from lifecycle.k8s.connection import ApiServer, connect
 from lifecycle.k8s.gateway import CONFIG_MAP, EVENT, NAMESPACE, POD, Forbidden, NotFound
 from lifecycle.k8s.kube import KubeGateway
+from lifecycle.local import LocalCluster
 from tests.cluster import IMMEDIATE_START, eventually
 from tests.unit.test_memory_gateway import (
     assert_only_our_dropped_fields_are_gone,
@@ -174,3 +178,48 @@ def test_bodies_of_every_content_type_arrive_as_written(kube: ApiServer, namespa
     assert patched["data"] == {"created": text, "patched": text}
     assert gw.delete(CONFIG_MAP, namespace, "bodies", uid=made["metadata"]["uid"])
     assert gw.get(CONFIG_MAP, namespace, "bodies") is None
+
+
+def test_an_exec_credential_plugin_signs_the_requests_on_the_real_api_server(
+        cluster: LocalCluster, typed_kube: client.ApiClient, namespace: str, tmp_path: Path) -> None:
+    """The way EKS, GKE and AKS kubeconfigs authenticate: a plugin prints an ExecCredential with a
+    token (here a ServiceAccount's, allowed to list ConfigMaps only), read by the product's own
+    kubeconfig loader; the rights are the account's, not the admin's."""
+    core, rbac = client.CoreV1Api(typed_kube), client.RbacAuthorizationV1Api(typed_kube)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "reader"}})
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "read-config"}, "rules": [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]})
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "read-config"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-config"},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}]})
+    token = core.create_namespaced_service_account_token("reader", namespace, {"spec": {"audiences": []}}).status.token
+    (tmp_path / "token").write_text(token)
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(f"""#!{sys.executable}
+import json
+print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                  "status": {{"token": open({str(tmp_path / "token")!r}).read()}}}}))
+""")
+    plugin.chmod(0o700)
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "reader",
+        "clusters": [{"name": "local", "cluster": admin["clusters"][0]["cluster"]}],
+        "users": [{"name": "reader", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                                        "command": "./plugin.py", "interactiveMode": "Never"}}}],
+        "contexts": [{"name": "reader", "context": {"cluster": "local", "user": "reader"}}]}))
+    with connect(str(kubeconfig)) as api:
+        gw = KubeGateway(api)
+        eventually(lambda: _lists_config_maps(gw, namespace), bool, 30, "the Role to take effect")
+        with pytest.raises(Forbidden):
+            gw.list(POD, namespace)
+
+
+def _lists_config_maps(gw: KubeGateway, namespace: str) -> bool:
+    try:
+        names = [c["metadata"]["name"] for c in gw.list(CONFIG_MAP, namespace)]
+    except Forbidden:
+        return False
+    return "kube-root-ca.crt" in names
