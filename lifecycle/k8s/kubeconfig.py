@@ -63,8 +63,10 @@ class Target:
 
 
 def load(kubeconfig: str | None = None, context: str | None = None) -> Target:
-    """The target of ``kubeconfig`` (else ``$KUBECONFIG``, ``~/.kube/config``, the service account)."""
-    paths = [kubeconfig] if kubeconfig else [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    """The target of ``kubeconfig`` (files separated as in ``$KUBECONFIG``; else ``$KUBECONFIG``,
+    ``~/.kube/config``, the service account)."""
+    # A list either way: the operator's --kubeconfig defaults to $KUBECONFIG.
+    paths = [p for p in (kubeconfig or os.environ.get("KUBECONFIG", "")).split(os.pathsep) if p]
     if not paths:
         default = Path("~/.kube/config").expanduser()
         if not default.exists():

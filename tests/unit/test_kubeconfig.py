@@ -63,6 +63,7 @@ def test_kubeconfig_files_merge_as_kubectl_merges_them(tmp_path: Path, monkeypat
     target = load()
     assert target.server == "https://127.0.0.1:1", "the first file to name an entry wins"
     assert "context 'a'" in target.where
+    assert load(os.pathsep.join([first, second])).server == "https://127.0.0.1:1", "a list as --kubeconfig too"
 
 
 def test_a_target_shows_neither_its_key_nor_its_token(tmp_path: Path) -> None:
