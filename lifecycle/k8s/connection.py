@@ -27,13 +27,11 @@ class ApiServer:
     def __init__(self, target: Target, connections: int | None = None) -> None:
         self.target = target
         self.host = target.server
-        self.where = target.where
         self.server_name = target.server_name
         self.proxy = target.proxy
         self._token = target.token
         self.tls = tls_context(target) if self.host.startswith("https:") else None
-        self.connections = max(5 * (os.cpu_count() or 1), connections or 0)
-        pool: dict[str, Any] = {"num_pools": 4, "maxsize": self.connections}
+        pool: dict[str, Any] = {"num_pools": 4, "maxsize": max(5 * (os.cpu_count() or 1), connections or 0)}
         if self.tls is not None:
             pool.update(ssl_context=self.tls, cert_reqs=self.tls.verify_mode,
                         **({"server_hostname": self.server_name} if self.server_name else {}),

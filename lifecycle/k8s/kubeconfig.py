@@ -2,7 +2,8 @@
 of the pod we run in, the way kubectl reads them.
 
 The `kubernetes` client's loader did this before; importing it brings the client's generated models,
-about 19 MiB of the operator's resident memory. What is read:
+15 MiB of the operator's resident memory (34 instead of 49 MiB for its modules and engines). What is
+read:
 
   * ``$KUBECONFIG`` (a list of files, merged as kubectl merges them: the first to name a context,
     cluster or user wins) or ``~/.kube/config``, else the pod's service account;
